@@ -1,0 +1,69 @@
+# aufs with a Rust core: build, test, demo, bench.
+#
+#   make            build aufs.ko and the aubr tool
+#   make test       host tests + the VM suite (installs what is missing)
+#   make demo       boot the VM and replay the seed experiment
+#   make bench      aufs vs overlayfs vs the bare branch, in one VM run
+#
+# Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
+
+TOP     := $(CURDIR)
+BUILD   := $(TOP)/build
+KVER     = $(shell $(TOP)/scripts/kver.sh)
+KDIR     = /lib/modules/$(KVER)/build
+RUST_OBJ := $(BUILD)/aufs_rust.o
+KO      := $(TOP)/kmod/aufs.ko
+AUBR    := $(TOP)/target/release/aubr
+RUST_SRC := $(wildcard src/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
+            scripts/kernel-rustflags scripts/compiler_builtins.rs
+C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
+
+.PHONY: all setup module tool selftests test test-host test-vm demo bench clean check-module
+
+all: module tool
+
+setup:
+	@$(TOP)/scripts/setup.sh
+
+$(RUST_OBJ): $(RUST_SRC)
+	@mkdir -p $(BUILD)
+	$(TOP)/scripts/rust-kobj.sh $(KVER) $@
+
+$(KO): $(RUST_OBJ) $(C_SRC)
+	$(MAKE) -C $(KDIR) M=$(TOP)/kmod AU_RUST_OBJ=$(RUST_OBJ) modules
+	@$(MAKE) --no-print-directory check-module
+
+module: $(KO)
+
+# No SSE/AVX in the module: the kernel does not save those registers for us.
+check-module:
+	@n=$$(objdump -d $(KO) | grep -cE '%[xyz]mm[0-9]' || true); \
+	if [ "$$n" != 0 ]; then echo "aufs.ko: $$n SIMD instructions" >&2; exit 1; fi
+	@modinfo $(KO) | grep -E '^(license|description|version|vermagic):'
+
+tool:
+	cargo build --release -p aufs-sysfs-tools
+
+selftests:
+	$(MAKE) -C tests/selftests OUT=$(BUILD)/selftests KSFT=$(BUILD)/kselftest
+
+test-host:
+	cargo test --workspace
+
+test-vm: module tool selftests
+	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/guest-suite.sh $(TOP)
+
+test: setup
+	$(MAKE) test-host
+	$(MAKE) test-vm
+
+demo: setup module tool
+	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/demo.sh $(TOP)
+
+bench: setup module
+	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/bench.sh $(TOP)
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null
+	rm -rf $(BUILD)/kernel-target $(BUILD)/selftests $(RUST_OBJ) kmod/rust.o
+	cargo clean

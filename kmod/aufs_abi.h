@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The one interface between the C shim and the Rust core of aufs.
+ *
+ * The Rust side is generated from this file by bindgen (build.rs).  Layouts
+ * are checked on both sides: bindgen's own layout assertions on the Rust side
+ * and, at module load, au_abi_check() compares the shim's sizeof/offsetof
+ * against the table the Rust core exports (au_rs_abi_layout); on the host a
+ * cc-compiled copy of the same table is compared in `cargo test`.
+ *
+ * Conventions: functions named au_rs_* are implemented in Rust and called by C;
+ * au_c_* are implemented in C and called by Rust.  Every int return is 0 or a
+ * negative errno.  A "dentry" here is always a lower (branch) dentry passed as
+ * an opaque pointer; whoever holds a struct au_lower owns one reference.
+ */
+#ifndef AUFS_ABI_H
+#define AUFS_ABI_H
+
+#include <linux/types.h>
+
+#define AU_ABI_VERSION		1
+#define AU_BRANCH_MAX		127
+#define AU_NAME_MAX		242
+#define AU_MSG_MAX		256	/* error text buffer, NUL included */
+
+/* Branch permission, as decided by the core. */
+enum au_perm {
+	AU_PERM_RW = 0,
+	AU_PERM_RO = 1,
+	AU_PERM_RR = 2,
+};
+
+/* au_brinfo.flags */
+#define AU_BR_WH	0x1	/* ro/rr+wh: whiteouts here hide lower branches */
+#define AU_BR_NOLWH	0x2	/* rw+nolwh: whiteouts are plain files */
+
+/* File types, as in dirent d_type (DT_*). */
+#define AU_DT_UNKNOWN	0
+#define AU_DT_FIFO	1
+#define AU_DT_CHR	2
+#define AU_DT_DIR	4
+#define AU_DT_BLK	6
+#define AU_DT_REG	8
+#define AU_DT_LNK	10
+#define AU_DT_SOCK	12
+
+/* One entry of a union object on one branch. */
+struct au_lower {
+	void *dentry;		/* lower dentry, one reference held */
+	__u32 bindex;		/* branch index, 0 = top */
+	__u32 pad;
+};
+
+/* What the shim found at a branch path during mount (C -> Rust). */
+struct au_brfacts {
+	__u32 is_dir;
+	__u32 sb_rdonly;
+	__u32 is_aufs;
+	__u32 pad;
+	char fs_type[32];	/* NUL-terminated file_system_type name */
+};
+
+/* One row of the branch table (Rust -> C). */
+struct au_brinfo {
+	__u32 perm;		/* enum au_perm */
+	__u32 flags;		/* AU_BR_* */
+	__u32 id;		/* branch id, 64.. */
+	__u32 pad;
+};
+
+/* Attributes of a lower entry (C -> Rust). */
+struct au_stat {
+	__u32 positive;		/* 0: negative dentry, the rest is zero */
+	__u32 dtype;		/* AU_DT_* */
+	__u32 mode;
+	__u32 nlink;
+	__u64 ino;
+	__s64 size;
+};
+
+/* Result of a union lookup (Rust -> C). */
+struct au_lookup_out {
+	__u32 nlower;		/* entries written to the caller's array */
+	__u32 dtype;		/* type of the union object; AU_DT_UNKNOWN if negative */
+	__s32 bopaque;		/* branch whose dir holds the opaque marker, or -1 */
+	__s32 bwh;		/* branch holding a whiteout of the name, or -1 */
+	__s32 bneg;		/* topmost branch where the name is absent, or -1 */
+	__u32 pad;
+};
+
+/* One merged directory entry (Rust -> C). */
+struct au_dirent {
+	const __u8 *name;
+	__u32 namelen;
+	__u32 dtype;
+	__u32 bindex;		/* branch the entry was taken from */
+	__u32 pad;
+	__u64 ino;		/* lower inode number on that branch */
+};
+
+/*
+ * Layout table: sizes and offsets in a fixed order.  The Rust core lists the
+ * same values from its bindgen types (src/ffi.rs); the order must match.
+ * Needs offsetof (linux/stddef.h or stddef.h) where it is expanded.
+ */
+#define AU_ABI_LAYOUT(X)						\
+	X(AU_ABI_VERSION)						\
+	X(sizeof(struct au_lower))					\
+	X(offsetof(struct au_lower, bindex))				\
+	X(sizeof(struct au_brfacts))					\
+	X(offsetof(struct au_brfacts, fs_type))				\
+	X(sizeof(struct au_brinfo))					\
+	X(offsetof(struct au_brinfo, id))				\
+	X(sizeof(struct au_stat))					\
+	X(offsetof(struct au_stat, ino))				\
+	X(offsetof(struct au_stat, size))				\
+	X(sizeof(struct au_lookup_out))					\
+	X(offsetof(struct au_lookup_out, bneg))				\
+	X(sizeof(struct au_dirent))					\
+	X(offsetof(struct au_dirent, namelen))				\
+	X(offsetof(struct au_dirent, ino))
+#define AU_ABI_LAYOUT_LEN	15
+
+struct au_rs_sb;		/* Rust: per-mount options + branch table */
+struct au_rs_dir;		/* Rust: merged directory listing */
+
+/* ---- implemented in Rust ---- */
+const __u64 *au_rs_abi_layout(void);
+int au_rs_sb_new(const __u8 *data, __u32 len, __u32 sb_rdonly, void *mctx,
+		 struct au_rs_sb **out, char *msg, __u32 msglen);
+void au_rs_sb_free(struct au_rs_sb *sb);
+__u32 au_rs_sb_nbr(const struct au_rs_sb *sb);
+int au_rs_sb_brinfo(const struct au_rs_sb *sb, __u32 bindex, struct au_brinfo *out);
+/* Text generators: return the length written (no NUL) or a negative errno. */
+int au_rs_show_options(const struct au_rs_sb *sb, char *buf, __u32 len);
+int au_rs_sysfs_br(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len);
+int au_rs_sysfs_brid(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len);
+int au_rs_sysfs_xi_path(const struct au_rs_sb *sb, char *buf, __u32 len);
+int au_rs_sysfs_config(char *buf, __u32 len);
+/* Name check for a union name: 0, -EPERM (.wh. prefix), -ENAMETOOLONG. */
+int au_rs_check_name(const struct au_rs_sb *sb, const __u8 *name, __u32 len);
+int au_rs_lookup(const struct au_rs_sb *sb, void *ctx,
+		 const struct au_lower *parent, __u32 nparent,
+		 const __u8 *name, __u32 len,
+		 struct au_lower *out, __u32 cap, struct au_lookup_out *res);
+int au_rs_readdir(const struct au_rs_sb *sb, void *ctx,
+		  const struct au_lower *dir, __u32 ndir, struct au_rs_dir **out);
+__u32 au_rs_dir_count(const struct au_rs_dir *d);
+int au_rs_dir_entry(const struct au_rs_dir *d, __u32 idx, struct au_dirent *out);
+void au_rs_dir_free(struct au_rs_dir *d);
+/* Called back by au_c_iterate for each lower entry. */
+int au_rs_dir_add(void *cookie, const __u8 *name, __u32 len, __u32 dtype, __u64 ino);
+/* Inode numbers: the in-memory xino table.  Callers serialize per sb. */
+__u64 au_rs_xino(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino);
+
+/* ---- implemented in C ---- */
+void *au_c_kmalloc(__u64 size, __u64 align);
+void *au_c_krealloc(void *p, __u64 old_size, __u64 new_size, __u64 align);
+void au_c_kfree(void *p);
+/* Logs and BUG()s; never returns (not marked noreturn so objtool sees the ud2 after the call). */
+void au_c_panic(const char *msg, __u32 len);
+/* Mount: resolve branch path @idx (kept by the shim), and compare two. */
+int au_c_br_resolve(void *mctx, __u32 idx, const __u8 *path, __u32 len,
+		    struct au_brfacts *out);
+/* 0 distinct, 1 same, 2 a inside b, 3 a contains b */
+__u32 au_c_br_relation(void *mctx, __u32 a, __u32 b);
+/* Branch primitives.  @ctx is the shim's per-sb info. */
+int au_c_lookup(void *ctx, __u32 bindex, void *dir, const __u8 *name,
+		__u32 len, void **out);
+void *au_c_dget(void *dentry);
+void au_c_dput(void *dentry);
+int au_c_stat(void *ctx, __u32 bindex, void *dentry, struct au_stat *out);
+int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
+
+#endif /* AUFS_ABI_H */

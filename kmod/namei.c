@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * aufs: lookup and dentry operations, and the branch primitives the core's
+ * lookup is built on (au_c_lookup, au_c_stat, au_c_dget, au_c_dput).
+ */
+#define pr_fmt(fmt) "aufs: " fmt
+
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include "aufs.h"
+
+struct au_dinfo *au_di_alloc(unsigned int nlower)
+{
+	struct au_dinfo *di;
+
+	di = kzalloc(struct_size(di, lower, nlower), GFP_KERNEL);
+	if (!di)
+		return NULL;
+	di->nlower = nlower;
+	di->bopaque = di->bwh = di->bneg = -1;
+	return di;
+}
+
+void au_di_free(struct au_dinfo *di)
+{
+	unsigned int i;
+
+	if (!di)
+		return;
+	for (i = 0; i < di->nlower; i++)
+		dput(di->lower[i].dentry);
+	kfree(di);
+}
+
+/* ---- branch primitives for the core ---- */
+
+int au_c_lookup(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
+		void **out)
+{
+	struct dentry *d;
+
+	d = lookup_one_len_unlocked(name, dir, len);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	*out = d;
+	return 0;
+}
+
+void *au_c_dget(void *dentry)
+{
+	return dget(dentry);
+}
+
+void au_c_dput(void *dentry)
+{
+	dput(dentry);
+}
+
+int au_c_stat(void *ctx, u32 bindex, void *dentry, struct au_stat *st)
+{
+	struct dentry *d = dentry;
+	struct inode *inode = d_inode(d);
+
+	memset(st, 0, sizeof(*st));
+	if (!inode || d_unhashed(d))
+		return 0;
+	st->positive = 1;
+	st->mode = inode->i_mode;
+	st->dtype = (inode->i_mode & S_IFMT) >> 12;
+	st->nlink = inode->i_nlink;
+	st->ino = inode->i_ino;
+	st->size = i_size_read(inode);
+	return 0;
+}
+
+/* ---- lookup ---- */
+
+struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
+			 unsigned int flags)
+{
+	struct super_block *sb = dir->i_sb;
+	struct au_sbinfo *si = AU_SB(sb);
+	struct au_dinfo *pdi = AU_D(dentry->d_parent);
+	struct au_lookup_out res;
+	struct au_lower *out;
+	struct au_dinfo *di;
+	struct inode *inode = NULL;
+	int err;
+
+	out = kcalloc(si->nbr, sizeof(*out), GFP_KERNEL);
+	if (!out)
+		return ERR_PTR(-ENOMEM);
+	err = au_rs_lookup(si->rs, si, pdi->lower, pdi->nlower,
+			   dentry->d_name.name, dentry->d_name.len,
+			   out, si->nbr, &res);
+	if (err) {
+		kfree(out);
+		return ERR_PTR(err);
+	}
+	di = au_di_alloc(res.nlower);
+	if (!di) {
+		while (res.nlower--)
+			dput(out[res.nlower].dentry);
+		kfree(out);
+		return ERR_PTR(-ENOMEM);
+	}
+	memcpy(di->lower, out, res.nlower * sizeof(*out));
+	kfree(out);
+	di->bopaque = res.bopaque;
+	di->bwh = res.bwh;
+	di->bneg = res.bneg;
+	dentry->d_fsdata = di;
+
+	if (di->nlower) {
+		inode = au_iget(sb, di);
+		if (IS_ERR(inode))
+			return ERR_CAST(inode);
+	}
+	return d_splice_alias(inode, dentry);
+}
+
+/* ---- dentry operations ---- */
+
+/*
+ * udba=reval: a cached union dentry is still good while every lower entry it
+ * stands on is still hashed, positive and the same inode.  Negative dentries
+ * are always looked up again, since any branch may have gained the name.
+ */
+static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
+{
+	struct au_dinfo *di = AU_D(dentry);
+	struct inode *inode;
+	unsigned int i;
+
+	if (flags & LOOKUP_RCU)
+		return -ECHILD;
+	if (!di)
+		return 0;
+	inode = d_inode(dentry);
+	if (!inode)
+		return 0;
+	for (i = 0; i < di->nlower; i++) {
+		struct dentry *h = di->lower[i].dentry;
+
+		if (d_unhashed(h) || d_is_negative(h))
+			return 0;
+		if (i == 0 && d_inode(h) != AU_I(inode)->h_inode)
+			return 0;
+	}
+	return 1;
+}
+
+static void au_d_release(struct dentry *dentry)
+{
+	au_di_free(AU_D(dentry));
+	dentry->d_fsdata = NULL;
+}
+
+const struct dentry_operations au_dops = {
+	.d_revalidate	= au_d_revalidate,
+	.d_release	= au_d_release,
+};

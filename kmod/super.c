@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * aufs: superblock.  Mount data goes to the core as it is; the core parses
+ * it, asks the shim to resolve each branch path, validates the set and
+ * returns the branch table.
+ */
+#define pr_fmt(fmt) "aufs: " fmt
+
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/random.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+#include "aufs.h"
+
+/* Mask for si= values: a raw kernel pointer is never shown. */
+static unsigned long au_si_mask;
+
+/* Mount context for au_c_br_resolve/au_c_br_relation. */
+struct au_mctx {
+	struct path paths[AU_BRANCH_MAX];
+};
+
+int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
+		    struct au_brfacts *out)
+{
+	struct au_mctx *m = mctx;
+	struct path path;
+	struct super_block *sb;
+	char *s;
+	int err;
+
+	if (idx >= AU_BRANCH_MAX)
+		return -ENOSPC;
+	s = kmemdup_nul(name, len, GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	err = kern_path(s, LOOKUP_FOLLOW, &path);
+	kfree(s);
+	if (err)
+		return err;
+	path_put(&m->paths[idx]);
+	m->paths[idx] = path;
+	sb = path.dentry->d_sb;
+	out->is_dir = d_is_dir(path.dentry);
+	out->sb_rdonly = sb_rdonly(sb) || __mnt_is_readonly(path.mnt);
+	out->is_aufs = sb->s_type == &au_fs_type;
+	strscpy(out->fs_type, sb->s_type->name, sizeof(out->fs_type));
+	return 0;
+}
+
+u32 au_c_br_relation(void *mctx, u32 a, u32 b)
+{
+	struct au_mctx *m = mctx;
+	struct dentry *da, *db;
+
+	if (a >= AU_BRANCH_MAX || b >= AU_BRANCH_MAX)
+		return 0;
+	da = m->paths[a].dentry;
+	db = m->paths[b].dentry;
+	if (!da || !db || da->d_sb != db->d_sb)
+		return 0;
+	if (da == db)
+		return 1;
+	if (is_subdir(da, db))
+		return 2;
+	if (is_subdir(db, da))
+		return 3;
+	return 0;
+}
+
+static int au_statfs(struct dentry *dentry, struct kstatfs *buf)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	int err;
+
+	err = vfs_statfs(&si->br[0].path, buf);
+	if (err)
+		return err;
+	buf->f_type = AUFS_SUPER_MAGIC;
+	buf->f_namelen = AU_NAME_MAX;
+	return 0;
+}
+
+static int au_show_options(struct seq_file *m, struct dentry *root)
+{
+	struct au_sbinfo *si = AU_SB(root->d_sb);
+	char *buf;
+	int n;
+
+	seq_printf(m, ",si=%lx", si->id);
+	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	n = au_rs_show_options(si->rs, buf, PAGE_SIZE);
+	if (n > 0)
+		seq_write(m, buf, n);
+	kfree(buf);
+	return n < 0 ? n : 0;
+}
+
+const struct super_operations au_sops = {
+	.alloc_inode	= au_alloc_inode,
+	.free_inode	= au_free_inode,
+	.evict_inode	= au_evict_inode,
+	.drop_inode	= generic_delete_inode,
+	.statfs		= au_statfs,
+	.show_options	= au_show_options,
+};
+
+static struct au_sbinfo *au_si_alloc(struct super_block *sb)
+{
+	struct au_sbinfo *si;
+
+	si = kzalloc(sizeof(*si), GFP_KERNEL);
+	if (!si)
+		return NULL;
+	si->sb = sb;
+	mutex_init(&si->xino_mtx);
+	au_si_init_kobj(si);	/* from here on, au_si_put() frees si */
+	if (!au_si_mask)
+		au_si_mask = get_random_long() | 1;
+	si->id = au_si_mask ^ (unsigned long)si;
+	return si;
+}
+
+/* Take the resolved branch paths from the mount context. */
+static int au_si_take_branches(struct au_sbinfo *si, struct au_mctx *m)
+{
+	struct au_brinfo bi;
+	unsigned int i;
+	int err;
+
+	si->nbr = au_rs_sb_nbr(si->rs);
+	if (!si->nbr || si->nbr > AU_BRANCH_MAX)
+		return -EINVAL;
+	si->br = kcalloc(si->nbr, sizeof(*si->br), GFP_KERNEL);
+	if (!si->br)
+		return -ENOMEM;
+	for (i = 0; i < si->nbr; i++) {
+		err = au_rs_sb_brinfo(si->rs, i, &bi);
+		if (err)
+			return err;
+		si->br[i].path = m->paths[i];
+		m->paths[i].mnt = NULL;
+		m->paths[i].dentry = NULL;
+		si->br[i].perm = bi.perm;
+		si->br[i].flags = bi.flags;
+		si->br[i].id = bi.id;
+	}
+	return 0;
+}
+
+static int au_stack_depth(struct au_sbinfo *si)
+{
+	int depth = 0;
+	unsigned int i;
+
+	for (i = 0; i < si->nbr; i++)
+		depth = max(depth, si->br[i].path.dentry->d_sb->s_stack_depth);
+	return depth + 1;
+}
+
+static struct dentry *au_make_root(struct super_block *sb)
+{
+	struct au_sbinfo *si = AU_SB(sb);
+	struct au_dinfo *di;
+	struct inode *inode;
+	struct dentry *root;
+	unsigned int i;
+
+	di = au_di_alloc(si->nbr);
+	if (!di)
+		return ERR_PTR(-ENOMEM);
+	for (i = 0; i < si->nbr; i++) {
+		di->lower[i].dentry = dget(si->br[i].path.dentry);
+		di->lower[i].bindex = i;
+	}
+	inode = au_iget(sb, di);
+	if (IS_ERR(inode)) {
+		au_di_free(di);
+		return ERR_CAST(inode);
+	}
+	root = d_make_root(inode);
+	if (!root) {
+		au_di_free(di);
+		return ERR_PTR(-ENOMEM);
+	}
+	root->d_fsdata = di;
+	return root;
+}
+
+int au_fill_super(struct super_block *sb, void *data, int silent)
+{
+	struct au_sbinfo *si;
+	struct au_mctx *m;
+	struct dentry *root;
+	char *msg;
+	unsigned int i;
+	int err;
+
+	si = au_si_alloc(sb);
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	msg = kzalloc(AU_MSG_MAX, GFP_KERNEL);
+	err = -ENOMEM;
+	if (!si || !m || !msg) {
+		kfree(si);
+		goto out;
+	}
+	sb->s_fs_info = si;
+
+	err = au_rs_sb_new(data, data ? strnlen(data, PAGE_SIZE) : 0, sb_rdonly(sb),
+			   m, &si->rs, msg, AU_MSG_MAX);
+	if (err) {
+		pr_err("%s\n", msg[0] ? msg : "bad mount options");
+		goto out;
+	}
+	err = au_si_take_branches(si, m);
+	if (err)
+		goto out;
+
+	sb->s_stack_depth = au_stack_depth(si);
+	if (sb->s_stack_depth > FILESYSTEM_MAX_STACK_DEPTH) {
+		pr_err("maximum filesystem stacking depth exceeded\n");
+		err = -EINVAL;
+		goto out;
+	}
+	sb->s_magic = AUFS_SUPER_MAGIC;
+	sb->s_op = &au_sops;
+	sb->s_d_op = &au_dops;
+	sb->s_xattr = au_xattr_handlers;
+	sb->s_maxbytes = MAX_LFS_FILESIZE;
+	sb->s_time_gran = 1;
+	sb->s_flags |= SB_NOSEC;
+
+	root = au_make_root(sb);
+	if (IS_ERR(root)) {
+		err = PTR_ERR(root);
+		goto out;
+	}
+	sb->s_root = root;
+	err = au_sysfs_add(si);
+	/* on error, mount_nodev calls au_kill_sb, which releases everything */
+out:
+	if (m) {
+		for (i = 0; i < AU_BRANCH_MAX; i++)
+			path_put(&m->paths[i]);
+	}
+	kfree(m);
+	kfree(msg);
+	return err;
+}

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Build the Rust core for the kernel and collapse it into one relocatable
+# object for Kbuild: cargo (Debian's rustc, our own core/alloc sysroot),
+# ld -r keeping only what the au_rs_* entry points need, objtool, and the
+# symbol gate.
+#   usage: rust-kobj.sh KVER OUT.o
+set -euo pipefail
+kver=$1 out=$2
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$top/build
+sysroot=$("$top/scripts/build-sysroot.sh" "$build")
+flags="--sysroot=$sysroot $(cat "$top/scripts/kernel-rustflags")"
+tdir=$build/kernel-target
+
+RUSTC=${KRUSTC:-/usr/bin/rustc} RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$tdir \
+CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_DEBUG=false \
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+CARGO_ENCODED_RUSTFLAGS=$(echo "$flags" | tr ' ' '\037') \
+    cargo rustc --quiet --release --lib -p aufs --target x86_64-unknown-none \
+    --features kernel -- --emit=obj
+
+# A plain object, not a staticlib: no rustc allocator shim (ffi.rs defines
+# the allocator symbols itself).  The core and alloc objects it needs come
+# from our sysroot's rlibs.
+obj=$(ls -t "$tdir"/x86_64-unknown-none/release/deps/aufs-*.o | head -n 1)
+lib=$sysroot/lib/rustlib/x86_64-unknown-none/lib
+syms=$(nm -g --defined-only "$obj" | awk '$2 == "T" && $3 ~ /^au_rs_/ { print "-u", $3 }' | sort -u)
+[ -n "$syms" ] || { echo "rust-kobj: no au_rs_* symbols in $obj" >&2; exit 1; }
+# shellcheck disable=SC2086
+ld -r $syms -o "$out.tmp" "$obj" --start-group "$lib/liballoc.rlib" "$lib/libcore.rlib" \
+    "$lib/libcompiler_builtins.rlib" --end-group
+
+objtool=/lib/modules/$kver/build/tools/objtool/objtool
+# objtool prints "Linked object detected, forcing --link" as an error line;
+# it is not one.  Anything else it says is.
+if ! "$objtool" --hacks=jump_label --hacks=noinstr --orc --retpoline --rethunk \
+        --sls --stackval --static-call --uaccess --module "$out.tmp" 2> "$out.objtool"; then
+    cat "$out.objtool" >&2; exit 1
+fi
+if grep -v 'Linked object detected' "$out.objtool" | grep -q .; then
+    echo "rust-kobj: objtool warnings on the Rust object:" >&2
+    grep -v 'Linked object detected' "$out.objtool" >&2
+    exit 1
+fi
+
+# Only kernel exports and the shim's own functions may be undefined.
+bad=$(nm -u "$out.tmp" | awk '{print $2}' | grep -vxE \
+    'memcpy|memset|memmove|memcmp|bcmp|strlen|__x86_return_thunk|__x86_indirect_thunk_r[a-z0-9]+|au_c_[a-z_0-9]+' || true)
+if [ -n "$bad" ]; then
+    echo "rust-kobj: undefined symbols outside the allow-list:" >&2
+    echo "$bad" >&2
+    exit 1
+fi
+mv "$out.tmp" "$out"

@@ -1,0 +1,578 @@
+//! The kernel side of the core: entry points called by the C shim, the
+//! branch backend over the shim's VFS primitives, the allocator and the
+//! panic handler.  This is the only module with `unsafe` code besides the
+//! generated ABI; every block says why it is sound.
+//!
+//! Errors cross the boundary as negative errno values, nothing else does.
+#![allow(unsafe_code)]
+
+use crate::abi::*;
+use crate::backend::{Backend, DirSink, FileType, Lower, Stat};
+use crate::branch::{BranchFacts, Relation, Resolver};
+use crate::errno::Errno;
+use crate::opts::OptError;
+use crate::sb::Sb;
+use crate::{text, union};
+use alloc::boxed::Box;
+use core::ffi::{c_char, c_int, c_void};
+use core::fmt::Write;
+use core::mem::ManuallyDrop;
+
+// ---------------------------------------------------------------------------
+// Allocator and panic
+
+// The allocator entry points `alloc` calls.  The crate is linked as a plain
+// object (not a staticlib), so rustc generates no allocator shim: these are
+// the definitions, under the names rustc's internal mangling gives them.
+// Doing it by hand keeps the noreturn OOM path visible to objtool (rustc's
+// shim would reach it through a tail call objtool cannot follow).
+
+#[rustc_std_internal_symbol]
+unsafe fn __rust_alloc(size: usize, align: usize) -> *mut u8 {
+    // SAFETY: plain call into the shim; any size is acceptable to it.
+    unsafe { au_c_kmalloc(size as u64, align as u64) as *mut u8 }
+}
+
+#[rustc_std_internal_symbol]
+unsafe fn __rust_alloc_zeroed(size: usize, align: usize) -> *mut u8 {
+    // SAFETY: as __rust_alloc; the memory is cleared before it is returned.
+    unsafe {
+        let p = au_c_kmalloc(size as u64, align as u64) as *mut u8;
+        if !p.is_null() {
+            core::ptr::write_bytes(p, 0, size);
+        }
+        p
+    }
+}
+
+#[rustc_std_internal_symbol]
+unsafe fn __rust_dealloc(ptr: *mut u8, _size: usize, _align: usize) {
+    // SAFETY: `ptr` came from __rust_alloc/__rust_realloc (alloc's contract).
+    unsafe { au_c_kfree(ptr as *mut c_void) }
+}
+
+#[rustc_std_internal_symbol]
+unsafe fn __rust_realloc(ptr: *mut u8, old_size: usize, align: usize, new_size: usize) -> *mut u8 {
+    // SAFETY: `ptr` came from this allocator with `old_size` and `align`.
+    unsafe { au_c_krealloc(ptr as *mut c_void, old_size as u64, new_size as u64, align as u64) as *mut u8 }
+}
+
+/// Infallible allocations that fail end here (fallible ones return ENOMEM).
+#[rustc_std_internal_symbol]
+fn __rust_alloc_error_handler(size: usize, _align: usize) -> ! {
+    let mut m = MsgBuf { buf: [0; 160], len: 0 };
+    let _ = write!(m, "out of memory allocating {} bytes", size);
+    die(&m)
+}
+
+#[rustc_std_internal_symbol]
+fn __rust_no_alloc_shim_is_unstable_v2() {}
+
+/// A fixed buffer for formatting without allocating.
+struct MsgBuf {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl Write for MsgBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for b in s.bytes() {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut m = MsgBuf { buf: [0; 160], len: 0 };
+    let _ = write!(m, "{}", info);
+    die(&m)
+}
+
+fn die(m: &MsgBuf) -> ! {
+    // SAFETY: the pointer/length pair describes the initialized part of `m`.
+    unsafe { au_c_panic(m.buf.as_ptr() as *const c_char, m.len as u32) };
+    // au_c_panic BUG()s and does not come back; the ud2 tells objtool (and
+    // the CPU, should it ever get here) that this path ends.
+    // SAFETY: ud2 raises #UD; nothing after it is reached.
+    unsafe { core::arch::asm!("ud2", options(noreturn)) }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+fn errno_ret(e: Errno) -> c_int {
+    e.to_kernel()
+}
+
+/// Copy `s` into the C buffer `buf` of `len` bytes; the length or -E2BIG.
+///
+/// # Safety
+/// `buf` must be valid for writes of `len` bytes.
+unsafe fn put_text(buf: *mut c_char, len: u32, s: &[u8]) -> c_int {
+    if buf.is_null() || s.len() > len as usize || s.len() > i32::MAX as usize {
+        return errno_ret(Errno::E2BIG);
+    }
+    // SAFETY: `buf` has room for `len >= s.len()` bytes (caller's contract).
+    unsafe { core::ptr::copy_nonoverlapping(s.as_ptr(), buf as *mut u8, s.len()) };
+    s.len() as c_int
+}
+
+/// Borrow a byte string passed by C.
+///
+/// # Safety
+/// `p` must point to `len` readable bytes that outlive the returned slice.
+unsafe fn bytes<'a>(p: *const u8, len: u32) -> &'a [u8] {
+    if p.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe { core::slice::from_raw_parts(p, len as usize) }
+}
+
+/// Borrow the core's per-mount state.
+///
+/// # Safety
+/// `sb` is NULL or was returned by au_rs_sb_new and not yet freed.
+unsafe fn sb_ref<'a>(sb: *const au_rs_sb) -> Option<&'a Sb> {
+    // SAFETY: au_rs_sb is the opaque name of a Box<Sb> handed to C.
+    unsafe { (sb as *const Sb).as_ref() }
+}
+
+// ---------------------------------------------------------------------------
+// The backend over the shim's VFS primitives
+
+/// An owned reference to a lower dentry: dropping it is dput().
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct KNode(*mut c_void);
+
+impl Drop for KNode {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: a KNode owns one reference to the dentry.
+            unsafe { au_c_dput(self.0) }
+        }
+    }
+}
+
+impl KNode {
+    /// Give the reference to C.
+    fn into_raw(self) -> *mut c_void {
+        ManuallyDrop::new(self).0
+    }
+}
+
+const _: () = assert!(core::mem::size_of::<Lower<KNode>>() == core::mem::size_of::<au_lower>());
+const _: () = assert!(core::mem::offset_of!(Lower<KNode>, br) == core::mem::offset_of!(au_lower, bindex));
+const _: () = assert!(core::mem::offset_of!(Lower<KNode>, node) == core::mem::offset_of!(au_lower, dentry));
+
+/// Lend a C array of `struct au_lower` to the core without taking the
+/// references it holds.
+///
+/// # Safety
+/// `p` points to `n` initialized entries that outlive the returned slice.
+unsafe fn lowers<'a>(p: *const au_lower, n: u32) -> &'a [Lower<KNode>] {
+    if p.is_null() || n == 0 {
+        return &[];
+    }
+    // SAFETY: Lower<KNode> has au_lower's layout (asserted above); a shared
+    // slice never drops its elements, so C keeps its references.
+    unsafe { core::slice::from_raw_parts(p as *const Lower<KNode>, n as usize) }
+}
+
+pub struct KBackend {
+    ctx: *mut c_void,
+}
+
+impl Backend for KBackend {
+    type Node = KNode;
+
+    fn lookup(&self, br: u32, dir: &KNode, name: &[u8]) -> crate::Result<KNode> {
+        let len = u32::try_from(name.len()).map_err(|_| Errno::ENAMETOOLONG)?;
+        let mut out: *mut c_void = core::ptr::null_mut();
+        // SAFETY: dir.0 is a referenced dentry; name is valid for len bytes;
+        // on success the shim stores one new reference in `out`.
+        let r = unsafe { au_c_lookup(self.ctx, br, dir.0, name.as_ptr(), len, &mut out) };
+        if r < 0 {
+            return Err(Errno::from_kernel(r as i64));
+        }
+        if out.is_null() {
+            return Err(Errno::EIO);
+        }
+        Ok(KNode(out))
+    }
+
+    fn stat(&self, br: u32, node: &KNode) -> crate::Result<Option<Stat>> {
+        let mut st = au_stat::default();
+        // SAFETY: node.0 is a referenced dentry; st is a valid out pointer.
+        let r = unsafe { au_c_stat(self.ctx, br, node.0, &mut st) };
+        if r < 0 {
+            return Err(Errno::from_kernel(r as i64));
+        }
+        if st.positive == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Stat { mode: st.mode, nlink: st.nlink, ino: st.ino, size: st.size }))
+    }
+
+    fn read_dir(&self, br: u32, dir: &KNode, sink: &mut dyn DirSink) -> crate::Result<()> {
+        let mut sink_ref: &mut dyn DirSink = sink;
+        let cookie = &mut sink_ref as *mut &mut dyn DirSink as *mut c_void;
+        // SAFETY: the shim calls au_rs_dir_add(cookie, ...) only during this
+        // call, while `sink_ref` is alive and not otherwise borrowed.
+        let r = unsafe { au_c_iterate(self.ctx, br, dir.0, cookie) };
+        if r < 0 {
+            return Err(Errno::from_kernel(r as i64));
+        }
+        Ok(())
+    }
+}
+
+/// # Safety
+/// Called by the shim's iterate actor with the cookie given to au_c_iterate.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_dir_add(cookie: *mut c_void, name: *const u8, len: u32, dtype: u32, ino: u64) -> c_int {
+    // SAFETY: cookie is the `&mut &mut dyn DirSink` of KBackend::read_dir,
+    // alive for the duration of the au_c_iterate call that calls us.
+    let sink = unsafe { &mut *(cookie as *mut &mut dyn DirSink) };
+    // SAFETY: the actor's name is valid for len bytes during the call.
+    let name = unsafe { bytes(name, len) };
+    match sink.add(name, FileType::from_dtype(dtype), ino) {
+        Ok(()) => 0,
+        Err(e) => errno_ret(e),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mount
+
+struct KResolver {
+    mctx: *mut c_void,
+}
+
+impl Resolver for KResolver {
+    fn resolve(&mut self, idx: usize, path: &[u8]) -> crate::Result<BranchFacts> {
+        let idx = u32::try_from(idx).map_err(|_| Errno::ENOSPC)?;
+        let len = u32::try_from(path.len()).map_err(|_| Errno::ENAMETOOLONG)?;
+        let mut f = au_brfacts::default();
+        // SAFETY: path is valid for len bytes, f is a valid out pointer.
+        let r = unsafe { au_c_br_resolve(self.mctx, idx, path.as_ptr(), len, &mut f) };
+        if r < 0 {
+            return Err(Errno::from_kernel(r as i64));
+        }
+        let fs_type = f.fs_type.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+        Ok(BranchFacts { is_dir: f.is_dir != 0, sb_rdonly: f.sb_rdonly != 0, fs_type, is_aufs: f.is_aufs != 0 })
+    }
+
+    fn relation(&mut self, a: usize, b: usize) -> Relation {
+        let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b)) else {
+            return Relation::Distinct;
+        };
+        // SAFETY: plain call; the shim checks the indexes.
+        match unsafe { au_c_br_relation(self.mctx, a, b) } {
+            1 => Relation::Same,
+            2 => Relation::Inside,
+            3 => Relation::Contains,
+            _ => Relation::Distinct,
+        }
+    }
+}
+
+/// Write an option error's message for the shim to print.
+///
+/// # Safety
+/// `msg` is NULL or valid for `msglen` bytes.
+unsafe fn put_msg(msg: *mut c_char, msglen: u32, e: &OptError) {
+    if msg.is_null() || msglen == 0 {
+        return;
+    }
+    let n = e.msg.len().min(msglen as usize - 1);
+    // SAFETY: n + 1 <= msglen bytes are written.
+    unsafe {
+        core::ptr::copy_nonoverlapping(e.msg.as_ptr(), msg as *mut u8, n);
+        *msg.add(n) = 0;
+    }
+}
+
+/// # Safety
+/// `data` valid for `len` bytes; `out` a valid out pointer; `msg` NULL or
+/// valid for `msglen` bytes; `mctx` is the shim's mount context.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sb_new(
+    data: *const u8,
+    len: u32,
+    sb_rdonly: u32,
+    mctx: *mut c_void,
+    out: *mut *mut au_rs_sb,
+    msg: *mut c_char,
+    msglen: u32,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let data = unsafe { bytes(data, len) };
+    let mut r = KResolver { mctx };
+    match Sb::mount(data, sb_rdonly != 0, &mut r) {
+        Ok(sb) => {
+            let b = Box::new(sb);
+            // SAFETY: out is a valid out pointer (caller's contract).
+            unsafe { *out = Box::into_raw(b) as *mut au_rs_sb };
+            0
+        }
+        Err(e) => {
+            // SAFETY: caller's contract on msg.
+            unsafe { put_msg(msg, msglen, &e) };
+            errno_ret(e.errno)
+        }
+    }
+}
+
+/// # Safety
+/// `sb` NULL or from au_rs_sb_new, not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sb_free(sb: *mut au_rs_sb) {
+    if !sb.is_null() {
+        // SAFETY: sb was made by Box::into_raw in au_rs_sb_new.
+        drop(unsafe { Box::from_raw(sb as *mut Sb) });
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sb_nbr(sb: *const au_rs_sb) -> u32 {
+    // SAFETY: caller's contract.
+    unsafe { sb_ref(sb) }.map_or(0, |s| s.table.len() as u32)
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `out` a valid out pointer.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sb_brinfo(sb: *const au_rs_sb, bindex: u32, out: *mut au_brinfo) -> c_int {
+    use crate::opts::Perm;
+    // SAFETY: caller's contract.
+    let Some(b) = (unsafe { sb_ref(sb) }).and_then(|s| s.table.get(bindex as usize)) else {
+        return errno_ret(Errno::EINVAL);
+    };
+    let perm = match b.perm.perm {
+        Perm::Rw => au_perm_AU_PERM_RW,
+        Perm::Ro => au_perm_AU_PERM_RO,
+        Perm::Rr => au_perm_AU_PERM_RR,
+    };
+    let mut flags = 0;
+    if b.perm.wh {
+        flags |= AU_BR_WH;
+    }
+    if b.perm.nolwh {
+        flags |= AU_BR_NOLWH;
+    }
+    // SAFETY: out is a valid out pointer.
+    unsafe { *out = au_brinfo { perm, flags, id: b.id, pad: 0 } };
+    0
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_show_options(sb: *const au_rs_sb, buf: *mut c_char, len: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let t = crate::opts::show_options_bytes(&s.opts);
+    // SAFETY: caller's contract.
+    unsafe { put_text(buf, len, &t) }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sysfs_br(sb: *const au_rs_sb, bindex: u32, buf: *mut c_char, len: u32) -> c_int {
+    // SAFETY: caller's contract.
+    match unsafe { sb_ref(sb) }.and_then(|s| s.table.br_bytes(bindex as usize)) {
+        // SAFETY: caller's contract.
+        Some(t) => unsafe { put_text(buf, len, &t) },
+        None => errno_ret(Errno::ENOENT),
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sysfs_brid(sb: *const au_rs_sb, bindex: u32, buf: *mut c_char, len: u32) -> c_int {
+    // SAFETY: caller's contract.
+    match unsafe { sb_ref(sb) }.and_then(|s| s.table.brid_text(bindex as usize)) {
+        // SAFETY: caller's contract.
+        Some(t) => unsafe { put_text(buf, len, t.as_bytes()) },
+        None => errno_ret(Errno::ENOENT),
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sysfs_xi_path(sb: *const au_rs_sb, buf: *mut c_char, len: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract.
+    unsafe { put_text(buf, len, &s.xi_path_text()) }
+}
+
+/// # Safety
+/// `buf` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_sysfs_config(buf: *mut c_char, len: u32) -> c_int {
+    // SAFETY: caller's contract.
+    unsafe { put_text(buf, len, text::config_text().as_bytes()) }
+}
+
+#[no_mangle]
+pub extern "C" fn au_rs_abi_layout() -> *const u64 {
+    static L: [u64; AU_ABI_LAYOUT_LEN as usize] = crate::abi::LAYOUT;
+    L.as_ptr()
+}
+
+// ---------------------------------------------------------------------------
+// Lookup and readdir
+
+/// # Safety
+/// `name` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_check_name(_sb: *const au_rs_sb, name: *const u8, len: u32) -> c_int {
+    // SAFETY: caller's contract.
+    match crate::name::check_user_name(unsafe { bytes(name, len) }) {
+        Ok(()) => 0,
+        Err(e) => errno_ret(e),
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new, `ctx` the shim's sb info; `parent` holds
+/// `nparent` entries; `out` has room for `cap`; `res` a valid out pointer.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_lookup(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    parent: *const au_lower,
+    nparent: u32,
+    name: *const u8,
+    len: u32,
+    out: *mut au_lower,
+    cap: u32,
+    res: *mut au_lookup_out,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let (parent, name) = unsafe { (lowers(parent, nparent), bytes(name, len)) };
+    let l = match union::lookup(&b, s, parent, name) {
+        Ok(l) => l,
+        Err(e) => return errno_ret(e),
+    };
+    if l.lowers.len() > cap as usize || out.is_null() && !l.lowers.is_empty() {
+        return errno_ret(Errno::EIO);
+    }
+    let opt = |v: Option<u32>| v.map_or(-1, |x| x as i32);
+    let r = au_lookup_out {
+        nlower: l.lowers.len() as u32,
+        dtype: l.ftype.map_or(AU_DT_UNKNOWN, |t| t.dtype()),
+        bopaque: opt(l.bopaque),
+        bwh: opt(l.bwh),
+        bneg: opt(l.bneg),
+        pad: 0,
+    };
+    for (i, lw) in l.lowers.into_iter().enumerate() {
+        let e = au_lower { dentry: lw.node.into_raw(), bindex: lw.br, pad: 0 };
+        // SAFETY: i < nlower <= cap, checked above.
+        unsafe { out.add(i).write(e) };
+    }
+    // SAFETY: res is a valid out pointer.
+    unsafe { res.write(r) };
+    0
+}
+
+/// # Safety
+/// As au_rs_lookup; `out` a valid out pointer.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_readdir(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    dir: *const au_lower,
+    ndir: u32,
+    out: *mut *mut au_rs_dir,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let dir = unsafe { lowers(dir, ndir) };
+    match union::read_dir(&b, s, dir) {
+        Ok(m) => {
+            let m = Box::new(m);
+            // SAFETY: out is a valid out pointer.
+            unsafe { *out = Box::into_raw(m) as *mut au_rs_dir };
+            0
+        }
+        Err(e) => errno_ret(e),
+    }
+}
+
+/// # Safety
+/// `d` from au_rs_readdir, not freed.
+unsafe fn dir_ref<'a>(d: *const au_rs_dir) -> Option<&'a union::MergedDir> {
+    // SAFETY: au_rs_dir is the opaque name of a Box<MergedDir>.
+    unsafe { (d as *const union::MergedDir).as_ref() }
+}
+
+/// # Safety
+/// `d` from au_rs_readdir, not freed.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_dir_count(d: *const au_rs_dir) -> u32 {
+    // SAFETY: caller's contract.
+    unsafe { dir_ref(d) }.map_or(0, |m| m.len() as u32)
+}
+
+/// # Safety
+/// `d` from au_rs_readdir, not freed; `out` a valid out pointer.  The name
+/// stays valid until au_rs_dir_free.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_dir_entry(d: *const au_rs_dir, idx: u32, out: *mut au_dirent) -> c_int {
+    // SAFETY: caller's contract.
+    let Some((name, e)) = unsafe { dir_ref(d) }.and_then(|m| m.get(idx as usize)) else {
+        return errno_ret(Errno::ENOENT);
+    };
+    let ent = au_dirent {
+        name: name.as_ptr(),
+        namelen: name.len() as u32,
+        dtype: e.ftype.dtype(),
+        bindex: e.br,
+        pad: 0,
+        ino: e.ino,
+    };
+    // SAFETY: out is a valid out pointer.
+    unsafe { out.write(ent) };
+    0
+}
+
+/// # Safety
+/// `d` NULL or from au_rs_readdir; not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_dir_free(d: *mut au_rs_dir) {
+    if !d.is_null() {
+        // SAFETY: made by Box::into_raw in au_rs_readdir.
+        drop(unsafe { Box::from_raw(d as *mut union::MergedDir) });
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; the caller holds the shim's per-sb xino lock.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino(sb: *mut au_rs_sb, bindex: u32, h_ino: u64) -> u64 {
+    // SAFETY: caller's contract: exclusive access under the xino lock.
+    match unsafe { (sb as *mut Sb).as_mut() } {
+        Some(s) => s.ino(bindex, h_ino).unwrap_or(0),
+        None => 0,
+    }
+}

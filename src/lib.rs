@@ -1,0 +1,43 @@
+//! The union logic of aufs: option parsing, the branch table, lookup through
+//! whiteouts and opaque directories, the merged readdir, and the text the
+//! module shows in /proc and /sys.
+//!
+//! The crate is `no_std` and never touches a kernel object: everything that
+//! reaches a branch goes through the [`backend::Backend`] trait.  The kernel
+//! module implements it over FFI (`ffi`, feature `kernel`); the unit tests
+//! implement it in memory ([`mem::MemBackend`]).
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+#![cfg_attr(feature = "kernel", feature(rustc_attrs))]
+#![cfg_attr(feature = "kernel", allow(internal_features))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo
+    )
+)]
+
+extern crate alloc;
+
+pub mod errno;
+pub use errno::{Errno, Result};
+pub mod abi;
+pub mod backend;
+pub mod branch;
+pub mod name;
+pub mod opts;
+pub mod sb;
+pub mod text;
+pub mod union;
+pub mod xino;
+
+#[cfg(test)]
+mod mem;
+
+#[cfg(feature = "kernel")]
+mod ffi;

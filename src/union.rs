@@ -1,0 +1,382 @@
+//! Lookup through whiteouts and opaque directories, and the merged readdir.
+//!
+//! Both walk a directory's entries on each branch from the top (index 0)
+//! down.  The rules, as aufs has them:
+//! - on a branch that may hold whiteouts (rw, or ro/rr with `+wh`),
+//!   `.wh.<name>` hides `<name>` on that branch and every lower one;
+//! - the first positive entry fixes the type of the union object; a
+//!   non-directory ends the search; directories merge down to (and
+//!   including) the first one that holds the opaque marker `.wh..wh..opq`;
+//! - a lower entry of another type than the first is ignored;
+//! - `.wh.*` names are never shown.
+
+use crate::backend::{Backend, DirSink, FileType, Lower};
+use crate::name::{self, Kind};
+use crate::{Errno, Result};
+use alloc::vec::Vec;
+
+/// What the union needs to know of the branch table.
+pub trait Branches {
+    /// Whiteouts and opaque markers on branch `br` count.
+    fn may_whiteout(&self, br: u32) -> bool;
+    /// Branch `br` takes changes.
+    fn writable(&self, br: u32) -> bool;
+}
+
+/// Result of [`lookup`].
+#[derive(Debug)]
+pub struct Lookup<N> {
+    /// Positive entries, top first; empty for a negative result.
+    pub lowers: Vec<Lower<N>>,
+    /// Type of the union object (`None` if negative).
+    pub ftype: Option<FileType>,
+    /// Branch whose directory holds the opaque marker.
+    pub bopaque: Option<u32>,
+    /// Branch on which a whiteout hides the name.
+    pub bwh: Option<u32>,
+    /// Topmost branch (above any positive entry) on which the name is absent.
+    pub bneg: Option<u32>,
+}
+
+impl<N> Lookup<N> {
+    fn negative() -> Self {
+        Lookup { lowers: Vec::new(), ftype: None, bopaque: None, bwh: None, bneg: None }
+    }
+}
+
+fn is_positive<B: Backend>(b: &B, br: u32, n: &B::Node) -> Result<bool> {
+    Ok(b.stat(br, n)?.is_some())
+}
+
+/// Look `name` up in the union directory whose entries are `parent`
+/// (top first, as a previous lookup returned them).
+pub fn lookup<B: Backend>(
+    b: &B,
+    brs: &dyn Branches,
+    parent: &[Lower<B::Node>],
+    name: &[u8],
+) -> Result<Lookup<B::Node>> {
+    name::check_user_name(name)?;
+    let wh = name::whiteout_name(name)?;
+    let mut res = Lookup::negative();
+    for p in parent {
+        let whable = brs.may_whiteout(p.br);
+        if whable {
+            let w = b.lookup(p.br, &p.node, &wh)?;
+            if is_positive(b, p.br, &w)? {
+                res.bwh = Some(p.br);
+                break;
+            }
+        }
+        let n = b.lookup(p.br, &p.node, name)?;
+        let st = match b.stat(p.br, &n)? {
+            None => {
+                if res.ftype.is_none() && res.bneg.is_none() {
+                    res.bneg = Some(p.br);
+                }
+                continue;
+            }
+            Some(st) => st,
+        };
+        let t = st.file_type();
+        match res.ftype {
+            None => res.ftype = Some(t),
+            // Only directories merge; a lower entry of another type is ignored.
+            Some(first) if first == FileType::Dir && t == FileType::Dir => {}
+            Some(_) => continue,
+        }
+        res.lowers.try_reserve(1)?;
+        res.lowers.push(Lower::new(p.br, n));
+        if t != FileType::Dir {
+            break;
+        }
+        if whable {
+            if let Some(last) = res.lowers.last() {
+                let o = b.lookup(p.br, &last.node, name::OPQ_NAME)?;
+                if is_positive(b, p.br, &o)? {
+                    res.bopaque = Some(p.br);
+                    break;
+                }
+            }
+        }
+    }
+    Ok(res)
+}
+
+/// One entry of a merged directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirEntry {
+    off: u32,
+    len: u32,
+    pub ftype: FileType,
+    pub br: u32,
+    pub ino: u64,
+}
+
+/// A merged directory listing: every visible name once, `.` and `..`
+/// excluded (the filesystem adds its own), sorted by name.
+#[derive(Debug, Default)]
+pub struct MergedDir {
+    names: Vec<u8>,
+    entries: Vec<DirEntry>,
+}
+
+impl MergedDir {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+    /// Entry `i`: its name and details.
+    pub fn get(&self, i: usize) -> Option<(&[u8], &DirEntry)> {
+        let e = self.entries.get(i)?;
+        let start = e.off as usize;
+        let name = self.names.get(start..start.checked_add(e.len as usize)?)?;
+        Some((name, e))
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &DirEntry)> + '_ {
+        (0..self.entries.len()).filter_map(move |i| self.get(i))
+    }
+    fn name_of(&self, e: &DirEntry) -> &[u8] {
+        let start = e.off as usize;
+        self.names.get(start..start.saturating_add(e.len as usize)).unwrap_or(&[])
+    }
+}
+
+/// Collects the entries of one branch into the arena.  While merging, an
+/// entry's `br` holds its rank: stack position << 1, bit 0 clear for a
+/// whiteout (the name it hides is stored), set for a plain entry.
+struct Collector<'a> {
+    dir: &'a mut MergedDir,
+    rank: u32,
+    whable: bool,
+}
+
+impl DirSink for Collector<'_> {
+    fn add(&mut self, name: &[u8], ftype: FileType, ino: u64) -> Result<()> {
+        if name == b"." || name == b".." || name.is_empty() {
+            return Ok(());
+        }
+        let (stored, rank) = match name::classify(name) {
+            Kind::Plain => (name, self.rank | 1),
+            Kind::Whiteout(target) if self.whable => (target, self.rank),
+            // Whiteouts on branches that may not hold them, and aufs's own
+            // files, are invisible and hide nothing.
+            Kind::Whiteout(_) | Kind::Meta => return Ok(()),
+        };
+        let off = u32::try_from(self.dir.names.len()).map_err(|_| Errno::ENOMEM)?;
+        let len = u32::try_from(stored.len()).map_err(|_| Errno::ENAMETOOLONG)?;
+        self.dir.names.try_reserve(stored.len())?;
+        self.dir.entries.try_reserve(1)?;
+        self.dir.names.extend_from_slice(stored);
+        self.dir.entries.push(DirEntry { off, len, ftype, br: rank, ino });
+        Ok(())
+    }
+}
+
+/// Build the merged listing of the union directory whose entries are `dir`
+/// (top first, down to the opaque one, as [`lookup`] returned them).
+pub fn read_dir<B: Backend>(b: &B, brs: &dyn Branches, dir: &[Lower<B::Node>]) -> Result<MergedDir> {
+    let mut m = MergedDir::default();
+    let mut branch_of = Vec::new();
+    branch_of.try_reserve(dir.len())?;
+    for (i, d) in dir.iter().enumerate() {
+        // rank: position in the stack, shifted to leave bit 0 for
+        // "whiteout (0) sorts before plain entry (1)" on the same branch.
+        let rank = u32::try_from(i).ok().filter(|r| *r < 1 << 30).ok_or(Errno::EINVAL)? << 1;
+        branch_of.push(d.br);
+        let mut c = Collector { dir: &mut m, rank, whable: brs.may_whiteout(d.br) };
+        b.read_dir(d.br, &d.node, &mut c)?;
+    }
+    // Sort by (name, rank): the first of each name decides.  A whiteout
+    // first means the name is hidden; a plain entry first is the one shown.
+    let mut ents = core::mem::take(&mut m.entries);
+    ents.sort_unstable_by(|x, y| m.name_of(x).cmp(m.name_of(y)).then(x.br.cmp(&y.br)));
+    let mut out: Vec<DirEntry> = Vec::new();
+    out.try_reserve(ents.len())?;
+    let mut prev: Option<&DirEntry> = None;
+    for e in ents.iter() {
+        if let Some(p) = prev {
+            if m.name_of(p) == m.name_of(e) {
+                continue;
+            }
+        }
+        prev = Some(e);
+        if e.br & 1 == 0 {
+            continue; // whited out
+        }
+        let pos = (e.br >> 1) as usize;
+        let br = branch_of.get(pos).copied().ok_or(Errno::EIO)?;
+        out.push(DirEntry { br, ..*e });
+    }
+    m.entries = out;
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mem::{MemBackend, MemNode};
+
+    /// Look a path up from the union root, component by component.
+    fn walk(m: &MemBackend, path: &str) -> Result<Lookup<MemNode>> {
+        let mut cur = m.roots();
+        let mut last = None;
+        for comp in path.split('/') {
+            let l = lookup(m, m, &cur, comp.as_bytes())?;
+            cur = l.lowers.iter().map(|x| Lower::new(x.br, x.node.clone())).collect();
+            last = Some(l);
+        }
+        Ok(last.unwrap())
+    }
+
+    fn listing(m: &MemBackend, path: &str) -> Vec<(String, u32)> {
+        let dir = if path.is_empty() { m.roots() } else { walk(m, path).unwrap().lowers };
+        let md = read_dir(m, m, &dir).unwrap();
+        md.iter().map(|(n, e)| (String::from_utf8(n.to_vec()).unwrap(), e.br)).collect()
+    }
+
+    fn names(m: &MemBackend, path: &str) -> Vec<String> {
+        listing(m, path).into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// The seed article's experiment:
+    /// ```text
+    /// top/  common.txt(top) foo.txt
+    /// base/ common.txt(base) hello.txt
+    /// ```
+    fn seed() -> MemBackend {
+        MemBackend::new(&[
+            ("rw", &["common.txt=top", "foo.txt=foo"]),
+            ("ro", &["common.txt=base", "hello.txt=hello"]),
+        ])
+    }
+
+    #[test]
+    fn seed_experiment() {
+        let m = seed();
+        assert_eq!(names(&m, ""), ["common.txt", "foo.txt", "hello.txt"]);
+        let l = walk(&m, "common.txt").unwrap();
+        assert_eq!(l.lowers.len(), 1);
+        assert_eq!(l.lowers[0].br, 0, "topmost entry wins");
+        assert_eq!(l.ftype, Some(FileType::Reg));
+        let h = walk(&m, "hello.txt").unwrap();
+        assert_eq!(h.lowers[0].br, 1);
+        assert_eq!(h.bneg, Some(0), "absent on top");
+        assert_eq!(listing(&m, "")[2], ("hello.txt".into(), 1));
+    }
+
+    #[test]
+    fn whiteout_hides_lower() {
+        let m = MemBackend::new(&[("rw", &[".wh.hello.txt"]), ("ro", &["hello.txt", "x"])]);
+        let l = walk(&m, "hello.txt").unwrap();
+        assert!(l.lowers.is_empty());
+        assert_eq!(l.bwh, Some(0));
+        assert_eq!(names(&m, ""), ["x"]);
+    }
+
+    #[test]
+    fn whiteout_only_counts_on_whable_branches() {
+        // ro without +wh: its .wh. files hide nothing (and are not shown).
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &[".wh.a"]), ("ro", &["a"])]);
+        assert_eq!(walk(&m, "a").unwrap().lowers[0].br, 2);
+        assert_eq!(names(&m, ""), ["a"]);
+        let m = MemBackend::new(&[("rw", &[]), ("ro+wh", &[".wh.a"]), ("ro", &["a"])]);
+        assert!(walk(&m, "a").unwrap().lowers.is_empty());
+        assert!(names(&m, "").is_empty());
+    }
+
+    #[test]
+    fn whiteout_hides_same_branch_and_below() {
+        let m = MemBackend::new(&[("rw", &["a", ".wh.a"]), ("ro", &["a"])]);
+        assert!(walk(&m, "a").unwrap().lowers.is_empty());
+        assert!(names(&m, "").is_empty());
+    }
+
+    #[test]
+    fn whiteout_above_is_not_hidden_by_lower_whiteout() {
+        let m = MemBackend::new(&[("rw", &["a"]), ("ro+wh", &[".wh.a"])]);
+        assert_eq!(walk(&m, "a").unwrap().lowers.len(), 1);
+        assert_eq!(names(&m, ""), ["a"]);
+    }
+
+    #[test]
+    fn directories_merge_without_duplicates() {
+        let m = MemBackend::new(&[
+            ("rw", &["d/a", "d/b"]),
+            ("ro", &["d/b", "d/c"]),
+            ("ro", &["d/c", "d/e/"]),
+        ]);
+        let l = walk(&m, "d").unwrap();
+        assert_eq!(l.lowers.iter().map(|x| x.br).collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(listing(&m, "d"), [("a".into(), 0), ("b".into(), 0), ("c".into(), 1), ("e".into(), 2)]);
+        assert_eq!(walk(&m, "d/e").unwrap().ftype, Some(FileType::Dir));
+    }
+
+    #[test]
+    fn opaque_dir_stops_merge() {
+        let m = MemBackend::new(&[("rw", &["d/.wh..wh..opq", "d/a"]), ("ro", &["d/b"])]);
+        let l = walk(&m, "d").unwrap();
+        assert_eq!(l.bopaque, Some(0));
+        assert_eq!(l.lowers.len(), 1);
+        assert_eq!(names(&m, "d"), ["a"]);
+        assert_eq!(walk(&m, "d/b").unwrap().lowers.len(), 0);
+    }
+
+    #[test]
+    fn opaque_marker_ignored_without_wh() {
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/.wh..wh..opq", "d/b"]), ("ro", &["d/c"])]);
+        assert_eq!(names(&m, "d"), ["b", "c"]);
+    }
+
+    #[test]
+    fn other_type_below_is_ignored() {
+        let m = MemBackend::new(&[("rw", &["x=file"]), ("ro", &["x/", "x/inner"])]);
+        let l = walk(&m, "x").unwrap();
+        assert_eq!(l.ftype, Some(FileType::Reg));
+        assert_eq!(l.lowers.len(), 1);
+        // A directory on top, a file in the middle, a directory below: merge skips the file.
+        let m = MemBackend::new(&[("rw", &["d/a"]), ("ro", &["d=file"]), ("ro", &["d/b"])]);
+        let l = walk(&m, "d").unwrap();
+        assert_eq!(l.lowers.iter().map(|x| x.br).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(names(&m, "d"), ["a", "b"]);
+    }
+
+    #[test]
+    fn file_stops_search() {
+        let m = MemBackend::new(&[("ro", &["f=1"]), ("ro", &["f=2"])]);
+        assert_eq!(walk(&m, "f").unwrap().lowers.len(), 1);
+    }
+
+    #[test]
+    fn meta_names_never_listed() {
+        let m = MemBackend::new(&[("rw", &[".wh..wh.aufs", ".wh..wh.plnk/", ".wh..wh..opq", "a"])]);
+        assert_eq!(names(&m, ""), ["a"]);
+    }
+
+    #[test]
+    fn bad_names() {
+        let m = seed();
+        assert_eq!(walk(&m, ".wh.common.txt").unwrap_err(), Errno::EPERM);
+        assert_eq!(walk(&m, &"n".repeat(243)).unwrap_err(), Errno::ENAMETOOLONG);
+        assert!(walk(&m, &"n".repeat(242)).unwrap().lowers.is_empty());
+    }
+
+    #[test]
+    fn negative_lookup_records_top_branch() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &[])]);
+        let l = walk(&m, "nope").unwrap();
+        assert!(l.lowers.is_empty());
+        assert_eq!(l.bneg, Some(0));
+        assert_eq!(l.ftype, None);
+    }
+
+    #[test]
+    fn lookup_errors_propagate() {
+        // A lookup "through" a file on the branch is ENOTDIR from the backend.
+        let m = MemBackend::new(&[("rw", &["f"])]);
+        let parent = vec![Lower::new(0, b"f".to_vec())];
+        assert_eq!(lookup(&m, &m, &parent, b"x").unwrap_err(), Errno::ENOTDIR);
+    }
+}
