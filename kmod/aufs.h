@@ -31,6 +31,8 @@ struct au_sbinfo {
 	unsigned int nbr;
 	struct au_branch *br;
 	struct mutex xino_mtx;		/* serializes au_rs_xino() */
+	struct mutex cpup_mtx;		/* serializes copy-ups */
+	const struct cred *cred;	/* the mounter's: the union's own changes */
 	unsigned long id;		/* si=, /sys/fs/aufs/si_<id> */
 
 	/* sysfs: si_<id>/{br<N>,brid<N>,xi_path}; the kobject owns this struct */
@@ -40,8 +42,13 @@ struct au_sbinfo {
 	char **br_attr_names;
 };
 
-/* Per-dentry info (dentry->d_fsdata): the entries on each branch. */
+/*
+ * Per-dentry info (dentry->d_fsdata): the entries on each branch.  Never
+ * changed in place: a change (copy-up, whiteout...) installs a new one, so
+ * users take a reference with au_di_get() and drop it with au_di_put().
+ */
 struct au_dinfo {
+	struct kref kref;
 	int bopaque, bwh, bneg;
 	unsigned int nlower;
 	struct au_lower lower[];	/* top first */
@@ -59,24 +66,18 @@ static inline struct au_sbinfo *AU_SB(struct super_block *sb)
 	return sb->s_fs_info;
 }
 
-static inline struct au_dinfo *AU_D(struct dentry *dentry)
-{
-	return dentry->d_fsdata;
-}
 
 static inline struct au_inode *AU_I(struct inode *inode)
 {
 	return container_of(inode, struct au_inode, vfs_inode);
 }
 
-/* The topmost entry of a positive union dentry, as a path on its branch. */
-static inline void au_h_path(struct dentry *dentry, struct path *h)
+/* Entry @i of @di as a path on its branch (no reference taken). */
+static inline void au_h_path(struct super_block *sb, struct au_dinfo *di,
+			     unsigned int i, struct path *h)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	struct au_dinfo *di = AU_D(dentry);
-
-	h->mnt = si->br[di->lower[0].bindex].path.mnt;
-	h->dentry = di->lower[0].dentry;
+	h->mnt = AU_SB(sb)->br[di->lower[i].bindex].path.mnt;
+	h->dentry = di->lower[i].dentry;
 }
 
 /* module.c */
@@ -88,7 +89,10 @@ extern const struct super_operations au_sops;
 /* namei.c */
 extern const struct dentry_operations au_dops;
 struct au_dinfo *au_di_alloc(unsigned int nlower);
-void au_di_free(struct au_dinfo *di);
+struct au_dinfo *au_di_get(struct dentry *dentry);
+struct au_dinfo *au_di_get_positive(struct dentry *dentry);
+void au_di_put(struct au_dinfo *di);
+void au_di_set(struct dentry *dentry, struct au_dinfo *di);
 struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 			 unsigned int flags);
 
@@ -100,6 +104,28 @@ void au_evict_inode(struct inode *inode);
 extern const struct xattr_handler *au_xattr_handlers[];
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di);
 void au_cpattr(struct inode *inode, struct inode *h_inode);
+
+/* copy_up.c */
+int au_di_find(struct au_dinfo *di, unsigned int t);
+void au_inode_retop(struct inode *inode, struct au_dinfo *di);
+int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc);
+int au_wbr(struct dentry *dentry);
+
+/* dir.c */
+int au_create(struct user_namespace *mnt_userns, struct inode *dir,
+	      struct dentry *dentry, umode_t mode, bool excl);
+int au_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
+	     struct dentry *dentry, umode_t mode);
+int au_mknod(struct user_namespace *mnt_userns, struct inode *dir,
+	     struct dentry *dentry, umode_t mode, dev_t rdev);
+int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
+	       struct dentry *dentry, const char *target);
+int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry);
+int au_unlink(struct inode *dir, struct dentry *dentry);
+int au_rmdir(struct inode *dir, struct dentry *dentry);
+int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
+	      struct dentry *odentry, struct inode *ndir, struct dentry *ndentry,
+	      unsigned int flags);
 
 /* file.c */
 extern const struct file_operations au_file_fops;

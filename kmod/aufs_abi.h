@@ -56,7 +56,7 @@ struct au_brfacts {
 	__u32 is_dir;
 	__u32 sb_rdonly;
 	__u32 is_aufs;
-	__u32 pad;
+	__u32 under_mountpoint;	/* lies under the directory being mounted on */
 	char fs_type[32];	/* NUL-terminated file_system_type name */
 };
 
@@ -76,6 +76,8 @@ struct au_stat {
 	__u32 nlink;
 	__u64 ino;
 	__s64 size;
+	__u32 rdev;		/* new_encode_dev() form */
+	__u32 pad;
 };
 
 /* Result of a union lookup (Rust -> C). */
@@ -87,6 +89,18 @@ struct au_lookup_out {
 	__s32 bneg;		/* topmost branch where the name is absent, or -1 */
 	__u32 pad;
 };
+
+/* Times of a lower entry. */
+struct au_times {
+	__s64 atime_sec;
+	__s64 mtime_sec;
+	__u32 atime_nsec;
+	__u32 mtime_nsec;
+};
+
+/* Who a branch change is made as (au_c_* @cred). */
+#define AU_CRED_CALLER		0	/* the calling process */
+#define AU_CRED_INTERNAL	1	/* the union's own work: the mounter's creds */
 
 /* One merged directory entry (Rust -> C). */
 struct au_dirent {
@@ -118,8 +132,10 @@ struct au_dirent {
 	X(offsetof(struct au_lookup_out, bneg))				\
 	X(sizeof(struct au_dirent))					\
 	X(offsetof(struct au_dirent, namelen))				\
-	X(offsetof(struct au_dirent, ino))
-#define AU_ABI_LAYOUT_LEN	15
+	X(offsetof(struct au_dirent, ino))				\
+	X(sizeof(struct au_times))					\
+	X(offsetof(struct au_times, atime_nsec))
+#define AU_ABI_LAYOUT_LEN	17
 
 struct au_rs_sb;		/* Rust: per-mount options + branch table */
 struct au_rs_dir;		/* Rust: merged directory listing */
@@ -153,6 +169,36 @@ int au_rs_dir_add(void *cookie, const __u8 *name, __u32 len, __u32 dtype, __u64 
 /* Inode numbers: the in-memory xino table.  Callers serialize per sb. */
 __u64 au_rs_xino(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino);
 
+/* Inode numbers after copy-up: @h_ino on @bindex is union inode @ino. */
+void au_rs_xino_set(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino, __u64 ino);
+
+/* The writable union (src/write.rs).  @t is the branch acted on. */
+int au_rs_cpup_target(const struct au_rs_sb *sb, __u32 top);
+int au_rs_copy_up(const struct au_rs_sb *sb, void *ctx,
+		  const struct au_lower *obj, __u32 nobj, __u32 t, void *dst_dir,
+		  const __u8 *name, __u32 len, __s64 trunc_len, void **out);
+int au_rs_create(const struct au_rs_sb *sb, void *ctx,
+		 const struct au_lower *parent, __u32 nparent, __u32 t,
+		 const __u8 *name, __u32 len, __u32 mode, __u32 rdev,
+		 const __u8 *target, __u32 tlen, void **out);
+int au_rs_link(const struct au_rs_sb *sb, void *ctx,
+	       const struct au_lower *parent, __u32 nparent,
+	       const struct au_lower *src, __u32 nsrc, __u32 t,
+	       const __u8 *name, __u32 len, void **out);
+int au_rs_remove(const struct au_rs_sb *sb, void *ctx,
+		 const struct au_lower *parent, __u32 nparent,
+		 const struct au_lower *obj, __u32 nobj, __u32 t,
+		 const __u8 *name, __u32 len);
+int au_rs_rename_check(const struct au_rs_sb *sb, void *ctx,
+		       const struct au_lower *src, __u32 nsrc, __u32 t);
+int au_rs_rename(const struct au_rs_sb *sb, void *ctx,
+		 const struct au_lower *sparent, __u32 nsparent,
+		 const struct au_lower *src, __u32 nsrc,
+		 const __u8 *sname, __u32 slen,
+		 const struct au_lower *dparent, __u32 ndparent,
+		 const struct au_lower *dst, __u32 ndst,
+		 const __u8 *dname, __u32 dlen, __u32 flags, __u32 t);
+
 /* ---- implemented in C ---- */
 void *au_c_kmalloc(__u64 size, __u64 align);
 void *au_c_krealloc(void *p, __u64 old_size, __u64 new_size, __u64 align);
@@ -171,5 +217,22 @@ void *au_c_dget(void *dentry);
 void au_c_dput(void *dentry);
 int au_c_stat(void *ctx, __u32 bindex, void *dentry, struct au_stat *out);
 int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
+/* Branch changes (copy_up.c).  Each locks what the branch needs. */
+int au_c_root(void *ctx, __u32 bindex, void **out);
+int au_c_create(void *ctx, __u32 bindex, void *dir, const __u8 *name, __u32 len,
+		__u32 mode, __u32 rdev, const __u8 *target, __u32 tlen,
+		__u32 cred, void **out);
+int au_c_link(void *ctx, __u32 bindex, void *src, void *dir, const __u8 *name,
+	      __u32 len, __u32 cred, void **out);
+int au_c_remove(void *ctx, __u32 bindex, void *dir, const __u8 *name, __u32 len,
+		__u32 is_dir, __u32 cred);
+int au_c_rename(void *ctx, __u32 bindex, void *odir, const __u8 *oname, __u32 olen,
+		void *ndir, const __u8 *nname, __u32 nlen, __u32 flags, __u32 cred);
+int au_c_copy_data(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst, __s64 len);
+int au_c_copy_meta(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
+/* Returns the target's length (it may exceed @len: then call again). */
+int au_c_readlink(void *ctx, __u32 bindex, void *node, __u8 *buf, __u32 len);
+int au_c_times(void *ctx, __u32 bindex, void *node, struct au_times *out);
+int au_c_set_times(void *ctx, __u32 bindex, void *node, const struct au_times *t);
 
 #endif /* AUFS_ABI_H */

@@ -1,59 +1,175 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * aufs: regular files.  Opening a union file opens the topmost lower file;
- * reads, mmap and the rest are passed to it.
+ * aufs: regular files.  An open union file holds an open file on the
+ * topmost entry.  Opening for write does not copy up: the first write (or
+ * writable shared mmap, fallocate...) does, and the file then moves to the
+ * copy.  When someone else's copy-up moves the union inode, the next access
+ * follows it.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
-#include <linux/fs.h>
 #include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <linux/splice.h>
 #include <linux/uio.h>
 #include "aufs.h"
 
-static inline struct file *au_hf(struct file *file)
+struct au_finfo {
+	struct mutex mtx;
+	struct file *h_file;
+};
+
+#define AU_OPEN_DROP	(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)
+
+/* Open the topmost entry of @file's dentry, for writing only if @write. */
+static struct file *au_h_open(struct file *file, bool write)
 {
-	return file->private_data;
+	struct dentry *dentry = file->f_path.dentry;
+	struct au_dinfo *di = au_di_get_positive(dentry);
+	int flags = file->f_flags & ~AU_OPEN_DROP;
+	struct file *h_file;
+	struct path h_path;
+
+	if (!di)
+		return ERR_PTR(-ESTALE);
+	if (!write)
+		flags = (flags & ~O_ACCMODE) | O_RDONLY;
+	au_h_path(dentry->d_sb, di, 0, &h_path);
+	h_file = open_with_fake_path(&h_path, flags, d_inode(h_path.dentry),
+				     current_cred());
+	au_di_put(di);
+	if (!IS_ERR(h_file))
+		file->f_mode |= h_file->f_mode & FMODE_CAN_ODIRECT;
+	return h_file;
+}
+
+/* Is the topmost entry of @file on a writable branch? */
+static bool au_top_writable(struct file *file)
+{
+	struct au_sbinfo *si = AU_SB(file->f_path.dentry->d_sb);
+
+	return si->br[AU_I(file_inode(file))->bindex].perm == AU_PERM_RW;
 }
 
 static int au_open(struct inode *inode, struct file *file)
 {
-	struct dentry *dentry = file->f_path.dentry;
-	struct path h_path;
+	struct au_finfo *fi;
 	struct file *h_file;
 
-	if (!AU_D(dentry) || !AU_D(dentry)->nlower)
-		return -ESTALE;
-	/* Writes need copy-up, which comes with the writable union. */
-	if (file->f_mode & FMODE_WRITE)
-		return -EROFS;
-	au_h_path(dentry, &h_path);
-	h_file = open_with_fake_path(&h_path,
-				     file->f_flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC),
-				     d_inode(h_path.dentry), current_cred());
-	if (IS_ERR(h_file))
+	fi = kzalloc(sizeof(*fi), GFP_KERNEL);
+	if (!fi)
+		return -ENOMEM;
+	mutex_init(&fi->mtx);
+	h_file = au_h_open(file, (file->f_mode & FMODE_WRITE) && au_top_writable(file));
+	if (IS_ERR(h_file)) {
+		kfree(fi);
 		return PTR_ERR(h_file);
-	file->private_data = h_file;
+	}
+	fi->h_file = h_file;
+	file->private_data = fi;
 	return 0;
 }
 
 static int au_release(struct inode *inode, struct file *file)
 {
-	fput(au_hf(file));
+	struct au_finfo *fi = file->private_data;
+
+	fput(fi->h_file);
+	kfree(fi);
 	return 0;
+}
+
+/*
+ * The lower file to use now, referenced.  @write: the caller is about to
+ * change the file: copy it up first if it is not on a writable branch.
+ */
+static struct file *au_real(struct file *file, bool write)
+{
+	struct au_finfo *fi = file->private_data;
+	struct inode *inode = file_inode(file);
+	struct file *h_file;
+	int t, err;
+
+	mutex_lock(&fi->mtx);
+	if (write && !(fi->h_file->f_mode & FMODE_WRITE)) {
+		t = au_wbr(file->f_path.dentry);
+		err = t < 0 ? t : au_copy_up(file->f_path.dentry, t, -1);
+		if (err) {
+			h_file = ERR_PTR(err);
+			goto out;
+		}
+	}
+	if (file_inode(fi->h_file) != AU_I(inode)->h_inode ||
+	    (write && !(fi->h_file->f_mode & FMODE_WRITE))) {
+		h_file = au_h_open(file, (file->f_mode & FMODE_WRITE) &&
+				   au_top_writable(file));
+		if (IS_ERR(h_file))
+			goto out;
+		h_file->f_pos = fi->h_file->f_pos;
+		fput(fi->h_file);
+		fi->h_file = h_file;
+	}
+	h_file = get_file(fi->h_file);
+out:
+	mutex_unlock(&fi->mtx);
+	return h_file;
+}
+
+static rwf_t au_rwf(int ki_flags)
+{
+	rwf_t flags = 0;
+
+	if (ki_flags & IOCB_NOWAIT)
+		flags |= RWF_NOWAIT;
+	if (ki_flags & IOCB_HIPRI)
+		flags |= RWF_HIPRI;
+	if (ki_flags & IOCB_DSYNC)
+		flags |= RWF_DSYNC;
+	if (ki_flags & IOCB_SYNC)
+		flags |= RWF_SYNC;
+	if (ki_flags & IOCB_APPEND)
+		flags |= RWF_APPEND;
+	return flags;
 }
 
 static ssize_t au_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 {
-	struct file *file = iocb->ki_filp;
+	struct file *file = iocb->ki_filp, *h_file;
 	ssize_t ret;
 
 	if (!iov_iter_count(iter))
 		return 0;
-	ret = vfs_iter_read(au_hf(file), iter, &iocb->ki_pos, 0);
+	h_file = au_real(file, false);
+	if (IS_ERR(h_file))
+		return PTR_ERR(h_file);
+	ret = vfs_iter_read(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
+	fput(h_file);
 	if (ret >= 0)
 		touch_atime(&file->f_path);
+	return ret;
+}
+
+static ssize_t au_write_iter(struct kiocb *iocb, struct iov_iter *iter)
+{
+	struct file *file = iocb->ki_filp, *h_file;
+	struct inode *inode = file_inode(file);
+	ssize_t ret;
+
+	if (!iov_iter_count(iter))
+		return 0;
+	inode_lock(inode);
+	h_file = au_real(file, true);
+	if (IS_ERR(h_file)) {
+		ret = PTR_ERR(h_file);
+		goto out;
+	}
+	ret = vfs_iter_write(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
+	au_cpattr(inode, file_inode(h_file));
+	fput(h_file);
+out:
+	inode_unlock(inode);
 	return ret;
 }
 
@@ -61,45 +177,90 @@ static ssize_t au_splice_read(struct file *in, loff_t *ppos,
 			      struct pipe_inode_info *pipe, size_t len,
 			      unsigned int flags)
 {
-	return generic_file_splice_read(au_hf(in), ppos, pipe, len, flags);
+	struct file *h_file = au_real(in, false);
+	ssize_t ret;
+
+	if (IS_ERR(h_file))
+		return PTR_ERR(h_file);
+	ret = generic_file_splice_read(h_file, ppos, pipe, len, flags);
+	fput(h_file);
+	return ret;
 }
 
 static int au_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	struct file *h_file = au_hf(file);
+	bool write = (vma->vm_flags & VM_SHARED) && (file->f_mode & FMODE_WRITE);
+	struct file *h_file = au_real(file, write);
+	int err;
 
-	if (!h_file->f_op->mmap)
-		return -ENODEV;
-	if (WARN_ON(file != vma->vm_file))
-		return -EIO;
-	vma_set_file(vma, h_file);
-	return call_mmap(vma->vm_file, vma);
+	if (IS_ERR(h_file))
+		return PTR_ERR(h_file);
+	err = -ENODEV;
+	if (h_file->f_op->mmap) {
+		vma_set_file(vma, h_file);
+		err = call_mmap(vma->vm_file, vma);
+	}
+	fput(h_file);
+	return err;
 }
 
 static loff_t au_llseek(struct file *file, loff_t offset, int whence)
 {
-	struct file *h_file = au_hf(file);
+	struct file *h_file = au_real(file, false);
 	loff_t ret;
 
+	if (IS_ERR(h_file))
+		return PTR_ERR(h_file);
 	/* SEEK_DATA/SEEK_HOLE and the size are the lower file's. */
 	h_file->f_pos = file->f_pos;
 	ret = vfs_llseek(h_file, offset, whence);
 	file->f_pos = h_file->f_pos;
+	fput(h_file);
 	return ret;
 }
 
 static int au_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 {
-	return vfs_fsync_range(au_hf(file), start, end, datasync);
+	struct file *h_file = au_real(file, false);
+	int err;
+
+	if (IS_ERR(h_file))
+		return PTR_ERR(h_file);
+	err = vfs_fsync_range(h_file, start, end, datasync);
+	fput(h_file);
+	return err;
+}
+
+static long au_fallocate(struct file *file, int mode, loff_t off, loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct file *h_file;
+	long err;
+
+	inode_lock(inode);
+	h_file = au_real(file, true);
+	if (IS_ERR(h_file)) {
+		err = PTR_ERR(h_file);
+		goto out;
+	}
+	err = vfs_fallocate(h_file, mode, off, len);
+	au_cpattr(inode, file_inode(h_file));
+	fput(h_file);
+out:
+	inode_unlock(inode);
+	return err;
 }
 
 static int au_flush(struct file *file, fl_owner_t id)
 {
-	struct file *h_file = au_hf(file);
+	struct au_finfo *fi = file->private_data;
+	struct file *h_file = get_file(fi->h_file);
+	int err = 0;
 
 	if (h_file->f_op->flush)
-		return h_file->f_op->flush(h_file, id);
-	return 0;
+		err = h_file->f_op->flush(h_file, id);
+	fput(h_file);
+	return err;
 }
 
 const struct file_operations au_file_fops = {
@@ -107,8 +268,11 @@ const struct file_operations au_file_fops = {
 	.release	= au_release,
 	.llseek		= au_llseek,
 	.read_iter	= au_read_iter,
+	.write_iter	= au_write_iter,
 	.splice_read	= au_splice_read,
+	.splice_write	= iter_file_splice_write,
 	.mmap		= au_mmap,
 	.fsync		= au_fsync,
+	.fallocate	= au_fallocate,
 	.flush		= au_flush,
 };

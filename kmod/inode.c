@@ -71,47 +71,101 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 {
 	struct dentry *dentry = path->dentry;
 	struct inode *inode = d_inode(dentry);
+	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct path h_path;
 	int err;
 
-	if (!AU_D(dentry) || !AU_D(dentry)->nlower)
+	if (!di)
 		return -ESTALE;
-	au_h_path(dentry, &h_path);
+	au_h_path(dentry->d_sb, di, 0, &h_path);
 	err = vfs_getattr(&h_path, stat, request_mask, flags);
+	if (!err)
+		au_cpattr(inode, d_inode(h_path.dentry));
+	au_di_put(di);
 	if (err)
 		return err;
-	au_cpattr(inode, d_inode(h_path.dentry));
 	stat->dev = dentry->d_sb->s_dev;
 	stat->ino = inode->i_ino;
 	return 0;
 }
 
+/* Copy up as needed, then change the topmost entry as the caller. */
 static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 		      struct iattr *ia)
 {
-	/* Changes through the union come with copy-up (Stage 2). */
-	return -EROFS;
+	struct inode *inode = d_inode(dentry);
+	struct iattr h_ia = *ia;
+	struct au_dinfo *di;
+	struct path h_path;
+	int t, err;
+
+	err = setattr_prepare(&init_user_ns, dentry, ia);
+	if (err)
+		return err;
+	t = au_wbr(dentry);
+	if (t < 0)
+		return t;
+	err = au_copy_up(dentry, t, (ia->ia_valid & ATTR_SIZE) ? ia->ia_size : -1);
+	if (err)
+		return err;
+	di = au_di_get_positive(dentry);
+	if (!di)
+		return -ESTALE;
+	au_h_path(dentry->d_sb, di, 0, &h_path);
+	h_ia.ia_valid &= ~ATTR_FILE;
+	/* notify_change() does not take the kill bits together with a mode. */
+	if (h_ia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
+		h_ia.ia_valid &= ~ATTR_MODE;
+	err = mnt_want_write(h_path.mnt);
+	if (!err) {
+		inode_lock(d_inode(h_path.dentry));
+		err = notify_change(&init_user_ns, h_path.dentry, &h_ia, NULL);
+		inode_unlock(d_inode(h_path.dentry));
+		mnt_drop_write(h_path.mnt);
+	}
+	au_cpattr(inode, d_inode(h_path.dentry));
+	au_di_put(di);
+	return err;
 }
 
 static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 			       struct delayed_call *done)
 {
+	struct au_dinfo *di;
+	const char *link;
+
 	if (!dentry)
 		return ERR_PTR(-ECHILD);
-	if (!AU_D(dentry) || !AU_D(dentry)->nlower)
+	di = au_di_get_positive(dentry);
+	if (!di)
 		return ERR_PTR(-ESTALE);
-	return vfs_get_link(AU_D(dentry)->lower[0].dentry, done);
+	link = vfs_get_link(di->lower[0].dentry, done);
+	au_di_put(di);
+	return link;
 }
 
 static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 {
-	if (!AU_D(dentry) || !AU_D(dentry)->nlower)
+	struct au_dinfo *di = au_di_get_positive(dentry);
+	ssize_t ret;
+
+	if (!di)
 		return -ESTALE;
-	return vfs_listxattr(AU_D(dentry)->lower[0].dentry, list, size);
+	ret = vfs_listxattr(di->lower[0].dentry, list, size);
+	au_di_put(di);
+	return ret;
 }
 
 static const struct inode_operations au_dir_iops = {
 	.lookup		= au_lookup,
+	.create		= au_create,
+	.mkdir		= au_mkdir,
+	.mknod		= au_mknod,
+	.symlink	= au_symlink,
+	.link		= au_link,
+	.unlink		= au_unlink,
+	.rmdir		= au_rmdir,
+	.rename		= au_rename,
 	.permission	= au_permission,
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
@@ -137,13 +191,15 @@ static int au_xattr_get(const struct xattr_handler *handler,
 			const char *name, void *buffer, size_t size)
 {
 	struct dentry *d = dentry ? dentry : d_find_any_alias(inode);
-	int err;
+	struct au_dinfo *di;
+	int err = -ESTALE;
 
 	if (!d)
 		return -ESTALE;
-	err = AU_D(d) && AU_D(d)->nlower ?
-		vfs_getxattr(&init_user_ns, AU_D(d)->lower[0].dentry, name, buffer, size) :
-		-ESTALE;
+	di = au_di_get_positive(d);
+	if (di)
+		err = vfs_getxattr(&init_user_ns, di->lower[0].dentry, name, buffer, size);
+	au_di_put(di);
 	if (!dentry)
 		dput(d);
 	return err;
@@ -155,7 +211,31 @@ static int au_xattr_set(const struct xattr_handler *handler,
 			const char *name, const void *value,
 			size_t size, int flags)
 {
-	return -EROFS;
+	struct au_dinfo *di;
+	struct path h_path;
+	int t, err;
+
+	t = au_wbr(dentry);
+	if (t < 0)
+		return t;
+	err = au_copy_up(dentry, t, -1);
+	if (err)
+		return err;
+	di = au_di_get_positive(dentry);
+	if (!di)
+		return -ESTALE;
+	au_h_path(dentry->d_sb, di, 0, &h_path);
+	err = mnt_want_write(h_path.mnt);
+	if (!err) {
+		if (value)
+			err = vfs_setxattr(&init_user_ns, h_path.dentry, name, value, size, flags);
+		else
+			err = vfs_removexattr(&init_user_ns, h_path.dentry, name);
+		mnt_drop_write(h_path.mnt);
+	}
+	au_cpattr(inode, d_inode(h_path.dentry));
+	au_di_put(di);
+	return err;
 }
 
 static const struct xattr_handler au_xattr_handler = {

@@ -16,20 +16,63 @@ struct au_dinfo *au_di_alloc(unsigned int nlower)
 	di = kzalloc(struct_size(di, lower, nlower), GFP_KERNEL);
 	if (!di)
 		return NULL;
+	kref_init(&di->kref);
 	di->nlower = nlower;
 	di->bopaque = di->bwh = di->bneg = -1;
 	return di;
 }
 
-void au_di_free(struct au_dinfo *di)
+static void au_di_release(struct kref *kref)
 {
+	struct au_dinfo *di = container_of(kref, struct au_dinfo, kref);
 	unsigned int i;
 
-	if (!di)
-		return;
 	for (i = 0; i < di->nlower; i++)
 		dput(di->lower[i].dentry);
 	kfree(di);
+}
+
+void au_di_put(struct au_dinfo *di)
+{
+	if (di)
+		kref_put(&di->kref, au_di_release);
+}
+
+/* A reference to the dentry's current info, or NULL. */
+struct au_dinfo *au_di_get(struct dentry *dentry)
+{
+	struct au_dinfo *di;
+
+	spin_lock(&dentry->d_lock);
+	di = dentry->d_fsdata;
+	if (di)
+		kref_get(&di->kref);
+	spin_unlock(&dentry->d_lock);
+	return di;
+}
+
+/* As au_di_get(), but only for an info with at least one entry. */
+struct au_dinfo *au_di_get_positive(struct dentry *dentry)
+{
+	struct au_dinfo *di = au_di_get(dentry);
+
+	if (di && !di->nlower) {
+		au_di_put(di);
+		di = NULL;
+	}
+	return di;
+}
+
+/* Install @di (its reference goes to the dentry); the old one is put. */
+void au_di_set(struct dentry *dentry, struct au_dinfo *di)
+{
+	struct au_dinfo *old;
+
+	spin_lock(&dentry->d_lock);
+	old = dentry->d_fsdata;
+	dentry->d_fsdata = di;
+	spin_unlock(&dentry->d_lock);
+	au_di_put(old);
 }
 
 /* ---- branch primitives for the core ---- */
@@ -80,19 +123,25 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 {
 	struct super_block *sb = dir->i_sb;
 	struct au_sbinfo *si = AU_SB(sb);
-	struct au_dinfo *pdi = AU_D(dentry->d_parent);
+	struct au_dinfo *pdi;
 	struct au_lookup_out res;
 	struct au_lower *out;
 	struct au_dinfo *di;
 	struct inode *inode = NULL;
 	int err;
 
+	pdi = au_di_get(dentry->d_parent);
+	if (!pdi)
+		return ERR_PTR(-ESTALE);
 	out = kcalloc(si->nbr, sizeof(*out), GFP_KERNEL);
-	if (!out)
+	if (!out) {
+		au_di_put(pdi);
 		return ERR_PTR(-ENOMEM);
+	}
 	err = au_rs_lookup(si->rs, si, pdi->lower, pdi->nlower,
 			   dentry->d_name.name, dentry->d_name.len,
 			   out, si->nbr, &res);
+	au_di_put(pdi);
 	if (err) {
 		kfree(out);
 		return ERR_PTR(err);
@@ -109,7 +158,7 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 	di->bopaque = res.bopaque;
 	di->bwh = res.bwh;
 	di->bneg = res.bneg;
-	dentry->d_fsdata = di;
+	au_di_set(dentry, di);
 
 	if (di->nlower) {
 		inode = au_iget(sb, di);
@@ -128,31 +177,34 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
  */
 static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 {
-	struct au_dinfo *di = AU_D(dentry);
+	struct au_dinfo *di;
 	struct inode *inode;
 	unsigned int i;
+	int valid = 1;
 
 	if (flags & LOOKUP_RCU)
 		return -ECHILD;
-	if (!di)
-		return 0;
 	inode = d_inode(dentry);
 	if (!inode)
 		return 0;
-	for (i = 0; i < di->nlower; i++) {
+	di = au_di_get_positive(dentry);
+	if (!di)
+		return 0;
+	for (i = 0; i < di->nlower && valid; i++) {
 		struct dentry *h = di->lower[i].dentry;
 
 		if (d_unhashed(h) || d_is_negative(h))
-			return 0;
-		if (i == 0 && d_inode(h) != AU_I(inode)->h_inode)
-			return 0;
+			valid = 0;
+		else if (i == 0 && d_inode(h) != AU_I(inode)->h_inode)
+			valid = 0;
 	}
-	return 1;
+	au_di_put(di);
+	return valid;
 }
 
 static void au_d_release(struct dentry *dentry)
 {
-	au_di_free(AU_D(dentry));
+	au_di_put(dentry->d_fsdata);
 	dentry->d_fsdata = NULL;
 }
 

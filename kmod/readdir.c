@@ -84,13 +84,14 @@ static int au_dir_refresh(struct file *file, struct au_dirfile *df)
 {
 	struct dentry *dentry = file->f_path.dentry;
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	struct au_dinfo *di = AU_D(dentry);
+	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct au_rs_dir *d = NULL;
 	int err;
 
 	if (!di)
 		return -ESTALE;
 	err = au_rs_readdir(si->rs, si, di->lower, di->nlower, &d);
+	au_di_put(di);
 	if (err)
 		return err;
 	au_rs_dir_free(df->cache);

@@ -6,12 +6,17 @@
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
+#include <linux/cred.h>
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/random.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/statfs.h>
+#include <linux/uaccess.h>
+#include <linux/compat.h>
+#include <linux/sched/task_stack.h>
+#include <asm/syscall.h>
 #include "aufs.h"
 
 /* Mask for si= values: a raw kernel pointer is never shown. */
@@ -20,7 +25,34 @@ static unsigned long au_si_mask;
 /* Mount context for au_c_br_resolve/au_c_br_relation. */
 struct au_mctx {
 	struct path paths[AU_BRANCH_MAX];
+	struct path target;	/* the directory mounted on, if known */
 };
+
+/*
+ * The directory being mounted on, when we are called from mount(2).  The
+ * VFS tells a filesystem its mount point only after attaching it, too late
+ * to refuse a branch the mount would cover.  On the classic mount(2) path
+ * (what mount(8) on Debian 12 uses) the target is the syscall's second
+ * argument, resolved here exactly as the VFS resolved it.  Mounts made with
+ * fsopen()/fsmount() have no target yet: they get no such check.
+ */
+static void au_mount_target(struct path *target)
+{
+	struct pt_regs *regs = task_pt_regs(current);
+	unsigned long args[6];
+	char *name;
+
+	if (!(current->flags & PF_KTHREAD) && !in_compat_syscall() &&
+	    syscall_get_nr(current, regs) == __NR_mount) {
+		syscall_get_arguments(current, regs, args);
+		name = strndup_user((const char __user *)args[1], PATH_MAX);
+		if (IS_ERR(name))
+			return;
+		if (kern_path(name, LOOKUP_FOLLOW, target))
+			target->mnt = NULL, target->dentry = NULL;
+		kfree(name);
+	}
+}
 
 int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 		    struct au_brfacts *out)
@@ -46,6 +78,7 @@ int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 	out->is_dir = d_is_dir(path.dentry);
 	out->sb_rdonly = sb_rdonly(sb) || __mnt_is_readonly(path.mnt);
 	out->is_aufs = sb->s_type == &au_fs_type;
+	out->under_mountpoint = m->target.dentry && path_is_under(&path, &m->target);
 	strscpy(out->fs_type, sb->s_type->name, sizeof(out->fs_type));
 	return 0;
 }
@@ -118,6 +151,12 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 		return NULL;
 	si->sb = sb;
 	mutex_init(&si->xino_mtx);
+	mutex_init(&si->cpup_mtx);
+	si->cred = prepare_creds();
+	if (!si->cred) {
+		kfree(si);
+		return NULL;
+	}
 	au_si_init_kobj(si);	/* from here on, au_si_put() frees si */
 	if (!au_si_mask)
 		au_si_mask = get_random_long() | 1;
@@ -179,12 +218,12 @@ static struct dentry *au_make_root(struct super_block *sb)
 	}
 	inode = au_iget(sb, di);
 	if (IS_ERR(inode)) {
-		au_di_free(di);
+		au_di_put(di);
 		return ERR_CAST(inode);
 	}
 	root = d_make_root(inode);
 	if (!root) {
-		au_di_free(di);
+		au_di_put(di);
 		return ERR_PTR(-ENOMEM);
 	}
 	root->d_fsdata = di;
@@ -209,6 +248,7 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 		goto out;
 	}
 	sb->s_fs_info = si;
+	au_mount_target(&m->target);
 
 	err = au_rs_sb_new(data, data ? strnlen(data, PAGE_SIZE) : 0, sb_rdonly(sb),
 			   m, &si->rs, msg, AU_MSG_MAX);
@@ -246,6 +286,7 @@ out:
 	if (m) {
 		for (i = 0; i < AU_BRANCH_MAX; i++)
 			path_put(&m->paths[i]);
+		path_put(&m->target);
 	}
 	kfree(m);
 	kfree(msg);

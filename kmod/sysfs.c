@@ -6,6 +6,7 @@
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
+#include <linux/cred.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
@@ -93,6 +94,8 @@ static void au_si_release(struct kobject *kobj)
 			path_put(&si->br[i].path);
 	kfree(si->br);
 	au_rs_sb_free(si->rs);
+	if (si->cred)
+		put_cred(si->cred);
 	kfree(si);
 }
 

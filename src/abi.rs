@@ -24,6 +24,8 @@ pub const LAYOUT: [u64; AU_ABI_LAYOUT_LEN as usize] = [
     size_of::<au_dirent>() as u64,
     offset_of!(au_dirent, namelen) as u64,
     offset_of!(au_dirent, ino) as u64,
+    size_of::<au_times>() as u64,
+    offset_of!(au_times, atime_nsec) as u64,
 ];
 
 #[cfg(test)]

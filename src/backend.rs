@@ -61,6 +61,7 @@ pub struct Stat {
     pub nlink: u32,
     pub ino: u64,
     pub size: i64,
+    pub rdev: u32,
 }
 
 impl Stat {
@@ -109,3 +110,67 @@ pub trait Backend {
     /// branch reports them) to `sink`.
     fn read_dir(&self, br: u32, dir: &Self::Node, sink: &mut dyn DirSink) -> Result<()>;
 }
+
+/// What to create: the file type comes from `mode`'s `S_IFMT` bits.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry<'a> {
+    pub mode: u32,
+    pub rdev: u32,
+    /// Symlink target (only for `S_IFLNK`).
+    pub target: &'a [u8],
+}
+
+/// Who a change on a branch is made as.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Cred {
+    /// The calling process: its permissions are checked, it owns what it makes.
+    Caller,
+    /// The union's own work (copy-up, whiteouts): done with the mounter's
+    /// credentials, ownership fixed up afterwards where it matters.
+    Internal,
+}
+
+/// Access and modification times, as seconds + nanoseconds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Times {
+    pub atime: (i64, u32),
+    pub mtime: (i64, u32),
+}
+
+/// Branch primitives that change a branch.  Each acts on one branch and
+/// holds the locks the branch filesystem needs for exactly that call.
+pub trait WriteBackend: Backend {
+    /// The root directory of branch `br`.
+    fn root(&self, br: u32) -> Result<Self::Node>;
+    /// Create `name` in `dir` (file, directory, symlink or special file).
+    fn create(&self, br: u32, dir: &Self::Node, name: &[u8], e: &NewEntry<'_>, cred: Cred) -> Result<Self::Node>;
+    /// Hard link `src` as `name` in `dir`.
+    fn link(&self, br: u32, src: &Self::Node, dir: &Self::Node, name: &[u8], cred: Cred) -> Result<Self::Node>;
+    /// Remove `name` from `dir` (rmdir when `is_dir`).
+    fn remove(&self, br: u32, dir: &Self::Node, name: &[u8], is_dir: bool, cred: Cred) -> Result<()>;
+    /// rename(2) within branch `br`; `flags` are RENAME_* values.
+    #[allow(clippy::too_many_arguments)]
+    fn rename(
+        &self,
+        br: u32,
+        odir: &Self::Node,
+        oname: &[u8],
+        ndir: &Self::Node,
+        nname: &[u8],
+        flags: u32,
+        cred: Cred,
+    ) -> Result<()>;
+    /// Copy the first `len` bytes of `src`'s data into `dst` (empty, same
+    /// size afterwards), keeping holes.
+    fn copy_data(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node, len: i64) -> Result<()>;
+    /// Copy xattrs, owner, mode and times from `src` to `dst`.
+    fn copy_meta(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node) -> Result<()>;
+    /// A symlink's target.
+    fn readlink(&self, br: u32, node: &Self::Node) -> Result<alloc::vec::Vec<u8>>;
+    fn times(&self, br: u32, node: &Self::Node) -> Result<Times>;
+    fn set_times(&self, br: u32, node: &Self::Node, t: &Times) -> Result<()>;
+}
+
+/// `renameat2` flags.
+pub const RENAME_NOREPLACE: u32 = 1;
+pub const RENAME_EXCHANGE: u32 = 2;

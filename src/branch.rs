@@ -24,6 +24,9 @@ pub struct BranchFacts {
     pub fs_type: Vec<u8>,
     /// The path is on an aufs mount.
     pub is_aufs: bool,
+    /// The path lies under the directory the union is being mounted on, so
+    /// the mount would cover its own branch.
+    pub under_mountpoint: bool,
 }
 
 /// How two resolved branch paths relate.
@@ -148,6 +151,9 @@ fn vet(
     }
     if !facts.is_dir {
         return Err(inval(format!("branch {}: not a directory", p)));
+    }
+    if facts.under_mountpoint {
+        return Err(inval(format!("branch {} is inside the mount point", p)));
     }
     for (j, path) in others {
         match r.relation(idx, j) {
@@ -553,6 +559,7 @@ mod tests {
             sb_rdonly: false,
             fs_type: fs.as_bytes().to_vec(),
             is_aufs: false,
+            under_mountpoint: false,
         }
     }
 
@@ -701,13 +708,14 @@ mod tests {
 
     #[test]
     fn build_errors() {
-        let base = ["/a", "/a/b", "/c", "/file", "/proc", "/sys", "/au", "/roext", "/sq", "/eacc"];
+        let base = ["/a", "/a/b", "/c", "/file", "/proc", "/sys", "/au", "/mp", "/roext", "/sq", "/eacc"];
         let make = || {
             let mut f = Fake::new(&base);
             f.set("/file", Ok(BranchFacts { is_dir: false, ..dir("ext4") }));
             f.set("/proc", Ok(dir("proc")));
             f.set("/sys", Ok(dir("sysfs")));
             f.set("/au", Ok(BranchFacts { is_aufs: true, ..dir("aufs") }));
+            f.set("/mp", Ok(BranchFacts { under_mountpoint: true, ..dir("ext4") }));
             f.set("/roext", Ok(BranchFacts { sb_rdonly: true, ..dir("ext4") }));
             f.set("/sq", Ok(BranchFacts { sb_rdonly: true, ..dir("squashfs") }));
             f.set("/eacc", Err(Errno::EACCES));
@@ -716,6 +724,7 @@ mod tests {
         };
         let cases: &[(&str, Errno, &str)] = &[
             ("br=/nope", Errno::EINVAL, "branch /nope: not found (ENOENT)"),
+            ("br=/c:/mp", Errno::EINVAL, "branch /mp is inside the mount point"),
             ("br=/c:/eacc", Errno::EINVAL, "branch /eacc: not found (EACCES)"),
             ("br=/oom", Errno::ENOMEM, "branch /oom: out of memory"),
             ("br=/file", Errno::EINVAL, "branch /file: not a directory"),

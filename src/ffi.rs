@@ -7,12 +7,12 @@
 #![allow(unsafe_code)]
 
 use crate::abi::*;
-use crate::backend::{Backend, DirSink, FileType, Lower, Stat};
+use crate::backend::{Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend};
 use crate::branch::{BranchFacts, Relation, Resolver};
 use crate::errno::Errno;
 use crate::opts::OptError;
 use crate::sb::Sb;
-use crate::{text, union};
+use crate::{text, union, write};
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_int, c_void};
 use core::fmt::Write;
@@ -217,7 +217,7 @@ impl Backend for KBackend {
         if st.positive == 0 {
             return Ok(None);
         }
-        Ok(Some(Stat { mode: st.mode, nlink: st.nlink, ino: st.ino, size: st.size }))
+        Ok(Some(Stat { mode: st.mode, nlink: st.nlink, ino: st.ino, size: st.size, rdev: st.rdev }))
     }
 
     fn read_dir(&self, br: u32, dir: &KNode, sink: &mut dyn DirSink) -> crate::Result<()> {
@@ -230,6 +230,119 @@ impl Backend for KBackend {
             return Err(Errno::from_kernel(r as i64));
         }
         Ok(())
+    }
+}
+
+fn cred(c: Cred) -> u32 {
+    match c {
+        Cred::Caller => AU_CRED_CALLER,
+        Cred::Internal => AU_CRED_INTERNAL,
+    }
+}
+
+fn ret(r: c_int) -> crate::Result<()> {
+    if r < 0 {
+        Err(Errno::from_kernel(r as i64))
+    } else {
+        Ok(())
+    }
+}
+
+fn name_len(name: &[u8]) -> crate::Result<u32> {
+    u32::try_from(name.len()).map_err(|_| Errno::ENAMETOOLONG)
+}
+
+/// A node the shim handed back (one reference), or EIO for NULL.
+fn knode(p: *mut c_void) -> crate::Result<KNode> {
+    if p.is_null() {
+        Err(Errno::EIO)
+    } else {
+        Ok(KNode(p))
+    }
+}
+
+impl WriteBackend for KBackend {
+    fn root(&self, br: u32) -> crate::Result<KNode> {
+        let mut out = core::ptr::null_mut();
+        // SAFETY: out is a valid out pointer; on success it holds a reference.
+        ret(unsafe { au_c_root(self.ctx, br, &mut out) })?;
+        knode(out)
+    }
+
+    fn create(&self, br: u32, dir: &KNode, name: &[u8], e: &NewEntry<'_>, c: Cred) -> crate::Result<KNode> {
+        let mut out = core::ptr::null_mut();
+        let tlen = u32::try_from(e.target.len()).map_err(|_| Errno::ENAMETOOLONG)?;
+        // SAFETY: dir is a referenced dentry; name and target are valid for
+        // their lengths; out is a valid out pointer.
+        ret(unsafe {
+            au_c_create(self.ctx, br, dir.0, name.as_ptr(), name_len(name)?, e.mode, e.rdev,
+                e.target.as_ptr(), tlen, cred(c), &mut out)
+        })?;
+        knode(out)
+    }
+
+    fn link(&self, br: u32, src: &KNode, dir: &KNode, name: &[u8], c: Cred) -> crate::Result<KNode> {
+        let mut out = core::ptr::null_mut();
+        // SAFETY: src and dir are referenced dentries; name valid; out valid.
+        ret(unsafe { au_c_link(self.ctx, br, src.0, dir.0, name.as_ptr(), name_len(name)?, cred(c), &mut out) })?;
+        knode(out)
+    }
+
+    fn remove(&self, br: u32, dir: &KNode, name: &[u8], is_dir: bool, c: Cred) -> crate::Result<()> {
+        // SAFETY: dir is a referenced dentry; name valid for its length.
+        ret(unsafe { au_c_remove(self.ctx, br, dir.0, name.as_ptr(), name_len(name)?, is_dir as u32, cred(c)) })
+    }
+
+    fn rename(&self, br: u32, odir: &KNode, oname: &[u8], ndir: &KNode, nname: &[u8], flags: u32, c: Cred) -> crate::Result<()> {
+        // SAFETY: both dirs are referenced dentries; names valid.
+        ret(unsafe {
+            au_c_rename(self.ctx, br, odir.0, oname.as_ptr(), name_len(oname)?, ndir.0, nname.as_ptr(),
+                name_len(nname)?, flags, cred(c))
+        })
+    }
+
+    fn copy_data(&self, sbr: u32, src: &KNode, dbr: u32, dst: &KNode, len: i64) -> crate::Result<()> {
+        // SAFETY: both are referenced dentries.
+        ret(unsafe { au_c_copy_data(self.ctx, sbr, src.0, dbr, dst.0, len) })
+    }
+
+    fn copy_meta(&self, sbr: u32, src: &KNode, dbr: u32, dst: &KNode) -> crate::Result<()> {
+        // SAFETY: both are referenced dentries.
+        ret(unsafe { au_c_copy_meta(self.ctx, sbr, src.0, dbr, dst.0) })
+    }
+
+    fn readlink(&self, br: u32, node: &KNode) -> crate::Result<alloc::vec::Vec<u8>> {
+        let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
+        let mut cap = 256usize;
+        loop {
+            buf.try_reserve_exact(cap.saturating_sub(buf.len()))?;
+            buf.resize(cap, 0);
+            // SAFETY: buf has room for cap bytes.
+            let n = unsafe { au_c_readlink(self.ctx, br, node.0, buf.as_mut_ptr(), cap as u32) };
+            ret(n)?;
+            let n = n as usize;
+            if n <= cap {
+                buf.truncate(n);
+                return Ok(buf);
+            }
+            if n > 65536 {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            cap = n;
+        }
+    }
+
+    fn times(&self, br: u32, node: &KNode) -> crate::Result<Times> {
+        let mut t = au_times::default();
+        // SAFETY: node is a referenced dentry; t a valid out pointer.
+        ret(unsafe { au_c_times(self.ctx, br, node.0, &mut t) })?;
+        Ok(Times { atime: (t.atime_sec, t.atime_nsec), mtime: (t.mtime_sec, t.mtime_nsec) })
+    }
+
+    fn set_times(&self, br: u32, node: &KNode, t: &Times) -> crate::Result<()> {
+        let c = au_times { atime_sec: t.atime.0, mtime_sec: t.mtime.0, atime_nsec: t.atime.1, mtime_nsec: t.mtime.1 };
+        // SAFETY: node is a referenced dentry; c lives across the call.
+        ret(unsafe { au_c_set_times(self.ctx, br, node.0, &c) })
     }
 }
 
@@ -266,7 +379,13 @@ impl Resolver for KResolver {
             return Err(Errno::from_kernel(r as i64));
         }
         let fs_type = f.fs_type.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
-        Ok(BranchFacts { is_dir: f.is_dir != 0, sb_rdonly: f.sb_rdonly != 0, fs_type, is_aufs: f.is_aufs != 0 })
+        Ok(BranchFacts {
+            is_dir: f.is_dir != 0,
+            sb_rdonly: f.sb_rdonly != 0,
+            fs_type,
+            is_aufs: f.is_aufs != 0,
+            under_mountpoint: f.under_mountpoint != 0,
+        })
     }
 
     fn relation(&mut self, a: usize, b: usize) -> Relation {
@@ -574,5 +693,202 @@ pub unsafe extern "C" fn au_rs_xino(sb: *mut au_rs_sb, bindex: u32, h_ino: u64) 
     match unsafe { (sb as *mut Sb).as_mut() } {
         Some(s) => s.ino(bindex, h_ino).unwrap_or(0),
         None => 0,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The writable union
+
+fn status(r: crate::Result<()>) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => errno_ret(e),
+    }
+}
+
+/// Hand a new node to C through `out`.
+///
+/// # Safety
+/// `out` is a valid out pointer.
+unsafe fn give(r: crate::Result<KNode>, out: *mut *mut c_void) -> c_int {
+    match r {
+        Ok(n) => {
+            // SAFETY: caller's contract.
+            unsafe { *out = n.into_raw() };
+            0
+        }
+        Err(e) => errno_ret(e),
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_cpup_target(sb: *const au_rs_sb, top: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    match write::cpup_target(s, top) {
+        Ok(t) => t as c_int,
+        Err(e) => errno_ret(e),
+    }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; arrays and names valid for their lengths;
+/// `dst_dir` a referenced dentry; `out` a valid out pointer.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_copy_up(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    obj: *const au_lower,
+    nobj: u32,
+    t: u32,
+    dst_dir: *mut c_void,
+    name: *const u8,
+    len: u32,
+    trunc_len: i64,
+    out: *mut *mut c_void,
+) -> c_int {
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let (obj, name) = unsafe { (lowers(obj, nobj), bytes(name, len)) };
+    let dir = ManuallyDrop::new(KNode(dst_dir));
+    let trunc = if trunc_len < 0 { None } else { Some(trunc_len) };
+    let _ = sb;
+    // SAFETY: caller's contract on out.
+    unsafe { give(write::copy_up(&b, obj, t, &dir, name, trunc), out) }
+}
+
+/// # Safety
+/// As au_rs_copy_up.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_create(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    parent: *const au_lower,
+    nparent: u32,
+    t: u32,
+    name: *const u8,
+    len: u32,
+    mode: u32,
+    rdev: u32,
+    target: *const u8,
+    tlen: u32,
+    out: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let (parent, name, target) = unsafe { (lowers(parent, nparent), bytes(name, len), bytes(target, tlen)) };
+    let e = NewEntry { mode, rdev, target };
+    // SAFETY: caller's contract on out.
+    unsafe { give(write::create(&b, s, parent, t, name, &e), out) }
+}
+
+/// # Safety
+/// As au_rs_copy_up.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_link(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    parent: *const au_lower,
+    nparent: u32,
+    src: *const au_lower,
+    nsrc: u32,
+    t: u32,
+    name: *const u8,
+    len: u32,
+    out: *mut *mut c_void,
+) -> c_int {
+    let _ = sb;
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let (parent, src, name) = unsafe { (lowers(parent, nparent), lowers(src, nsrc), bytes(name, len)) };
+    // SAFETY: caller's contract on out.
+    unsafe { give(write::link(&b, parent, src, t, name), out) }
+}
+
+/// # Safety
+/// As au_rs_copy_up.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_remove(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    parent: *const au_lower,
+    nparent: u32,
+    obj: *const au_lower,
+    nobj: u32,
+    t: u32,
+    name: *const u8,
+    len: u32,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let (parent, obj, name) = unsafe { (lowers(parent, nparent), lowers(obj, nobj), bytes(name, len)) };
+    status(write::remove(&b, s, parent, obj, t, name))
+}
+
+/// # Safety
+/// As au_rs_copy_up.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_rename_check(sb: *const au_rs_sb, ctx: *mut c_void, src: *const au_lower, nsrc: u32, t: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let src = unsafe { lowers(src, nsrc) };
+    status(write::rename_check(&b, s, src, t))
+}
+
+/// # Safety
+/// As au_rs_copy_up.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_rename(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    sparent: *const au_lower,
+    nsparent: u32,
+    src: *const au_lower,
+    nsrc: u32,
+    sname: *const u8,
+    slen: u32,
+    dparent: *const au_lower,
+    ndparent: u32,
+    dst: *const au_lower,
+    ndst: u32,
+    dname: *const u8,
+    dlen: u32,
+    flags: u32,
+    t: u32,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let (sparent, src, sname, dparent, dst, dname) = unsafe {
+        (
+            lowers(sparent, nsparent),
+            lowers(src, nsrc),
+            bytes(sname, slen),
+            lowers(dparent, ndparent),
+            lowers(dst, ndst),
+            bytes(dname, dlen),
+        )
+    };
+    status(write::rename(&b, s, sparent, src, sname, dparent, dst, dname, flags, t))
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; the caller holds the shim's per-sb xino lock.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino_set(sb: *mut au_rs_sb, bindex: u32, h_ino: u64, ino: u64) {
+    // SAFETY: caller's contract: exclusive access under the xino lock.
+    if let Some(s) = unsafe { (sb as *mut Sb).as_mut() } {
+        if let Some(id) = s.table.get(bindex as usize).map(|b| b.id) {
+            s.xino.set(id, h_ino, ino);
+        }
     }
 }

@@ -34,6 +34,7 @@ pub mod opts;
 pub mod sb;
 pub mod text;
 pub mod union;
+pub mod write;
 pub mod xino;
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! path to entry, so fixtures read like the trees they describe.
 #![cfg(test)]
 
-use crate::backend::{Backend, DirSink, FileType, Lower, Stat};
+use crate::backend::{Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend, RENAME_EXCHANGE, RENAME_NOREPLACE};
+use std::cell::Cell;
 use crate::union::Branches;
 use crate::{Errno, Result};
 use std::cell::RefCell;
@@ -13,6 +14,9 @@ pub struct MemEntry {
     pub mode: u32,
     pub ino: u64,
     pub data: Vec<u8>,
+    pub rdev: u32,
+    pub times: Times,
+    pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 /// One branch: `path` (no leading slash, "" is the root) -> entry.
@@ -21,12 +25,17 @@ pub struct MemBranch {
     pub entries: BTreeMap<Vec<u8>, MemEntry>,
     pub whable: bool,
     pub writable: bool,
+    pub nolwh: bool,
 }
 
 #[derive(Default, Debug)]
 pub struct MemBackend {
     pub branches: RefCell<Vec<MemBranch>>,
     next_ino: RefCell<u64>,
+    /// Fault injection: copy_data fails with this errno.
+    pub fail_copy: Cell<Option<Errno>>,
+    /// Every write primitive called, in order, with its credentials.
+    pub log: RefCell<Vec<String>>,
 }
 
 /// A node is the full path of an entry in its branch.
@@ -48,8 +57,9 @@ impl MemBackend {
         let m = MemBackend::default();
         for (perm, entries) in specs {
             let mut br = MemBranch {
-                whable: *perm == "rw" || perm.ends_with("+wh"),
+                whable: perm.starts_with("rw") || perm.ends_with("+wh"),
                 writable: perm.starts_with("rw"),
+                nolwh: perm.ends_with("+nolwh"),
                 ..Default::default()
             };
             br.entries.insert(Vec::new(), m.entry(0o40755, b""));
@@ -79,12 +89,192 @@ impl MemBackend {
     fn entry(&self, mode: u32, data: &[u8]) -> MemEntry {
         let mut n = self.next_ino.borrow_mut();
         *n += 1;
-        MemEntry { mode, ino: 1000 + *n, data: data.to_vec() }
+        MemEntry { mode, ino: 1000 + *n, data: data.to_vec(), rdev: 0, times: Times::default(), xattrs: BTreeMap::new() }
+    }
+
+    /// Entry at `path` on branch `br`, if any.
+    pub fn get(&self, br: usize, path: &str) -> Option<MemEntry> {
+        self.branches.borrow()[br].entries.get(path.as_bytes()).cloned()
+    }
+
+    /// Every path on branch `br`, sorted.
+    pub fn paths(&self, br: usize) -> Vec<String> {
+        self.branches.borrow()[br]
+            .entries
+            .keys()
+            .filter(|k| !k.is_empty())
+            .map(|k| String::from_utf8(k.clone()).unwrap())
+            .collect()
+    }
+
+    fn with_branch<R>(&self, br: u32, f: impl FnOnce(&mut MemBranch) -> Result<R>) -> Result<R> {
+        let mut brs = self.branches.borrow_mut();
+        let b = brs.get_mut(br as usize).ok_or(Errno::EINVAL)?;
+        f(b)
+    }
+
+    fn note(&self, what: String) {
+        self.log.borrow_mut().push(what);
     }
 
     /// The root directory of every branch, as the root lookup gives it.
     pub fn roots(&self) -> Vec<Lower<MemNode>> {
         (0..self.branches.borrow().len()).map(|i| Lower::new(i as u32, Vec::new())).collect()
+    }
+}
+
+fn is_dir(e: &MemEntry) -> bool {
+    FileType::from_mode(e.mode) == FileType::Dir
+}
+
+fn has_children(b: &MemBranch, path: &[u8]) -> bool {
+    let prefix = if path.is_empty() { Vec::new() } else { [path, b"/"].concat() };
+    b.entries.keys().any(|k| !k.is_empty() && k.starts_with(&prefix) && k.as_slice() != path)
+}
+
+fn parent_ok(b: &MemBranch, dir: &[u8]) -> Result<()> {
+    match b.entries.get(dir) {
+        Some(e) if is_dir(e) => Ok(()),
+        Some(_) => Err(Errno::ENOTDIR),
+        None => Err(Errno::ENOENT),
+    }
+}
+
+impl WriteBackend for MemBackend {
+    fn root(&self, _br: u32) -> Result<MemNode> {
+        Ok(Vec::new())
+    }
+
+    fn create(&self, br: u32, dir: &MemNode, name: &[u8], e: &NewEntry<'_>, cred: Cred) -> Result<MemNode> {
+        let entry = self.entry(e.mode, if e.mode & 0o170000 == 0o120000 { e.target } else { b"" });
+        self.note(format!("create {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))));
+        self.with_branch(br, |b| {
+            parent_ok(b, dir)?;
+            let p = join(dir, name);
+            if b.entries.contains_key(&p) {
+                return Err(Errno::EEXIST);
+            }
+            b.entries.insert(p.clone(), MemEntry { rdev: e.rdev, ..entry });
+            Ok(p)
+        })
+    }
+
+    fn link(&self, br: u32, src: &MemNode, dir: &MemNode, name: &[u8], cred: Cred) -> Result<MemNode> {
+        self.note(format!("link {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))));
+        self.with_branch(br, |b| {
+            parent_ok(b, dir)?;
+            let e = b.entries.get(src).cloned().ok_or(Errno::ENOENT)?;
+            if is_dir(&e) {
+                return Err(Errno::EPERM);
+            }
+            let p = join(dir, name);
+            if b.entries.contains_key(&p) {
+                return Err(Errno::EEXIST);
+            }
+            b.entries.insert(p.clone(), e);
+            Ok(p)
+        })
+    }
+
+    fn remove(&self, br: u32, dir: &MemNode, name: &[u8], want_dir: bool, cred: Cred) -> Result<()> {
+        self.note(format!("remove {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))));
+        self.with_branch(br, |b| {
+            let p = join(dir, name);
+            let e = b.entries.get(&p).ok_or(Errno::ENOENT)?;
+            match (want_dir, is_dir(e)) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if has_children(b, &p) => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+            b.entries.remove(&p);
+            Ok(())
+        })
+    }
+
+    fn rename(&self, br: u32, odir: &MemNode, oname: &[u8], ndir: &MemNode, nname: &[u8], flags: u32, cred: Cred) -> Result<()> {
+        let (op, np) = (join(odir, oname), join(ndir, nname));
+        self.note(format!("rename {br} {} {} {cred:?}", String::from_utf8_lossy(&op), String::from_utf8_lossy(&np)));
+        self.with_branch(br, |b| {
+            parent_ok(b, ndir)?;
+            let src = b.entries.get(&op).cloned().ok_or(Errno::ENOENT)?;
+            let dst = b.entries.get(&np).cloned();
+            let move_tree = |b: &mut MemBranch, from: &[u8], to: &[u8]| {
+                let fp = [from, b"/"].concat();
+                let moved: Vec<(Vec<u8>, MemEntry)> = b
+                    .entries
+                    .iter()
+                    .filter(|(k, _)| k.as_slice() == from || k.starts_with(&fp))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for (k, _) in &moved {
+                    b.entries.remove(k);
+                }
+                for (k, v) in moved {
+                    let nk = [to, &k[from.len()..]].concat();
+                    b.entries.insert(nk, v);
+                }
+            };
+            if flags & RENAME_EXCHANGE != 0 {
+                dst.ok_or(Errno::ENOENT)?;
+                move_tree(b, &op, b"\0tmp");
+                move_tree(b, &np, &op);
+                move_tree(b, b"\0tmp", &np);
+                return Ok(());
+            }
+            if let Some(d) = dst {
+                if flags & RENAME_NOREPLACE != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                match (is_dir(&src), is_dir(&d)) {
+                    (true, false) => return Err(Errno::ENOTDIR),
+                    (false, true) => return Err(Errno::EISDIR),
+                    (true, true) if has_children(b, &np) => return Err(Errno::ENOTEMPTY),
+                    _ => {}
+                }
+                b.entries.remove(&np);
+            }
+            move_tree(b, &op, &np);
+            Ok(())
+        })
+    }
+
+    fn copy_data(&self, sbr: u32, src: &MemNode, dbr: u32, dst: &MemNode, len: i64) -> Result<()> {
+        if let Some(e) = self.fail_copy.get() {
+            return Err(e);
+        }
+        let data = self.with_branch(sbr, |b| Ok(b.entries.get(src).ok_or(Errno::ENOENT)?.data.clone()))?;
+        self.with_branch(dbr, |b| {
+            let e = b.entries.get_mut(dst).ok_or(Errno::ENOENT)?;
+            e.data = data[..(len as usize).min(data.len())].to_vec();
+            Ok(())
+        })
+    }
+
+    fn copy_meta(&self, sbr: u32, src: &MemNode, dbr: u32, dst: &MemNode) -> Result<()> {
+        let s = self.with_branch(sbr, |b| b.entries.get(src).cloned().ok_or(Errno::ENOENT))?;
+        self.with_branch(dbr, |b| {
+            let e = b.entries.get_mut(dst).ok_or(Errno::ENOENT)?;
+            e.mode = (e.mode & 0o170000) | (s.mode & 0o7777);
+            e.times = s.times;
+            e.xattrs = s.xattrs.clone();
+            Ok(())
+        })
+    }
+
+    fn readlink(&self, br: u32, node: &MemNode) -> Result<Vec<u8>> {
+        self.with_branch(br, |b| Ok(b.entries.get(node).ok_or(Errno::ENOENT)?.data.clone()))
+    }
+
+    fn times(&self, br: u32, node: &MemNode) -> Result<Times> {
+        self.with_branch(br, |b| Ok(b.entries.get(node).ok_or(Errno::ENOENT)?.times))
+    }
+
+    fn set_times(&self, br: u32, node: &MemNode, t: &Times) -> Result<()> {
+        self.with_branch(br, |b| {
+            b.entries.get_mut(node).ok_or(Errno::ENOENT)?.times = *t;
+            Ok(())
+        })
     }
 }
 
@@ -94,6 +284,9 @@ impl Branches for MemBackend {
     }
     fn writable(&self, br: u32) -> bool {
         self.branches.borrow().get(br as usize).is_some_and(|b| b.writable)
+    }
+    fn nolwh(&self, br: u32) -> bool {
+        self.branches.borrow().get(br as usize).is_some_and(|b| b.nolwh)
     }
 }
 
@@ -118,6 +311,7 @@ impl Backend for MemBackend {
             nlink: 1,
             ino: e.ino,
             size: e.data.len() as i64,
+            rdev: e.rdev,
         }))
     }
 

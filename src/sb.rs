@@ -41,4 +41,7 @@ impl Branches for Sb {
     fn writable(&self, br: u32) -> bool {
         self.table.get(br as usize).is_some_and(|b| b.perm.writable())
     }
+    fn nolwh(&self, br: u32) -> bool {
+        self.table.get(br as usize).is_some_and(|b| b.perm.nolwh)
+    }
 }

@@ -21,6 +21,10 @@ pub trait Branches {
     fn may_whiteout(&self, br: u32) -> bool;
     /// Branch `br` takes changes.
     fn writable(&self, br: u32) -> bool;
+    /// Whiteouts on branch `br` are plain files, not hard links (`nolwh`).
+    fn nolwh(&self, _br: u32) -> bool {
+        false
+    }
 }
 
 /// Result of [`lookup`].

@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * aufs: changes to branches.  The branch primitives the core's write
+ * operations are built on (au_c_*: one VFS call each, with its locks), and
+ * au_copy_up(), which gives a union dentry an entry on a writable branch,
+ * ancestors first.
+ */
+#define pr_fmt(fmt) "aufs: " fmt
+
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
+#include <linux/slab.h>
+#include <linux/splice.h>
+#include <linux/xattr.h>
+#include "aufs.h"
+
+static struct vfsmount *au_mnt(void *ctx, u32 bindex)
+{
+	struct au_sbinfo *si = ctx;
+
+	return bindex < si->nbr ? si->br[bindex].path.mnt : NULL;
+}
+
+/* Credentials for a branch change, and their release. */
+static const struct cred *au_cred_begin(void *ctx, u32 cred)
+{
+	struct au_sbinfo *si = ctx;
+
+	return cred == AU_CRED_INTERNAL ? override_creds(si->cred) : NULL;
+}
+
+static void au_cred_end(const struct cred *old)
+{
+	if (old)
+		revert_creds(old);
+}
+
+int au_c_root(void *ctx, u32 bindex, void **out)
+{
+	struct au_sbinfo *si = ctx;
+
+	if (bindex >= si->nbr)
+		return -EINVAL;
+	*out = dget(si->br[bindex].path.dentry);
+	return 0;
+}
+
+int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
+		u32 mode, u32 rdev, const u8 *target, u32 tlen, u32 cred, void **out)
+{
+	struct vfsmount *mnt = au_mnt(ctx, bindex);
+	struct dentry *parent = dir, *d;
+	struct inode *pdir = d_inode(parent);
+	const struct cred *old;
+	char *link = NULL;
+	int err;
+
+	if (!mnt)
+		return -EINVAL;
+	if (S_ISLNK(mode)) {
+		link = kmemdup_nul(target, tlen, GFP_KERNEL);
+		if (!link)
+			return -ENOMEM;
+	}
+	err = mnt_want_write(mnt);
+	if (err)
+		goto out_free;
+	old = au_cred_begin(ctx, cred);
+	inode_lock_nested(pdir, I_MUTEX_PARENT);
+	d = lookup_one_len(name, parent, len);
+	if (IS_ERR(d)) {
+		err = PTR_ERR(d);
+		goto out_unlock;
+	}
+	if (d_is_positive(d)) {
+		err = -EEXIST;
+	} else {
+		switch (mode & S_IFMT) {
+		case S_IFREG:
+			err = vfs_create(&init_user_ns, pdir, d, mode, true);
+			break;
+		case S_IFDIR:
+			err = vfs_mkdir(&init_user_ns, pdir, d, mode);
+			break;
+		case S_IFLNK:
+			err = vfs_symlink(&init_user_ns, pdir, d, link);
+			break;
+		default:
+			err = vfs_mknod(&init_user_ns, pdir, d, mode, new_decode_dev(rdev));
+			break;
+		}
+		/* Some filesystems leave the dentry unhashed after mkdir. */
+		if (!err && (d_unhashed(d) || d_is_negative(d)))
+			err = -EIO;
+	}
+	if (err)
+		dput(d);
+	else
+		*out = d;
+out_unlock:
+	inode_unlock(pdir);
+	au_cred_end(old);
+	mnt_drop_write(mnt);
+out_free:
+	kfree(link);
+	return err;
+}
+
+int au_c_link(void *ctx, u32 bindex, void *src, void *dir, const u8 *name,
+	      u32 len, u32 cred, void **out)
+{
+	struct vfsmount *mnt = au_mnt(ctx, bindex);
+	struct dentry *parent = dir, *d;
+	struct inode *pdir = d_inode(parent);
+	const struct cred *old;
+	int err;
+
+	if (!mnt)
+		return -EINVAL;
+	err = mnt_want_write(mnt);
+	if (err)
+		return err;
+	old = au_cred_begin(ctx, cred);
+	inode_lock_nested(pdir, I_MUTEX_PARENT);
+	d = lookup_one_len(name, parent, len);
+	if (IS_ERR(d)) {
+		err = PTR_ERR(d);
+	} else {
+		err = d_is_positive(d) ? -EEXIST :
+			vfs_link(src, &init_user_ns, pdir, d, NULL);
+		if (!err && d_is_negative(d))
+			err = -EIO;
+		if (err)
+			dput(d);
+		else
+			*out = d;
+	}
+	inode_unlock(pdir);
+	au_cred_end(old);
+	mnt_drop_write(mnt);
+	return err;
+}
+
+int au_c_remove(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
+		u32 is_dir, u32 cred)
+{
+	struct vfsmount *mnt = au_mnt(ctx, bindex);
+	struct dentry *parent = dir, *d;
+	struct inode *pdir = d_inode(parent);
+	const struct cred *old;
+	int err;
+
+	if (!mnt)
+		return -EINVAL;
+	err = mnt_want_write(mnt);
+	if (err)
+		return err;
+	old = au_cred_begin(ctx, cred);
+	inode_lock_nested(pdir, I_MUTEX_PARENT);
+	d = lookup_one_len(name, parent, len);
+	if (IS_ERR(d)) {
+		err = PTR_ERR(d);
+	} else {
+		if (d_is_negative(d))
+			err = -ENOENT;
+		else if (is_dir)
+			err = vfs_rmdir(&init_user_ns, pdir, d);
+		else
+			err = vfs_unlink(&init_user_ns, pdir, d, NULL);
+		dput(d);
+	}
+	inode_unlock(pdir);
+	au_cred_end(old);
+	mnt_drop_write(mnt);
+	return err;
+}
+
+int au_c_rename(void *ctx, u32 bindex, void *odir, const u8 *oname, u32 olen,
+		void *ndir, const u8 *nname, u32 nlen, u32 flags, u32 cred)
+{
+	struct vfsmount *mnt = au_mnt(ctx, bindex);
+	struct dentry *op = odir, *np = ndir, *trap, *od, *nd;
+	struct renamedata rd = {};
+	const struct cred *old;
+	int err;
+
+	if (!mnt)
+		return -EINVAL;
+	err = mnt_want_write(mnt);
+	if (err)
+		return err;
+	old = au_cred_begin(ctx, cred);
+	trap = lock_rename(np, op);
+	od = lookup_one_len(oname, op, olen);
+	err = PTR_ERR(od);
+	if (IS_ERR(od))
+		goto out_unlock;
+	err = -ENOENT;
+	if (d_is_negative(od))
+		goto out_od;
+	err = -EINVAL;
+	if (od == trap)
+		goto out_od;
+	nd = lookup_one_len(nname, np, nlen);
+	err = PTR_ERR(nd);
+	if (IS_ERR(nd))
+		goto out_od;
+	err = -ENOTEMPTY;
+	if (nd == trap)
+		goto out_nd;
+	rd.old_mnt_userns = &init_user_ns;
+	rd.old_dir = d_inode(op);
+	rd.old_dentry = od;
+	rd.new_mnt_userns = &init_user_ns;
+	rd.new_dir = d_inode(np);
+	rd.new_dentry = nd;
+	rd.flags = flags;
+	err = vfs_rename(&rd);
+out_nd:
+	dput(nd);
+out_od:
+	dput(od);
+out_unlock:
+	unlock_rename(np, op);
+	au_cred_end(old);
+	mnt_drop_write(mnt);
+	return err;
+}
+
+static struct file *au_open_h(void *ctx, u32 bindex, struct dentry *d, int flags)
+{
+	struct path path = { .mnt = au_mnt(ctx, bindex), .dentry = d };
+
+	if (!path.mnt)
+		return ERR_PTR(-EINVAL);
+	return dentry_open(&path, flags | O_LARGEFILE | O_NOATIME, current_cred());
+}
+
+/* Copy data, keeping holes: only the data segments are spliced across. */
+int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
+{
+	struct au_sbinfo *si = ctx;
+	const struct cred *old = override_creds(si->cred);
+	struct file *in, *out;
+	loff_t pos = 0, data, hole;
+	long n;
+	int err = 0;
+
+	in = au_open_h(ctx, sbr, src, O_RDONLY);
+	if (IS_ERR(in)) {
+		err = PTR_ERR(in);
+		goto out_cred;
+	}
+	out = au_open_h(ctx, dbr, dst, O_WRONLY);
+	if (IS_ERR(out)) {
+		err = PTR_ERR(out);
+		goto out_in;
+	}
+	err = mnt_want_write(out->f_path.mnt);
+	if (err)
+		goto out_out;
+	while (pos < len) {
+		data = vfs_llseek(in, pos, SEEK_DATA);
+		if (data == -ENXIO || data >= len)
+			break;		/* only a hole is left */
+		if (data < 0)
+			data = pos;	/* no SEEK_DATA support: copy it all */
+		hole = vfs_llseek(in, data, SEEK_HOLE);
+		if (hole < 0 || hole > len)
+			hole = len;
+		pos = data;
+		while (pos < hole) {
+			loff_t opos = pos;
+
+			if (fatal_signal_pending(current)) {
+				err = -EINTR;
+				goto out_write;
+			}
+			n = do_splice_direct(in, &pos, out, &opos,
+					     min_t(loff_t, hole - pos, SZ_1M), SPLICE_F_MOVE);
+			if (n <= 0) {
+				err = n < 0 ? n : -EIO;
+				goto out_write;
+			}
+		}
+	}
+	/* The size, including a hole at the end. */
+	if (i_size_read(file_inode(out)) != len)
+		err = vfs_truncate(&out->f_path, len);
+	if (!err)
+		err = vfs_fsync(out, 0);
+out_write:
+	mnt_drop_write(out->f_path.mnt);
+out_out:
+	fput(out);
+out_in:
+	fput(in);
+out_cred:
+	revert_creds(old);
+	return err;
+}
+
+static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
+{
+	ssize_t list_size, size;
+	char *list, *name, *value = NULL;
+	int err = 0;
+
+	list_size = vfs_listxattr(src, NULL, 0);
+	if (list_size <= 0)
+		return list_size == -EOPNOTSUPP ? 0 : list_size;
+	list = kvmalloc(list_size, GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	list_size = vfs_listxattr(src, list, list_size);
+	if (list_size < 0) {
+		err = list_size;
+		goto out;
+	}
+	for (name = list; name < list + list_size; name += strlen(name) + 1) {
+		size = vfs_getxattr(&init_user_ns, src, name, NULL, 0);
+		if (size < 0) {
+			err = size;
+			break;
+		}
+		kvfree(value);
+		value = kvmalloc(max_t(ssize_t, size, 1), GFP_KERNEL);
+		if (!value) {
+			err = -ENOMEM;
+			break;
+		}
+		size = vfs_getxattr(&init_user_ns, src, name, value, size);
+		if (size < 0) {
+			err = size;
+			break;
+		}
+		err = vfs_setxattr(&init_user_ns, dst, name, value, size, 0);
+		/* What the upper filesystem cannot hold is not copied (as overlayfs). */
+		if (err == -EOPNOTSUPP)
+			err = 0;
+		if (err)
+			break;
+	}
+out:
+	kvfree(value);
+	kvfree(list);
+	return err;
+}
+
+static int au_notify(struct dentry *d, struct iattr *ia)
+{
+	struct inode *inode = d_inode(d);
+	int err;
+
+	inode_lock(inode);
+	err = notify_change(&init_user_ns, d, ia, NULL);
+	inode_unlock(inode);
+	return err;
+}
+
+int au_c_copy_meta(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
+{
+	struct au_sbinfo *si = ctx;
+	struct dentry *s = src, *d = dst;
+	struct inode *si_inode = d_inode(s);
+	struct vfsmount *mnt = au_mnt(ctx, dbr);
+	const struct cred *old;
+	struct iattr ia;
+	int err;
+
+	if (!mnt)
+		return -EINVAL;
+	err = mnt_want_write(mnt);
+	if (err)
+		return err;
+	old = override_creds(si->cred);
+	err = au_copy_xattrs(s, d);
+	if (!err) {
+		/* Owner first: chown may clear the set-id bits the mode restores. */
+		ia = (struct iattr){ .ia_valid = ATTR_UID | ATTR_GID,
+				     .ia_vfsuid = VFSUIDT_INIT(si_inode->i_uid),
+				     .ia_vfsgid = VFSGIDT_INIT(si_inode->i_gid) };
+		err = au_notify(d, &ia);
+	}
+	if (!err && !S_ISLNK(si_inode->i_mode)) {
+		ia = (struct iattr){ .ia_valid = ATTR_MODE, .ia_mode = si_inode->i_mode };
+		err = au_notify(d, &ia);
+	}
+	if (!err) {
+		ia = (struct iattr){ .ia_valid = ATTR_ATIME | ATTR_MTIME |
+					ATTR_ATIME_SET | ATTR_MTIME_SET,
+				     .ia_atime = si_inode->i_atime,
+				     .ia_mtime = si_inode->i_mtime };
+		err = au_notify(d, &ia);
+	}
+	revert_creds(old);
+	mnt_drop_write(mnt);
+	return err;
+}
+
+int au_c_readlink(void *ctx, u32 bindex, void *node, u8 *buf, u32 len)
+{
+	DEFINE_DELAYED_CALL(done);
+	const char *link;
+	size_t n;
+
+	link = vfs_get_link(node, &done);
+	if (IS_ERR(link))
+		return PTR_ERR(link);
+	n = strlen(link);
+	if (n <= len)
+		memcpy(buf, link, n);
+	do_delayed_call(&done);
+	return n > INT_MAX ? -ENAMETOOLONG : n;
+}
+
+int au_c_times(void *ctx, u32 bindex, void *node, struct au_times *out)
+{
+	struct inode *inode = d_inode((struct dentry *)node);
+
+	if (!inode)
+		return -ENOENT;
+	out->atime_sec = inode->i_atime.tv_sec;
+	out->atime_nsec = inode->i_atime.tv_nsec;
+	out->mtime_sec = inode->i_mtime.tv_sec;
+	out->mtime_nsec = inode->i_mtime.tv_nsec;
+	return 0;
+}
+
+int au_c_set_times(void *ctx, u32 bindex, void *node, const struct au_times *t)
+{
+	struct au_sbinfo *si = ctx;
+	struct vfsmount *mnt = au_mnt(ctx, bindex);
+	const struct cred *old;
+	struct iattr ia = {
+		.ia_valid = ATTR_ATIME | ATTR_MTIME | ATTR_ATIME_SET | ATTR_MTIME_SET,
+		.ia_atime = { .tv_sec = t->atime_sec, .tv_nsec = t->atime_nsec },
+		.ia_mtime = { .tv_sec = t->mtime_sec, .tv_nsec = t->mtime_nsec },
+	};
+	int err;
+
+	if (!mnt)
+		return -EINVAL;
+	err = mnt_want_write(mnt);
+	if (err)
+		return err;
+	old = override_creds(si->cred);
+	err = au_notify(node, &ia);
+	revert_creds(old);
+	mnt_drop_write(mnt);
+	return err;
+}
+
+/* ---- copy-up of union dentries ---- */
+
+/* Index in @di of the entry on branch @t, or -1. */
+int au_di_find(struct au_dinfo *di, unsigned int t)
+{
+	unsigned int i;
+
+	for (i = 0; i < di->nlower; i++)
+		if (di->lower[i].bindex == t)
+			return i;
+	return -1;
+}
+
+/* The dinfo after a copy-up to @t made @h: @h on top, lower dirs kept. */
+static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
+					 struct dentry *h)
+{
+	struct au_dinfo *n;
+	unsigned int i, k = 1, keep = 0;
+	bool dir = d_is_dir(h);
+
+	for (i = 0; dir && i < di->nlower; i++)
+		keep += di->lower[i].bindex > t;
+	n = au_di_alloc(1 + keep);
+	if (!n)
+		return NULL;
+	n->lower[0].dentry = h;
+	n->lower[0].bindex = t;
+	for (i = 0; dir && i < di->nlower; i++)
+		if (di->lower[i].bindex > t) {
+			n->lower[k].dentry = dget(di->lower[i].dentry);
+			n->lower[k++].bindex = di->lower[i].bindex;
+		}
+	n->bopaque = di->bopaque;
+	return n;
+}
+
+/* Point the union inode at its new topmost entry. */
+void au_inode_retop(struct inode *inode, struct au_dinfo *di)
+{
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
+	struct inode *h_inode = d_inode(di->lower[0].dentry);
+	struct inode *old;
+
+	spin_lock(&inode->i_lock);
+	old = AU_I(inode)->h_inode;
+	AU_I(inode)->h_inode = igrab(h_inode);
+	AU_I(inode)->bindex = di->lower[0].bindex;
+	spin_unlock(&inode->i_lock);
+	iput(old);
+	mutex_lock(&si->xino_mtx);
+	au_rs_xino_set(si->rs, di->lower[0].bindex, h_inode->i_ino, inode->i_ino);
+	mutex_unlock(&si->xino_mtx);
+	au_cpattr(inode, h_inode);
+}
+
+static int au_do_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_dinfo *di, *pdi = NULL, *ndi;
+	struct dentry *parent = NULL;
+	void *h = NULL;
+	int err, pi;
+
+	di = au_di_get_positive(dentry);
+	if (!di)
+		return -ENOENT;
+	err = 0;
+	if (di->lower[0].bindex <= t && (d_is_dir(dentry) ? au_di_find(di, t) >= 0 :
+					 di->lower[0].bindex == t))
+		goto out;
+	err = -EINVAL;
+	if (IS_ROOT(dentry))
+		goto out;	/* the root has every branch */
+	parent = dget_parent(dentry);
+	err = au_do_copy_up(parent, t, -1);
+	if (err)
+		goto out;
+	pdi = au_di_get_positive(parent);
+	err = -EIO;
+	if (!pdi || (pi = au_di_find(pdi, t)) < 0)
+		goto out;
+	err = au_rs_copy_up(si->rs, si, di->lower, di->nlower, t,
+			    pdi->lower[pi].dentry, dentry->d_name.name,
+			    dentry->d_name.len, trunc, &h);
+	if (err)
+		goto out;
+	ndi = au_di_after_cpup(di, t, h);
+	if (!ndi) {
+		dput(h);
+		err = -ENOMEM;
+		goto out;
+	}
+	au_di_set(dentry, ndi);
+	au_inode_retop(d_inode(dentry), ndi);
+	au_cpattr(d_inode(parent), d_inode(pdi->lower[0].dentry));
+out:
+	au_di_put(pdi);
+	dput(parent);
+	au_di_put(di);
+	return err;
+}
+
+/*
+ * Give @dentry an entry on writable branch @t (its ancestors first).
+ * @trunc >= 0 limits the data copied (copy-up for a truncate).  Copy-ups
+ * of a mount are serialized.
+ */
+int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	int err;
+
+	mutex_lock(&si->cpup_mtx);
+	err = au_do_copy_up(dentry, t, trunc);
+	mutex_unlock(&si->cpup_mtx);
+	return err;
+}
+
+/* The branch a change of @dentry goes to: >= 0, or -EROFS etc. */
+int au_wbr(struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_dinfo *di = au_di_get_positive(dentry);
+	int t;
+
+	if (!di)
+		return -ENOENT;
+	t = au_rs_cpup_target(si->rs, di->lower[0].bindex);
+	au_di_put(di);
+	return t;
+}

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * aufs: namespace operations.  Each picks the writable branch the change
+ * goes to (the core decides), copies up what must be there first, lets the
+ * core carry the operation out on that branch, and then brings the union
+ * dentries and inodes up to date.
+ */
+#define pr_fmt(fmt) "aufs: " fmt
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include "aufs.h"
+
+/* Nearest writable branch for @dentry, folded into @t (the minimum). */
+static int au_wbr_min(struct dentry *dentry, int t)
+{
+	int x = au_wbr(dentry);
+
+	if (x < 0)
+		return x;
+	return t < 0 ? x : min(t, x);
+}
+
+/* Make sure @parent is on the branch a new entry goes to; that branch. */
+static int au_prep_parent(struct dentry *parent, struct au_dinfo **pdi)
+{
+	int t, err;
+
+	t = au_wbr(parent);
+	if (t < 0)
+		return t;
+	err = au_copy_up(parent, t, -1);
+	if (err)
+		return err;
+	*pdi = au_di_get_positive(parent);
+	return *pdi ? t : -ESTALE;
+}
+
+/* Refresh a directory inode from its topmost entry. */
+static void au_dir_refresh(struct dentry *dir)
+{
+	struct au_dinfo *di = au_di_get_positive(dir);
+
+	if (di) {
+		au_cpattr(d_inode(dir), d_inode(di->lower[0].dentry));
+		au_di_put(di);
+	}
+}
+
+static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
+		  dev_t rdev, const char *target)
+{
+	struct super_block *sb = dir->i_sb;
+	struct au_sbinfo *si = AU_SB(sb);
+	struct au_dinfo *pdi = NULL, *di;
+	struct inode *inode;
+	void *h = NULL;
+	int t, err;
+
+	t = au_prep_parent(dentry->d_parent, &pdi);
+	if (t < 0)
+		return t;
+	err = au_rs_create(si->rs, si, pdi->lower, pdi->nlower, t,
+			   dentry->d_name.name, dentry->d_name.len, mode,
+			   new_encode_dev(rdev), target,
+			   target ? strlen(target) : 0, &h);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	di = au_di_alloc(1);
+	if (!di) {
+		dput(h);
+		goto out;
+	}
+	di->lower[0].dentry = h;
+	di->lower[0].bindex = t;
+	inode = au_iget(sb, di);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		au_di_put(di);
+		goto out;
+	}
+	au_di_set(dentry, di);
+	d_instantiate(dentry, inode);
+	err = 0;
+out:
+	au_di_put(pdi);
+	au_dir_refresh(dentry->d_parent);
+	return err;
+}
+
+int au_create(struct user_namespace *mnt_userns, struct inode *dir,
+	      struct dentry *dentry, umode_t mode, bool excl)
+{
+	return au_new(dir, dentry, (mode & 07777) | S_IFREG, 0, NULL);
+}
+
+int au_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
+	     struct dentry *dentry, umode_t mode)
+{
+	return au_new(dir, dentry, (mode & 07777) | S_IFDIR, 0, NULL);
+}
+
+int au_mknod(struct user_namespace *mnt_userns, struct inode *dir,
+	     struct dentry *dentry, umode_t mode, dev_t rdev)
+{
+	return au_new(dir, dentry, mode, rdev, NULL);
+}
+
+int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
+	       struct dentry *dentry, const char *target)
+{
+	return au_new(dir, dentry, S_IFLNK | 0777, 0, target);
+}
+
+int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct au_dinfo *sdi = NULL, *pdi = NULL, *di;
+	struct inode *inode = d_inode(old);
+	void *h = NULL;
+	int t, err;
+
+	t = au_wbr_min(old, -1);
+	t = t < 0 ? t : au_wbr_min(dentry->d_parent, t);
+	if (t < 0)
+		return t;
+	err = au_copy_up(old, t, -1);
+	if (!err)
+		err = au_copy_up(dentry->d_parent, t, -1);
+	if (err)
+		return err;
+	sdi = au_di_get_positive(old);
+	pdi = au_di_get_positive(dentry->d_parent);
+	err = -ESTALE;
+	if (!sdi || !pdi)
+		goto out;
+	err = au_rs_link(si->rs, si, pdi->lower, pdi->nlower, sdi->lower,
+			 sdi->nlower, t, dentry->d_name.name, dentry->d_name.len, &h);
+	if (err)
+		goto out;
+	err = -ENOMEM;
+	di = au_di_alloc(1);
+	if (!di) {
+		dput(h);
+		goto out;
+	}
+	di->lower[0].dentry = h;
+	di->lower[0].bindex = t;
+	au_di_set(dentry, di);
+	ihold(inode);
+	au_cpattr(inode, d_inode(h));
+	d_instantiate(dentry, inode);
+	err = 0;
+out:
+	au_di_put(sdi);
+	au_di_put(pdi);
+	au_dir_refresh(dentry->d_parent);
+	return err;
+}
+
+static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
+{
+	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct inode *inode = d_inode(dentry);
+	struct au_dinfo *di = NULL, *pdi = NULL, *empty;
+	int t, err;
+
+	t = au_wbr(dentry);
+	if (t < 0)
+		return t;
+	err = au_copy_up(dentry->d_parent, t, -1);
+	if (err)
+		return err;
+	di = au_di_get_positive(dentry);
+	pdi = au_di_get_positive(dentry->d_parent);
+	err = -ESTALE;
+	if (!di || !pdi)
+		goto out;
+	err = au_rs_remove(si->rs, si, pdi->lower, pdi->nlower, di->lower,
+			   di->nlower, t, dentry->d_name.name, dentry->d_name.len);
+	if (err)
+		goto out;
+	if (is_dir || di->lower[0].bindex != t)
+		clear_nlink(inode);
+	else
+		au_cpattr(inode, d_inode(di->lower[0].dentry) ?: inode);
+	empty = au_di_alloc(0);
+	if (empty)
+		au_di_set(dentry, empty);
+out:
+	au_di_put(di);
+	au_di_put(pdi);
+	au_dir_refresh(dentry->d_parent);
+	return err;
+}
+
+int au_unlink(struct inode *dir, struct dentry *dentry)
+{
+	return au_remove(dir, dentry, false);
+}
+
+int au_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	return au_remove(dir, dentry, true);
+}
+
+/* After a rename on @t: the moved dentry keeps only its entry on @t. */
+static void au_di_keep_top(struct dentry *dentry)
+{
+	struct au_dinfo *di = au_di_get_positive(dentry), *n;
+
+	if (!di)
+		return;
+	n = au_di_alloc(1);
+	if (n) {
+		n->lower[0].dentry = dget(di->lower[0].dentry);
+		n->lower[0].bindex = di->lower[0].bindex;
+		au_di_set(dentry, n);
+	}
+	au_di_put(di);
+}
+
+int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
+	      struct dentry *odentry, struct inode *ndir, struct dentry *ndentry,
+	      unsigned int flags)
+{
+	struct au_sbinfo *si = AU_SB(odir->i_sb);
+	struct au_dinfo *spdi = NULL, *dpdi = NULL, *sdi = NULL, *ddi = NULL;
+	struct dentry *sparent = odentry->d_parent, *dparent = ndentry->d_parent;
+	bool exchange = flags & RENAME_EXCHANGE;
+	bool dst_positive = d_really_is_positive(ndentry);
+	int t, err;
+
+	if (flags & RENAME_WHITEOUT)
+		return -EINVAL;
+	t = au_wbr_min(odentry, -1);
+	t = t < 0 ? t : au_wbr_min(sparent, t);
+	t = t < 0 ? t : au_wbr_min(dparent, t);
+	if (dst_positive)
+		t = t < 0 ? t : au_wbr_min(ndentry, t);
+	if (t < 0)
+		return t;
+
+	sdi = au_di_get_positive(odentry);
+	if (!sdi)
+		return -ESTALE;
+	err = au_rs_rename_check(si->rs, si, sdi->lower, sdi->nlower, t);
+	au_di_put(sdi);
+	sdi = NULL;
+	if (err)
+		return err;
+
+	err = au_copy_up(sparent, t, -1);
+	if (!err)
+		err = au_copy_up(dparent, t, -1);
+	if (!err)
+		err = au_copy_up(odentry, t, -1);
+	if (!err && exchange)
+		err = au_copy_up(ndentry, t, -1);
+	if (err)
+		return err;
+
+	spdi = au_di_get_positive(sparent);
+	dpdi = au_di_get_positive(dparent);
+	sdi = au_di_get_positive(odentry);
+	ddi = dst_positive ? au_di_get_positive(ndentry) : NULL;
+	err = -ESTALE;
+	if (!spdi || !dpdi || !sdi || (dst_positive && !ddi))
+		goto out;
+	err = au_rs_rename(si->rs, si, spdi->lower, spdi->nlower, sdi->lower,
+			   sdi->nlower, odentry->d_name.name, odentry->d_name.len,
+			   dpdi->lower, dpdi->nlower, ddi ? ddi->lower : NULL,
+			   ddi ? ddi->nlower : 0, ndentry->d_name.name,
+			   ndentry->d_name.len, flags, t);
+	if (err)
+		goto out;
+	au_di_keep_top(odentry);
+	if (exchange) {
+		au_di_keep_top(ndentry);
+	} else if (dst_positive) {
+		struct au_dinfo *empty = au_di_alloc(0);
+
+		if (d_is_dir(ndentry))
+			clear_nlink(d_inode(ndentry));
+		else
+			drop_nlink(d_inode(ndentry));
+		if (empty)
+			au_di_set(ndentry, empty);
+	}
+out:
+	au_di_put(spdi);
+	au_di_put(dpdi);
+	au_di_put(sdi);
+	au_di_put(ddi);
+	au_dir_refresh(sparent);
+	if (dparent != sparent)
+		au_dir_refresh(dparent);
+	return err;
+}

@@ -1,0 +1,523 @@
+//! The writable union: where a change goes, copy-up, whiteouts, opaque
+//! directories, and the rules of create, remove, rename and link.
+//!
+//! Every operation here acts on one writable branch `t`, chosen by
+//! [`cpup_target`] / [`create_target`].  The shim first makes sure the
+//! parent directory exists on `t` (calling [`copy_up`] for each missing
+//! ancestor, top-down), then calls the operation with the parent's entries.
+
+use crate::backend::{Cred, FileType, Lower, NewEntry, WriteBackend, RENAME_EXCHANGE};
+use crate::name::{self, OPQ_NAME, WH_BASE};
+use crate::union::{self, Branches};
+use crate::{Errno, Result};
+use alloc::vec::Vec;
+
+/// Temporary name of a copy-up in progress: in the `.wh..wh.` namespace,
+/// so it is never visible through the union.  Copy-ups of one mount are
+/// serialized by the shim, so one name per directory is enough; a leftover
+/// from a crash is removed before use.
+pub const CPUP_TMP: &[u8] = b".wh..wh.cpup.tmp";
+
+/// Branch that takes a change of an object whose topmost entry is on
+/// branch `top` (cpup=tdp): the nearest writable branch at or above it.
+pub fn cpup_target(brs: &dyn Branches, top: u32) -> Result<u32> {
+    (0..=top).rev().find(|b| brs.writable(*b)).ok_or(Errno::EROFS)
+}
+
+/// Branch that takes a new entry in a directory whose topmost entry is on
+/// branch `parent_top` (create=tdp).
+pub fn create_target(brs: &dyn Branches, parent_top: u32) -> Result<u32> {
+    cpup_target(brs, parent_top)
+}
+
+fn entry_on<N>(lowers: &[Lower<N>], br: u32) -> Result<&N> {
+    lowers.iter().find(|l| l.br == br).map(|l| &l.node).ok_or(Errno::EIO)
+}
+
+fn top<N>(lowers: &[Lower<N>]) -> Result<&Lower<N>> {
+    lowers.first().ok_or(Errno::ENOENT)
+}
+
+/// Is `name` visible in the part of the union directory `parent` below
+/// branch `t`?  (Then removing it on `t` needs a whiteout.)
+fn exists_below<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::Node>], t: u32, name: &[u8]) -> Result<Option<FileType>> {
+    let Some(start) = parent.iter().position(|l| l.br > t) else {
+        return Ok(None);
+    };
+    let below = parent.get(start..).unwrap_or(&[]);
+    Ok(union::lookup(b, brs, below, name)?.ftype)
+}
+
+fn positive<B: WriteBackend>(b: &B, br: u32, n: &B::Node) -> Result<bool> {
+    Ok(b.stat(br, n)?.is_some())
+}
+
+/// Create the whiteout `.wh.<name>` in `dir` on branch `t`: a hard link to
+/// the branch's whiteout base, or a plain file with `nolwh` or when the link
+/// cannot be made.
+pub fn whiteout<B: WriteBackend>(b: &B, brs: &dyn Branches, t: u32, dir: &B::Node, name: &[u8]) -> Result<()> {
+    let wh = name::whiteout_name(name)?;
+    let plain = NewEntry { mode: 0o100000, rdev: 0, target: &[] };
+    if !brs.nolwh(t) {
+        let root = b.root(t)?;
+        let mut base = b.lookup(t, &root, WH_BASE)?;
+        if !positive(b, t, &base)? {
+            base = b.create(t, &root, WH_BASE, &plain, Cred::Internal)?;
+        }
+        match b.link(t, &base, dir, &wh, Cred::Internal) {
+            Ok(_) => return Ok(()),
+            // Too many links, or a filesystem without hard links: plain file.
+            Err(e) if e == Errno::EMLINK || e == Errno::EPERM || e == Errno::EOPNOTSUPP => {}
+            Err(e) => return Err(e),
+        }
+    }
+    b.create(t, dir, &wh, &plain, Cred::Internal).map(|_| ())
+}
+
+/// Remove `.wh.<name>` from `dir` on `t` if it is there; whether it was.
+fn remove_whiteout<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -> Result<bool> {
+    let wh = name::whiteout_name(name)?;
+    let w = b.lookup(t, dir, &wh)?;
+    if !positive(b, t, &w)? {
+        return Ok(false);
+    }
+    b.remove(t, dir, &wh, false, Cred::Internal)?;
+    Ok(true)
+}
+
+/// Copy the union object `obj` (its topmost entry) into directory `dst_dir`
+/// on branch `t` under `name`.  Directories are made with their attributes
+/// (not their contents); files are copied under [`CPUP_TMP`] and renamed
+/// into place, so no half-copied file is ever visible; on failure nothing is
+/// left behind.  `len` limits the data copied (copy-up for a truncate).
+/// The times of `dst_dir` are restored.  Returns the new entry.
+pub fn copy_up<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: &B::Node, name: &[u8], len: Option<i64>) -> Result<B::Node> {
+    let src = top(obj)?;
+    if src.br <= t {
+        return Err(Errno::EINVAL); // already there (or above): nothing to copy
+    }
+    let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
+    let dir_times = b.times(t, dst_dir)?;
+    let ftype = st.file_type();
+    let res = if ftype == FileType::Dir {
+        let e = NewEntry { mode: 0o40000 | 0o700, rdev: 0, target: &[] };
+        let n = b.create(t, dst_dir, name, &e, Cred::Internal)?;
+        match b.copy_meta(src.br, &src.node, t, &n) {
+            Ok(()) => Ok(n),
+            Err(e) => {
+                let _ = b.remove(t, dst_dir, name, true, Cred::Internal);
+                Err(e)
+            }
+        }
+    } else {
+        copy_up_nondir(b, src, &st, t, dst_dir, name, len)
+    };
+    let restored = b.set_times(t, dst_dir, &dir_times);
+    let n = res?;
+    restored?;
+    Ok(n)
+}
+
+fn copy_up_nondir<B: WriteBackend>(
+    b: &B,
+    src: &Lower<B::Node>,
+    st: &crate::backend::Stat,
+    t: u32,
+    dst_dir: &B::Node,
+    name: &[u8],
+    len: Option<i64>,
+) -> Result<B::Node> {
+    let ftype = st.file_type();
+    let stale = b.lookup(t, dst_dir, CPUP_TMP)?;
+    if let Some(s) = b.stat(t, &stale)? {
+        b.remove(t, dst_dir, CPUP_TMP, s.is_dir(), Cred::Internal)?;
+    }
+    drop(stale);
+    let target = if ftype == FileType::Lnk { b.readlink(src.br, &src.node)? } else { Vec::new() };
+    let mode = if ftype == FileType::Lnk { 0o120777 } else { (st.mode & 0o170000) | 0o600 };
+    let e = NewEntry { mode, rdev: st.rdev, target: &target };
+    let tmp = b.create(t, dst_dir, CPUP_TMP, &e, Cred::Internal)?;
+    let filled = (|| {
+        if ftype == FileType::Reg {
+            let n = len.map_or(st.size, |l| l.min(st.size).max(0));
+            b.copy_data(src.br, &src.node, t, &tmp, n)?;
+        }
+        b.copy_meta(src.br, &src.node, t, &tmp)?;
+        b.rename(t, dst_dir, CPUP_TMP, dst_dir, name, 0, Cred::Internal)
+    })();
+    if let Err(e) = filled {
+        let _ = b.remove(t, dst_dir, CPUP_TMP, false, Cred::Internal);
+        return Err(e);
+    }
+    drop(tmp);
+    let n = b.lookup(t, dst_dir, name)?;
+    if !positive(b, t, &n)? {
+        return Err(Errno::EIO);
+    }
+    Ok(n)
+}
+
+/// Create `name` in the union directory `parent` on branch `t` (the parent
+/// exists there).  A whiteout of the name on `t` goes away; a new directory
+/// that would merge with a lower one is made opaque.
+pub fn create<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::Node>], t: u32, name: &[u8], e: &NewEntry<'_>) -> Result<B::Node> {
+    name::check_user_name(name)?;
+    let dir = entry_on(parent, t)?;
+    let n = b.create(t, dir, name, e, Cred::Caller)?;
+    // From here the name exists on t: a whiteout next to it hides only
+    // what is below, so the lower entry never shows through in between.
+    let finish = (|| {
+        if FileType::from_mode(e.mode) == FileType::Dir {
+            let wh = name::whiteout_name(name)?;
+            let had_wh = positive(b, t, &b.lookup(t, dir, &wh)?)?;
+            if had_wh || exists_below(b, brs, parent, t, name)? == Some(FileType::Dir) {
+                let opq = NewEntry { mode: 0o100000, rdev: 0, target: &[] };
+                b.create(t, &n, OPQ_NAME, &opq, Cred::Internal)?;
+            }
+        }
+        remove_whiteout(b, t, dir, name)
+    })();
+    if let Err(err) = finish {
+        let _ = b.remove(t, dir, name, FileType::from_mode(e.mode) == FileType::Dir, Cred::Internal);
+        return Err(err);
+    }
+    Ok(n)
+}
+
+/// Hard link the union object `src` (already copied up to `t`) as `name` in
+/// `parent` (present on `t`).
+pub fn link<B: WriteBackend>(b: &B, parent: &[Lower<B::Node>], src: &[Lower<B::Node>], t: u32, name: &[u8]) -> Result<B::Node> {
+    name::check_user_name(name)?;
+    let dir = entry_on(parent, t)?;
+    let s = top(src)?;
+    if s.br != t {
+        return Err(Errno::EXDEV);
+    }
+    let n = b.link(t, &s.node, dir, name, Cred::Caller)?;
+    if let Err(e) = remove_whiteout(b, t, dir, name) {
+        let _ = b.remove(t, dir, name, false, Cred::Internal);
+        return Err(e);
+    }
+    Ok(n)
+}
+
+/// Is the union directory `obj` logically empty?
+pub fn dir_is_empty<B: WriteBackend>(b: &B, brs: &dyn Branches, obj: &[Lower<B::Node>]) -> Result<bool> {
+    Ok(union::read_dir(b, brs, obj)?.is_empty())
+}
+
+/// Remove the union object `obj` (named `name` in `parent`) by acting on
+/// branch `t`: remove its entry there if it has one, and leave a whiteout
+/// if the name would still show from a lower branch.  A directory must be
+/// logically empty (ENOTEMPTY); its own whiteouts and opaque marker on `t`
+/// go with it.
+pub fn remove<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::Node>], obj: &[Lower<B::Node>], t: u32, name: &[u8]) -> Result<()> {
+    let dir = entry_on(parent, t)?;
+    let o = top(obj)?;
+    let st = b.stat(o.br, &o.node)?.ok_or(Errno::ENOENT)?;
+    let is_dir = st.is_dir();
+    if is_dir && !dir_is_empty(b, brs, obj)? {
+        return Err(Errno::ENOTEMPTY);
+    }
+    if o.br == t {
+        if is_dir {
+            clear_dir(b, t, &o.node)?;
+        }
+        b.remove(t, dir, name, is_dir, Cred::Caller)?;
+    } else if o.br < t {
+        return Err(Errno::EINVAL);
+    }
+    if exists_below(b, brs, parent, t, name)?.is_some() {
+        whiteout(b, brs, t, dir, name)?;
+    }
+    Ok(())
+}
+
+/// Remove the `.wh.*` entries (whiteouts, opaque marker) of a logically
+/// empty directory on `t`, so rmdir can take it.
+fn clear_dir<B: WriteBackend>(b: &B, t: u32, dir: &B::Node) -> Result<()> {
+    struct Names(Vec<Vec<u8>>, Result<()>);
+    impl crate::backend::DirSink for Names {
+        fn add(&mut self, name: &[u8], _t: FileType, _ino: u64) -> Result<()> {
+            if name.starts_with(name::WH_PREFIX) {
+                let mut v = Vec::new();
+                v.try_reserve_exact(name.len())?;
+                v.extend_from_slice(name);
+                self.0.try_reserve(1)?;
+                self.0.push(v);
+            } else if name != b"." && name != b".." {
+                self.1 = Err(Errno::ENOTEMPTY);
+            }
+            Ok(())
+        }
+    }
+    let mut names = Names(Vec::new(), Ok(()));
+    b.read_dir(t, dir, &mut names)?;
+    names.1?;
+    for n in names.0.iter() {
+        let node = b.lookup(t, dir, n)?;
+        let d = b.stat(t, &node)?.is_some_and(|s| s.is_dir());
+        drop(node);
+        b.remove(t, dir, n, d, Cred::Internal)?;
+    }
+    Ok(())
+}
+
+/// What the shim must check before a rename: a directory with children on
+/// branches other than `t` cannot be renamed (EXDEV, as aufs does).
+pub fn rename_check<B: WriteBackend>(b: &B, brs: &dyn Branches, src: &[Lower<B::Node>], t: u32) -> Result<()> {
+    let s = top(src)?;
+    let st = b.stat(s.br, &s.node)?.ok_or(Errno::ENOENT)?;
+    if !st.is_dir() {
+        return Ok(());
+    }
+    let lower: Vec<&Lower<B::Node>> = src.iter().filter(|l| l.br != t).collect();
+    if lower.is_empty() {
+        return Ok(());
+    }
+    // Any visible child that comes from a branch other than t?
+    let merged = union::read_dir(b, brs, src)?;
+    if merged.iter().any(|(_, e)| e.br != t) {
+        return Err(Errno::EXDEV);
+    }
+    Ok(())
+}
+
+/// rename(2) in the union, acted out on branch `t`, where both parents
+/// exist and the source (and, for RENAME_EXCHANGE, the target) already
+/// has its topmost entry.  `dst` is the target's entries (empty if none).
+#[allow(clippy::too_many_arguments)]
+pub fn rename<B: WriteBackend>(
+    b: &B,
+    brs: &dyn Branches,
+    sparent: &[Lower<B::Node>],
+    src: &[Lower<B::Node>],
+    sname: &[u8],
+    dparent: &[Lower<B::Node>],
+    dst: &[Lower<B::Node>],
+    dname: &[u8],
+    flags: u32,
+    t: u32,
+) -> Result<()> {
+    name::check_user_name(dname)?;
+    let sdir = entry_on(sparent, t)?;
+    let ddir = entry_on(dparent, t)?;
+    let s = top(src)?;
+    if s.br != t {
+        return Err(Errno::EXDEV);
+    }
+    let sst = b.stat(t, &s.node)?.ok_or(Errno::ENOENT)?;
+    if flags & RENAME_EXCHANGE != 0 {
+        let d = top(dst)?;
+        if d.br != t {
+            return Err(Errno::EXDEV);
+        }
+        return b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller);
+    }
+    let mut dst_is_dir = false;
+    if let Some(d) = dst.first() {
+        let dst_st = b.stat(d.br, &d.node)?.ok_or(Errno::ENOENT)?;
+        dst_is_dir = dst_st.is_dir();
+        if dst_is_dir && !dir_is_empty(b, brs, dst)? {
+            return Err(Errno::ENOTEMPTY);
+        }
+        if d.br == t && dst_is_dir {
+            clear_dir(b, t, &d.node)?;
+        }
+    }
+    b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller)?;
+    // The renamed directory must not merge with a lower one of the new name.
+    if sst.is_dir() && (dst_is_dir || exists_below(b, brs, dparent, t, dname)? == Some(FileType::Dir)) {
+        let moved = b.lookup(t, ddir, dname)?;
+        let opq = b.lookup(t, &moved, OPQ_NAME)?;
+        if !positive(b, t, &opq)? {
+            drop(opq);
+            let e = NewEntry { mode: 0o100000, rdev: 0, target: &[] };
+            b.create(t, &moved, OPQ_NAME, &e, Cred::Internal)?;
+        }
+    }
+    remove_whiteout(b, t, ddir, dname)?;
+    if exists_below(b, brs, sparent, t, sname)?.is_some() {
+        whiteout(b, brs, t, sdir, sname)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Times;
+    use crate::mem::{MemBackend, MemNode};
+    use crate::union::lookup;
+
+    fn walk(m: &MemBackend, path: &str) -> Vec<Lower<MemNode>> {
+        let mut cur = m.roots();
+        for comp in path.split('/').filter(|c| !c.is_empty()) {
+            cur = lookup(m, m, &cur, comp.as_bytes()).unwrap().lowers;
+        }
+        cur
+    }
+
+    fn reg(mode: u32) -> NewEntry<'static> {
+        NewEntry { mode: 0o100000 | mode, rdev: 0, target: b"" }
+    }
+
+    fn names(m: &MemBackend, path: &str) -> Vec<String> {
+        let md = union::read_dir(m, m, &walk(m, path)).unwrap();
+        md.iter().map(|(n, _)| String::from_utf8(n.to_vec()).unwrap()).collect()
+    }
+
+    #[test]
+    fn targets() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &[]), ("rw", &[]), ("ro", &[])]);
+        assert_eq!(cpup_target(&m, 0), Ok(0));
+        assert_eq!(cpup_target(&m, 1), Ok(0));
+        assert_eq!(cpup_target(&m, 2), Ok(2), "a writable branch is changed in place");
+        assert_eq!(cpup_target(&m, 3), Ok(2), "nearest writable above");
+        let ro = MemBackend::new(&[("ro", &[]), ("ro", &[])]);
+        assert_eq!(cpup_target(&ro, 1), Err(Errno::EROFS));
+    }
+
+    #[test]
+    fn copy_up_file_is_atomic_and_keeps_attributes() {
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f=lower data"])]);
+        m.branches.borrow_mut()[1].entries.get_mut(&b"d/f"[..]).unwrap().mode = 0o100640;
+        m.branches.borrow_mut()[1].entries.get_mut(&b"d/f"[..]).unwrap().xattrs.insert(b"user.k".to_vec(), b"v".to_vec());
+        let dir_times = Times { atime: (5, 0), mtime: (7, 0) };
+        m.set_times(0, &b"d".to_vec(), &dir_times).unwrap();
+        let obj = walk(&m, "d/f");
+        let n = copy_up(&m, &obj, 0, &b"d".to_vec(), b"f", None).unwrap();
+        assert_eq!(n, b"d/f".to_vec());
+        let up = m.get(0, "d/f").unwrap();
+        assert_eq!(up.data, b"lower data");
+        assert_eq!(up.mode, 0o100640);
+        assert_eq!(up.xattrs.get(&b"user.k"[..]).map(|v| v.as_slice()), Some(&b"v"[..]));
+        assert_eq!(m.paths(0), ["d", "d/f"], "no temporary left");
+        assert_eq!(m.get(0, "d").unwrap().times, dir_times, "parent times restored");
+        assert_eq!(walk(&m, "d/f")[0].br, 0);
+        // The copy was made under the temporary name, then renamed.
+        let log = m.log.borrow().join("\n");
+        assert!(log.contains("create 0 d/.wh..wh.cpup.tmp Internal"), "{log}");
+        assert!(log.contains("rename 0 d/.wh..wh.cpup.tmp d/f Internal"), "{log}");
+    }
+
+    #[test]
+    fn copy_up_for_truncate_copies_only_what_stays() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
+        copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4)).unwrap();
+        assert_eq!(m.get(0, "f").unwrap().data, b"0123");
+    }
+
+    #[test]
+    fn failed_copy_up_leaves_nothing() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        m.fail_copy.set(Some(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None), Err(Errno::ENOSPC));
+        assert!(m.paths(0).is_empty(), "{:?}", m.paths(0));
+        assert_eq!(walk(&m, "f")[0].br, 1, "the lower file still shows");
+        assert_eq!(m.get(1, "f").unwrap().data, b"data");
+    }
+
+    #[test]
+    fn copy_up_symlink_and_dir() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["l->target", "d/x"])]);
+        copy_up(&m, &walk(&m, "l"), 0, &Vec::new(), b"l", None).unwrap();
+        let l = m.get(0, "l").unwrap();
+        assert_eq!(FileType::from_mode(l.mode), FileType::Lnk);
+        assert_eq!(l.data, b"target");
+        copy_up(&m, &walk(&m, "d"), 0, &Vec::new(), b"d", None).unwrap();
+        assert_eq!(m.paths(0), ["d", "l"], "a directory is copied without its contents");
+        assert_eq!(names(&m, "d"), ["x"], "and still merges with the lower one");
+    }
+
+    #[test]
+    fn remove_leaves_whiteout_only_when_needed() {
+        let m = MemBackend::new(&[("rw", &["top", "both"]), ("ro", &["low", "both"])]);
+        let root = m.roots();
+        remove(&m, &m, &root, &walk(&m, "top"), 0, b"top").unwrap();
+        assert!(m.get(0, ".wh.top").is_none(), "nothing below: no whiteout");
+        remove(&m, &m, &root, &walk(&m, "both"), 0, b"both").unwrap();
+        assert!(m.get(0, "both").is_none());
+        assert!(m.get(0, ".wh.both").is_some());
+        remove(&m, &m, &root, &walk(&m, "low"), 0, b"low").unwrap();
+        assert!(m.get(0, ".wh.low").is_some());
+        assert_eq!(m.get(1, "low").unwrap().data, b"", "lower branch untouched");
+        assert!(names(&m, "").is_empty());
+        // Whiteouts are hard links to the branch's whiteout base.
+        assert_eq!(m.get(0, ".wh.low").unwrap().ino, m.get(0, ".wh..wh.aufs").unwrap().ino);
+    }
+
+    #[test]
+    fn nolwh_whiteouts_are_plain_files() {
+        let m = MemBackend::new(&[("rw+nolwh", &[]), ("ro", &["x"])]);
+        remove(&m, &m, &m.roots(), &walk(&m, "x"), 0, b"x").unwrap();
+        assert!(m.get(0, ".wh.x").is_some());
+        assert!(m.get(0, ".wh..wh.aufs").is_none());
+    }
+
+    #[test]
+    fn rmdir_rules() {
+        let m = MemBackend::new(&[("rw", &["d/.wh.a"]), ("ro", &["d/a", "e/b"])]);
+        let root = m.roots();
+        assert_eq!(remove(&m, &m, &root, &walk(&m, "e"), 0, b"e"), Err(Errno::ENOTEMPTY));
+        // d is logically empty: its only lower child is whited out.
+        remove(&m, &m, &root, &walk(&m, "d"), 0, b"d").unwrap();
+        assert_eq!(m.paths(0), [".wh..wh.aufs", ".wh.d"]);
+        assert!(lookup(&m, &m, &root, b"d").unwrap().lowers.is_empty());
+    }
+
+    #[test]
+    fn create_over_whiteout() {
+        let m = MemBackend::new(&[("rw", &[".wh.f", ".wh.d"]), ("ro", &["f=old", "d/inner"])]);
+        let root = m.roots();
+        create(&m, &m, &root, 0, b"f", &reg(0o644)).unwrap();
+        assert!(m.get(0, ".wh.f").is_none(), "whiteout removed");
+        assert_eq!(walk(&m, "f")[0].br, 0);
+        let dir = NewEntry { mode: 0o40755, rdev: 0, target: b"" };
+        create(&m, &m, &root, 0, b"d", &dir).unwrap();
+        assert!(m.get(0, "d/.wh..wh..opq").is_some(), "mkdir over a whiteout is opaque");
+        assert!(names(&m, "d").is_empty(), "lower contents stay hidden");
+        // A plain mkdir with nothing below is not opaque.
+        create(&m, &m, &root, 0, b"new", &dir).unwrap();
+        assert!(m.get(0, "new/.wh..wh..opq").is_none());
+        assert_eq!(create(&m, &m, &root, 0, b".wh.x", &reg(0o644)), Err(Errno::EPERM));
+        let log = m.log.borrow().join("\n");
+        assert!(log.contains("create 0 f Caller"), "{log}");
+    }
+
+    #[test]
+    fn rename_file_from_lower() {
+        let m = MemBackend::new(&[("rw", &["a/", "b/"]), ("ro", &["a/f=x"])]);
+        let root = m.roots();
+        let a = walk(&m, "a");
+        let t = cpup_target(&m, walk(&m, "a/f")[0].br).unwrap();
+        copy_up(&m, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None).unwrap();
+        rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t).unwrap();
+        assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
+        assert!(m.get(0, "a/.wh.f").is_some(), "old name whited out");
+        assert!(lookup(&m, &m, &walk(&m, "a"), b"f").unwrap().lowers.is_empty());
+        let _ = root;
+    }
+
+    #[test]
+    fn rename_dir_rules() {
+        let m = MemBackend::new(&[("rw", &["up/x", "e/"]), ("ro", &["low/y", "e/"])]);
+        assert_eq!(rename_check(&m, &m, &walk(&m, "low"), 0), Err(Errno::EXDEV));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), 0), Ok(()));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "e"), 0), Ok(()), "lower part has no children");
+        let root = m.roots();
+        rename(&m, &m, &root, &walk(&m, "e"), b"e", &root, &[], b"e2", 0, 0).unwrap();
+        assert!(m.get(0, ".wh.e").is_some(), "the empty lower dir is whited out");
+        assert_eq!(names(&m, ""), ["e2", "low", "up"]);
+    }
+
+    #[test]
+    fn rename_over_lower_dir_is_opaque() {
+        let m = MemBackend::new(&[("rw", &["src/a"]), ("ro", &["dst/", "dst/.wh..wh..opq"])]);
+        let root = m.roots();
+        // dst is an empty directory on the lower branch only.
+        rename(&m, &m, &root, &walk(&m, "src"), b"src", &root, &walk(&m, "dst"), b"dst", 0, 0).unwrap();
+        assert!(m.get(0, "dst/.wh..wh..opq").is_some());
+        assert_eq!(names(&m, "dst"), ["a"]);
+    }
+}
