@@ -58,6 +58,9 @@ struct au_brfacts {
 	__u32 is_aufs;
 	__u32 under_mountpoint;	/* lies under the directory being mounted on */
 	char fs_type[32];	/* NUL-terminated file_system_type name */
+	const __u8 *abs_path;	/* resolved absolute path, valid during the mount */
+	__u32 abs_len;
+	__u32 pad;
 };
 
 /* One row of the branch table (Rust -> C). */

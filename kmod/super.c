@@ -25,6 +25,7 @@ static unsigned long au_si_mask;
 /* Mount context for au_c_br_resolve/au_c_br_relation. */
 struct au_mctx {
 	struct path paths[AU_BRANCH_MAX];
+	char *abs[AU_BRANCH_MAX];	/* d_path() buffers */
 	struct path target;	/* the directory mounted on, if known */
 };
 
@@ -80,6 +81,16 @@ int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 	out->is_aufs = sb->s_type == &au_fs_type;
 	out->under_mountpoint = m->target.dentry && path_is_under(&path, &m->target);
 	strscpy(out->fs_type, sb->s_type->name, sizeof(out->fs_type));
+	if (!m->abs[idx])
+		m->abs[idx] = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (m->abs[idx]) {
+		char *p = d_path(&path, m->abs[idx], PATH_MAX);
+
+		if (!IS_ERR(p)) {
+			out->abs_path = p;
+			out->abs_len = strlen(p);
+		}
+	}
 	return 0;
 }
 
@@ -284,8 +295,10 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	/* on error, mount_nodev calls au_kill_sb, which releases everything */
 out:
 	if (m) {
-		for (i = 0; i < AU_BRANCH_MAX; i++)
+		for (i = 0; i < AU_BRANCH_MAX; i++) {
 			path_put(&m->paths[i]);
+			kfree(m->abs[i]);
+		}
 		path_put(&m->target);
 	}
 	kfree(m);

@@ -27,6 +27,9 @@ pub struct BranchFacts {
     /// The path lies under the directory the union is being mounted on, so
     /// the mount would cover its own branch.
     pub under_mountpoint: bool,
+    /// The branch's absolute path as the kernel resolved it (empty: keep
+    /// the path as given).  This is what /sys shows, as aufs does.
+    pub abs_path: Vec<u8>,
 }
 
 /// How two resolved branch paths relate.
@@ -285,6 +288,10 @@ impl BranchTable {
             match check_new(r, idx, i, spec, &mut others, mount_rdonly, false)? {
                 Checked::Keep(perm, facts) => {
                     let id = self.alloc_id();
+                    if !facts.abs_path.is_empty() {
+                        path.clear();
+                        add_path(&mut path, &facts.abs_path)?;
+                    }
                     self.branches.push(Branch { path, perm, id });
                     self.facts.push(facts);
                 }
@@ -465,6 +472,10 @@ impl BranchTable {
         match check_new(r, index, perm_index, spec, &mut others, mount_rdonly, true)? {
             Checked::Keep(perm, facts) => {
                 let id = self.alloc_id();
+                if !facts.abs_path.is_empty() {
+                    path.clear();
+                    add_path(&mut path, &facts.abs_path)?;
+                }
                 self.branches.insert(index, Branch { path, perm, id });
                 self.facts.insert(index, facts);
             }
@@ -560,6 +571,7 @@ mod tests {
             fs_type: fs.as_bytes().to_vec(),
             is_aufs: false,
             under_mountpoint: false,
+            abs_path: Vec::new(),
         }
     }
 

@@ -385,6 +385,8 @@ impl Resolver for KResolver {
             fs_type,
             is_aufs: f.is_aufs != 0,
             under_mountpoint: f.under_mountpoint != 0,
+            // SAFETY: the shim keeps abs_path valid until the mount ends.
+            abs_path: unsafe { bytes(f.abs_path, f.abs_len) }.to_vec(),
         })
     }
 
