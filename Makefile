@@ -45,13 +45,14 @@ tool:
 	cargo build --release -p aufs-sysfs-tools
 
 selftests:
-	$(MAKE) -C tests/selftests OUT=$(BUILD)/selftests KSFT=$(BUILD)/kselftest
+	$(MAKE) -C tests/selftests
 
 test-host:
 	cargo test --workspace
 
+# One VM boot runs every selftest program and the differential tester.
 test-vm: module tool selftests
-	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/guest-suite.sh $(TOP)
+	$(TOP)/scripts/vm-run.sh --timeout 3000 -- $(TOP)/tests/vm/guest-suite.sh $(TOP)
 
 test: setup
 	$(MAKE) test-host
@@ -61,7 +62,7 @@ demo: setup module tool
 	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/demo.sh $(TOP)
 
 bench: setup module
-	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/bench.sh $(TOP)
+	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/bench.py $(TOP)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null

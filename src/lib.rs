@@ -32,6 +32,7 @@ pub mod branch;
 pub mod name;
 pub mod opts;
 pub mod sb;
+pub mod sort;
 pub mod text;
 pub mod union;
 pub mod write;

@@ -196,7 +196,7 @@ pub fn read_dir<B: Backend>(b: &B, brs: &dyn Branches, dir: &[Lower<B::Node>]) -
     // Sort by (name, rank): the first of each name decides.  A whiteout
     // first means the name is hidden; a plain entry first is the one shown.
     let mut ents = core::mem::take(&mut m.entries);
-    ents.sort_unstable_by(|x, y| m.name_of(x).cmp(m.name_of(y)).then(x.br.cmp(&y.br)));
+    crate::sort::merge_sort_by(&mut ents, |x, y| m.name_of(x).cmp(m.name_of(y)).then(x.br.cmp(&y.br)))?;
     let mut out: Vec<DirEntry> = Vec::new();
     out.try_reserve(ents.len())?;
     let mut prev: Option<&DirEntry> = None;

@@ -1,0 +1,136 @@
+#!/bin/bash
+# Idempotent installer for everything the build and the VM test suite need.
+#
+#   scripts/setup.sh        (from any directory; CI runs it as root, no stdin)
+#
+# - Debian packages: installs only the missing ones (one `apt-get update`
+#   first, and only when something has to be installed).
+# - build/venv: a Python venv with virtme-ng pinned (provides `vng`).
+# - build/kselftest/: kselftest.h and kselftest_harness.h extracted from
+#   Debian's linux-source tarball (GPL-2.0, used in place, not vendored).
+# - checks that scripts/kver.sh finds a kernel with image + headers.
+#
+# Prints the single line "setup: ok" when there was nothing to do.
+# Not root and packages missing: prints the command to run, exits 1.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build
+VENV=$BUILD/venv
+VNG_VERSION=1.42
+KSELFTEST=$BUILD/kselftest
+LINUX_SOURCE_PKG=linux-source-6.1
+
+# Packages, by purpose:
+#  kernel image + headers (always installed together), module build (gcc,
+#  make, kmod; the headers package pulls in linux-kbuild and the matching
+#  gcc-12; objtool comes prebuilt in the headers), Debian's rustc with its
+#  library source (kernel-side Rust), libclang for bindgen, qemu + busybox +
+#  cpio for virtme-ng, linux-source for the kselftest headers (xz-utils to
+#  unpack it), python3-venv for build/venv.
+PKGS=(
+    linux-image-amd64 linux-headers-amd64
+    gcc make kmod binutils libc6-dev
+    rustc-web rust-web-src libclang-dev
+    qemu-system-x86 busybox-static cpio
+    "$LINUX_SOURCE_PKG" xz-utils
+    python3 python3-venv
+)
+
+did=0
+say() { echo "setup: $*"; did=1; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+is_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null)" = "ii " ]
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+    is_installed "$p" || missing+=("$p")
+done
+# The image and headers metapackages go together; if no installed kernel has
+# both an image and a build tree, (re)install both.
+kernel_missing=0
+for p in linux-image-amd64 linux-headers-amd64; do
+    is_installed "$p" || kernel_missing=1
+done
+if ! "$ROOT/scripts/kver.sh" >/dev/null 2>&1; then
+    kernel_missing=1
+fi
+if [ "$kernel_missing" = 1 ]; then
+    for p in linux-image-amd64 linux-headers-amd64; do
+        case " ${missing[*]-} " in *" $p "*) ;; *) missing+=("$p") ;; esac
+    done
+fi
+
+APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: missing Debian packages: ${missing[*]}" >&2
+        echo "setup: run as root:" >&2
+        echo "  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install ${APT_OPTS[*]} ${missing[*]}" >&2
+        exit 1
+    fi
+    say "installing: ${missing[*]}"
+    mkdir -p "$BUILD"
+    log=$BUILD/setup-apt.log
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -q && apt-get install "${APT_OPTS[@]}" "${missing[@]}"; } </dev/null >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "apt-get failed (full log: $log)"
+    fi
+    for p in "${missing[@]}"; do
+        is_installed "$p" || die "package $p still not installed (log: $log)"
+    done
+fi
+
+# Kernel image and build tree of the same release.
+KVER=$("$ROOT/scripts/kver.sh") || die "no kernel with both /boot/vmlinuz-\$KVER and /lib/modules/\$KVER/build"
+[ -f "/boot/vmlinuz-$KVER" ] || die "/boot/vmlinuz-$KVER missing"
+[ -e "/lib/modules/$KVER/build/Makefile" ] || die "/lib/modules/$KVER/build is not a kernel build tree"
+
+# virtme-ng in build/venv (Debian's python3, which has python3-venv).
+venv_ok() {
+    [ -x "$VENV/bin/vng" ] && [ -x "$VENV/bin/virtme-run" ] &&
+        "$VENV/bin/python" -c 'import sys, importlib.metadata as m; sys.exit(m.version("virtme-ng") != sys.argv[1])' \
+            "$VNG_VERSION" >/dev/null 2>&1
+}
+if ! venv_ok; then
+    say "creating $VENV with virtme-ng==$VNG_VERSION"
+    mkdir -p "$BUILD"
+    log=$BUILD/setup-venv.log
+    if ! { /usr/bin/python3 -m venv --clear "$VENV" &&
+           "$VENV/bin/pip" install -q --disable-pip-version-check --no-input "virtme-ng==$VNG_VERSION"; } </dev/null >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "venv creation failed (full log: $log)"
+    fi
+    venv_ok || die "virtme-ng $VNG_VERSION not usable in $VENV (log: $log)"
+fi
+
+# kselftest headers from Debian's linux-source tarball.
+if [ ! -f "$KSELFTEST/kselftest.h" ] || [ ! -f "$KSELFTEST/kselftest_harness.h" ]; then
+    tarball=
+    for t in /usr/src/"$LINUX_SOURCE_PKG".tar.xz /usr/src/linux-source-*.tar.xz; do
+        [ -f "$t" ] && { tarball=$t; break; }
+    done
+    [ -n "$tarball" ] || die "no /usr/src/linux-source-*.tar.xz (package $LINUX_SOURCE_PKG)"
+    say "extracting kselftest headers from $tarball"
+    mkdir -p "$BUILD"
+    tmp=$(mktemp -d "$BUILD/.kselftest.XXXXXX")
+    trap 'rm -rf "$tmp"' EXIT
+    tar -xJf "$tarball" -C "$tmp" --wildcards --strip-components=4 \
+        '*/tools/testing/selftests/kselftest.h' \
+        '*/tools/testing/selftests/kselftest_harness.h'
+    [ -f "$tmp/kselftest.h" ] && [ -f "$tmp/kselftest_harness.h" ] || die "headers not found in $tarball"
+    rm -rf "$KSELFTEST"
+    mv "$tmp" "$KSELFTEST"
+    chmod 755 "$KSELFTEST"
+    trap - EXIT
+fi
+
+if [ "$did" = 1 ]; then
+    echo "setup: ok (kernel $KVER)"
+else
+    echo "setup: ok"
+fi

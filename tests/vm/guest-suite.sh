@@ -1,0 +1,253 @@
+#!/bin/bash
+# The aufs test suite, run as root INSIDE the test VM (scripts/vm-run.sh).
+#
+#   tests/vm/guest-suite.sh <repo-root>
+#
+# Expects $REPO/kmod/aufs.ko, the selftest binaries in $REPO/build/selftests/
+# (run in C-locale name order, so zz_rmmod runs last) and the tool at
+# $REPO/target/release/aubr.  Also runs executable tests/vm/t_*.sh scripts
+# (kselftest-style TAP with a "# Totals:" line), if any, before the binaries.
+#
+# Output: each program's TAP stream as it prints it, this suite's own checks
+# as "ok N ..."/"not ok N ..." lines (insmod, one "kernel-clean after X" per
+# program: no new oops/BUG/WARNING/lockdep/KASAN/... lines in dmesg and no
+# new taint flag other than O (4096) and E (8192)), the aufs lines of dmesg
+# as "# " comments, and as the very last line "N passed, N failed" (plus
+# ", N skipped" when something was skipped).  Exit 0 only with no failure.
+#
+# Environment: AUFS_TEST_TIMEOUT per program (default 600 s); a program
+# still running AUFS_STUCK_GRACE (60) s after that is "stuck in the kernel"
+# and ends the suite.
+set -u
+export LC_ALL=C
+
+if [ $# -ne 1 ] || [ ! -d "$1" ]; then
+    echo "usage: $0 <repo-root>" >&2
+    exit 2
+fi
+REPO=$(cd "$1" && pwd)
+KO=$REPO/kmod/aufs.ko
+SELFTESTS=$REPO/build/selftests
+AUBR=$REPO/target/release/aubr
+SCRIPTS=$REPO/tests/vm
+TESTDIR=/tmp/aufs-test
+PER_TEST_TIMEOUT=${AUFS_TEST_TIMEOUT:-600}
+STUCK_GRACE=${AUFS_STUCK_GRACE:-60}   # after the timeout, before "stuck"
+
+WORK=$(mktemp -d /tmp/guest-suite.XXXXXX)
+KLOG=$WORK/dmesg.log     # every kernel line seen, accumulated with dmesg -c
+
+PASS=0 FAIL=0 SKIP=0     # aggregated over programs and suite checks
+SUITE_N=0                # numbering of this suite's own TAP lines
+declare -a SUMMARY=()
+
+# Kernel log lines that mean the kernel is not clean.
+BAD_RE='Oops|BUG:|kernel BUG|WARNING:|Call Trace|possible circular locking|possible recursive locking|INFO: |KASAN|UBSAN|general protection|Kernel panic|stack-protector|list_add corruption|list_del corruption|refcount_t:|Bad page|soft lockup|hard LOCKUP|blocked for more than|unreferenced object|kernel NULL pointer|unable to handle'
+ALLOWED_TAINT=$((4096 | 8192))  # O: out-of-tree module, E: unsigned module
+
+suite_ok() {   # suite_ok NAME
+    SUITE_N=$((SUITE_N + 1)); PASS=$((PASS + 1))
+    echo "ok $SUITE_N $1"
+}
+suite_fail() { # suite_fail NAME [COMMENT_LINE...]
+    local name=$1; shift
+    SUITE_N=$((SUITE_N + 1)); FAIL=$((FAIL + 1))
+    echo "not ok $SUITE_N $name"
+    local l
+    for l in "$@"; do echo "# $l"; done
+}
+
+# New kernel lines since the last call (also appended to $KLOG).
+new_kernel_lines() {
+    dmesg -c 2>/dev/null | tee -a "$KLOG"
+}
+
+taint() { cat /proc/sys/kernel/tainted; }
+
+# check_kernel NAME: one suite TAP line "kernel-clean after NAME".
+TAINT_BASE=0
+check_kernel() {
+    local name=$1 lines bad t new
+    lines=$(new_kernel_lines)
+    bad=$(printf '%s\n' "$lines" | grep -E "$BAD_RE" || true)
+    t=$(taint)
+    new=$(( t & ~TAINT_BASE & ~ALLOWED_TAINT ))
+    if [ -z "$bad" ] && [ "$new" = 0 ]; then
+        suite_ok "kernel-clean after $name"
+    else
+        local -a c=()
+        [ "$new" = 0 ] || c+=("new taint flags: $new (tainted=$t, baseline=$TAINT_BASE)")
+        if [ -n "$bad" ]; then
+            # Show the whole new log from the first offending line on (the
+            # backtrace usually follows), at most 60 lines.
+            local first
+            first=$(printf '%s\n' "$lines" | grep -nE "$BAD_RE" | head -n 1 | cut -d: -f1)
+            while IFS= read -r l; do c+=("$l"); done < <(printf '%s\n' "$lines" | tail -n +"$first" | head -n 60)
+        fi
+        suite_fail "kernel-clean after $name" "${c[@]}"
+    fi
+    # A new flag is reported once: later checks compare against the new value.
+    TAINT_BASE=$((TAINT_BASE | t))
+}
+
+# Unmount aufs mounts a program left behind (e.g. after a timeout).
+cleanup_mounts() {
+    local name=$1 m
+    while read -r m; do
+        [ -n "$m" ] || continue
+        echo "# cleanup after $name: lazily unmounting leftover aufs mount $m"
+        umount -l "$m" 2>&1 | sed 's/^/# /'
+    done < <(awk '$3 == "aufs" { print $2 }' /proc/self/mounts | sort -r |
+             sed 's/\\040/ /g; s/\\011/\t/g; s/\\134/\\/g')
+}
+
+# totals_field NAME LINE: the number after " NAME:" in a "# Totals:" line (0 if absent).
+totals_field() {
+    if [[ " ${2#\# Totals:}" =~ \ $1:([0-9]+) ]]; then
+        echo "${BASH_REMATCH[1]}"
+    else
+        echo 0
+    fi
+}
+
+# run_program NAME PATH: run one TAP program, aggregate its Totals line.
+# Returns 1 when the program could not be stopped (stuck in the kernel).
+#
+# The program's output goes through tee (live, so that the last lines before
+# a kernel panic are seen); its status lands in $out.rc.  The suite waits
+# for that file, not for the pipe, so a program stuck in uninterruptible
+# sleep (that even timeout's SIGKILL cannot end) does not hang the suite:
+# after the deadline it is reported and the suite stops.
+run_program() {
+    local name=$1 path=$2 out=$WORK/$1.out rc pipe deadline
+    echo "# ===== $name ====="
+    rm -f "$out.rc"
+    (
+        cd "$TESTDIR" || exit 1
+        ulimit -c 0
+        env AUFS_KO="$KO" AUBR="$AUBR" AUFS_TEST_DIR="$TESTDIR" REPO="$REPO" \
+            timeout -k 10 "$PER_TEST_TIMEOUT" "$path" </dev/null 2>&1
+        echo $? >"$out.rc"
+    ) | tee "$out" &
+    pipe=$!
+    deadline=$((SECONDS + PER_TEST_TIMEOUT + STUCK_GRACE))
+    while [ ! -s "$out.rc" ] && [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 1
+    done
+    if [ ! -s "$out.rc" ]; then
+        kill "$pipe" 2>/dev/null
+        suite_fail "$name completed" \
+            "$name did not end $((PER_TEST_TIMEOUT + STUCK_GRACE))s after it started, even after SIGKILL:" \
+            "stuck in the kernel; stopping the suite here"
+        SUMMARY+=("$name: stuck in the kernel (counted as 1 failure)")
+        check_kernel "$name"
+        command -v ps >/dev/null &&
+            ps -eo pid,stat,wchan:32,comm | awk 'NR == 1 || $2 ~ /D/' | sed 's/^/# /'
+        return 1
+    fi
+    wait "$pipe" 2>/dev/null
+    rc=$(cat "$out.rc")
+    local totals p f xf xp s e
+    totals=$(grep -E '^# Totals: pass:[0-9]+ fail:[0-9]+' "$out" | tail -n 1)
+    if [ -n "$totals" ]; then
+        p=$(totals_field pass "$totals") f=$(totals_field fail "$totals")
+        xf=$(totals_field xfail "$totals") xp=$(totals_field xpass "$totals")
+        s=$(totals_field skip "$totals") e=$(totals_field error "$totals")
+        p=$((p + xf)); f=$((f + xp + e))
+        # Exit status says failure but no failing test counted: count one.
+        if [ "$rc" != 0 ] && [ "$rc" != 4 ] && [ "$f" = 0 ]; then
+            suite_fail "$name exit status" "$name exited with status $rc"
+        fi
+        PASS=$((PASS + p)); FAIL=$((FAIL + f)); SKIP=$((SKIP + s))
+        SUMMARY+=("$name: pass:$p fail:$f skip:$s exit:$rc")
+    else
+        local why="exited with status $rc and printed no '# Totals:' line"
+        [ "$rc" = 124 ] || [ "$rc" = 137 ] && why="timed out after ${PER_TEST_TIMEOUT}s (status $rc)"
+        [ "$rc" -gt 128 ] 2>/dev/null && [ "$rc" != 137 ] && why="killed by signal $((rc - 128))"
+        suite_fail "$name completed" "$name $why"
+        SUMMARY+=("$name: no totals, exit:$rc (counted as 1 failure)")
+    fi
+    cleanup_mounts "$name"
+    check_kernel "$name"
+    return 0
+}
+
+echo "# guest-suite: kernel $(uname -r), repo $REPO"
+
+# Baseline: keep the boot log, then start with an empty ring buffer.
+new_kernel_lines >/dev/null
+TAINT_BASE=$(taint)
+echo "# baseline taint: $TAINT_BASE"
+
+mkdir -p "$TESTDIR"
+if mount -t tmpfs -o mode=0755,size=512m aufs-test "$TESTDIR"; then
+    suite_ok "tmpfs at $TESTDIR"
+else
+    suite_fail "tmpfs at $TESTDIR"
+fi
+
+# Programs in a fixed order: scripts first, then binaries by name (C locale).
+declare -a PROGS=()
+for f in "$SCRIPTS"/t_*.sh; do
+    [ -f "$f" ] && [ -x "$f" ] && PROGS+=("$f")
+done
+for f in "$SELFTESTS"/*; do
+    [ -f "$f" ] && [ -x "$f" ] && PROGS+=("$f")
+done
+
+insmod_ok=0
+if grep -qw aufs /proc/filesystems; then
+    suite_fail "insmod" "aufs is already registered before insmod (built-in or loaded?)"
+elif [ ! -f "$KO" ]; then
+    suite_fail "insmod" "$KO not found (build the module first)"
+elif out=$(insmod "$KO" 2>&1); then
+    insmod_ok=1
+    suite_ok "insmod"
+else
+    suite_fail "insmod" "insmod $KO failed: $out"
+fi
+check_kernel "insmod"
+
+if [ "${#PROGS[@]}" = 0 ]; then
+    suite_fail "selftests present" "no test programs in $SELFTESTS (build them first)"
+elif [ "$insmod_ok" = 0 ]; then
+    for f in "${PROGS[@]}"; do
+        suite_fail "$(basename "$f")" "not run: the module is not loaded"
+    done
+else
+    stuck=0
+    for f in "${PROGS[@]}"; do
+        if [ "$stuck" = 1 ]; then
+            suite_fail "$(basename "$f")" "not run: an earlier program is stuck in the kernel"
+            continue
+        fi
+        run_program "$(basename "$f")" "$f" || stuck=1
+    done
+fi
+
+# If the module is still loaded (zz_rmmod normally unloads it), unload it so
+# that its exit path is checked too.
+if grep -qw aufs /proc/filesystems && [ "$insmod_ok" = 1 ] && [ "${stuck:-0}" = 0 ]; then
+    cleanup_mounts "suite"
+    if out=$(rmmod aufs 2>&1); then
+        suite_ok "final rmmod"
+    else
+        suite_fail "final rmmod" "$out"
+    fi
+    check_kernel "final rmmod"
+fi
+
+umount "$TESTDIR" 2>/dev/null || umount -l "$TESTDIR" 2>/dev/null || true
+
+echo "# ===== summary ====="
+for s in "${SUMMARY[@]}"; do echo "# $s"; done
+echo "# suite checks: $SUITE_N"
+echo "# final taint: $(taint)"
+echo "# ----- aufs lines in dmesg -----"
+grep -i aufs "$KLOG" | sed 's/^/# /'
+echo "# -------------------------------"
+
+line="$PASS passed, $FAIL failed"
+[ "$SKIP" = 0 ] || line+=", $SKIP skipped"
+echo "$line"
+[ "$FAIL" = 0 ]
