@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) "aufs: " fmt
 
 #include <linux/namei.h>
+#include <linux/posix_acl.h>
 #include <linux/slab.h>
 #include <linux/xattr.h>
 #include "aufs.h"
@@ -56,13 +57,31 @@ void au_cpattr(struct inode *inode, struct inode *h_inode)
 			 (h_inode->i_flags & (S_APPEND | S_IMMUTABLE));
 }
 
+/* The topmost lower inode, referenced (copy-up may replace it any time). */
+static struct inode *au_h_inode_get(struct inode *inode)
+{
+	struct inode *h_inode;
+
+	spin_lock(&inode->i_lock);
+	h_inode = AU_I(inode)->h_inode;
+	if (h_inode)
+		ihold(h_inode);
+	spin_unlock(&inode->i_lock);
+	return h_inode;
+}
+
 static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 			 int mask)
 {
-	struct inode *h_inode = AU_I(inode)->h_inode;
+	struct inode *h_inode;
 
-	if (h_inode)
+	if (mask & MAY_NOT_BLOCK)
+		return -ECHILD;
+	h_inode = au_h_inode_get(inode);
+	if (h_inode) {
 		au_cpattr(inode, h_inode);
+		iput(h_inode);
+	}
 	return generic_permission(mnt_userns, inode, mask);
 }
 
@@ -144,6 +163,26 @@ static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 	return link;
 }
 
+/*
+ * POSIX ACLs are the topmost entry's.  They are not cached in the union
+ * inode (ACL_DONT_CACHE), so a change through the union or on the branch
+ * shows at once.
+ */
+static struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
+{
+	struct inode *h_inode;
+	struct posix_acl *acl;
+
+	if (rcu)
+		return ERR_PTR(-ECHILD);
+	h_inode = au_h_inode_get(inode);
+	if (!h_inode)
+		return ERR_PTR(-ESTALE);
+	acl = get_acl(h_inode, type);
+	iput(h_inode);
+	return acl;
+}
+
 static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
@@ -170,6 +209,7 @@ static const struct inode_operations au_dir_iops = {
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
 	.listxattr	= au_listxattr,
+	.get_acl	= au_get_acl,
 };
 
 static const struct inode_operations au_file_iops = {
@@ -177,6 +217,7 @@ static const struct inode_operations au_file_iops = {
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
 	.listxattr	= au_listxattr,
+	.get_acl	= au_get_acl,
 };
 
 static const struct inode_operations au_symlink_iops = {
@@ -184,6 +225,7 @@ static const struct inode_operations au_symlink_iops = {
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
 	.listxattr	= au_listxattr,
+	.get_acl	= au_get_acl,
 };
 
 static int au_xattr_get(const struct xattr_handler *handler,
@@ -282,6 +324,7 @@ struct inode *au_iget(struct super_block *sb, struct au_dinfo *di)
 		return inode;
 	}
 	inode->i_ino = ino;
+	inode->i_acl = inode->i_default_acl = ACL_DONT_CACHE;
 	AU_I(inode)->bindex = di->lower[0].bindex;
 	inode->i_mode = h_inode->i_mode & S_IFMT;
 	au_cpattr(inode, h_inode);

@@ -283,7 +283,11 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	sb->s_xattr = au_xattr_handlers;
 	sb->s_maxbytes = MAX_LFS_FILESIZE;
 	sb->s_time_gran = 1;
-	sb->s_flags |= SB_NOSEC;
+	/*
+	 * ACLs are the branches' (au_get_acl); with SB_POSIXACL the VFS leaves
+	 * the umask to the branch filesystem, which applies default ACLs.
+	 */
+	sb->s_flags |= SB_NOSEC | SB_POSIXACL;
 
 	root = au_make_root(sb);
 	if (IS_ERR(root)) {
