@@ -18,7 +18,8 @@ RUST_SRC := $(wildcard src/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
             scripts/kernel-rustflags scripts/compiler_builtins.rs
 C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
-.PHONY: all setup module tool selftests test test-host test-vm demo bench clean check-module
+
+.PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module
 
 all: module tool
 
@@ -44,6 +45,9 @@ check-module:
 tool:
 	cargo build --release -p aufs-sysfs-tools
 
+difftest:
+	cargo build --release -p aufs-difftest
+
 selftests:
 	$(MAKE) -C tests/selftests
 
@@ -51,7 +55,7 @@ test-host:
 	cargo test --workspace
 
 # One VM boot runs every selftest program and the differential tester.
-test-vm: module tool selftests
+test-vm: module tool selftests difftest
 	$(TOP)/scripts/vm-run.sh --timeout 3000 -- $(TOP)/tests/vm/guest-suite.sh $(TOP)
 
 test: setup

@@ -110,6 +110,7 @@ int au_di_find(struct au_dinfo *di, unsigned int t);
 void au_inode_retop(struct inode *inode, struct au_dinfo *di);
 int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc);
 int au_wbr(struct dentry *dentry);
+int au_wbr_create(struct dentry *parent);
 
 /* dir.c */
 int au_create(struct user_namespace *mnt_userns, struct inode *dir,

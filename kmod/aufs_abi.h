@@ -176,10 +176,20 @@ __u64 au_rs_xino(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino);
 void au_rs_xino_set(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino, __u64 ino);
 
 /* The writable union (src/write.rs).  @t is the branch acted on. */
-int au_rs_cpup_target(const struct au_rs_sb *sb, __u32 top);
+/* Target branches (>= 0) or -errno; @parent is empty for the root. */
+int au_rs_cpup_target(const struct au_rs_sb *sb, const struct au_lower *parent,
+		      __u32 nparent, __u32 top);
+int au_rs_create_target(const struct au_rs_sb *sb, const struct au_lower *parent,
+			__u32 nparent);
 int au_rs_copy_up(const struct au_rs_sb *sb, void *ctx,
 		  const struct au_lower *obj, __u32 nobj, __u32 t, void *dst_dir,
 		  const __u8 *name, __u32 len, __s64 trunc_len, void **out);
+/* Copy-up of an unlinked regular file: left under its temporary name
+ * (*@tmpname) in @dst_dir, for the shim to open and then remove. */
+int au_rs_copy_up_orphan(const struct au_rs_sb *sb, void *ctx,
+			 const struct au_lower *obj, __u32 nobj, __u32 t,
+			 void *dst_dir, const __u8 **tmpname, __u32 *tmplen,
+			 void **out);
 int au_rs_create(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent, __u32 t,
 		 const __u8 *name, __u32 len, __u32 mode, __u32 rdev,
@@ -193,7 +203,8 @@ int au_rs_remove(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *obj, __u32 nobj, __u32 t,
 		 const __u8 *name, __u32 len);
 int au_rs_rename_check(const struct au_rs_sb *sb, void *ctx,
-		       const struct au_lower *src, __u32 nsrc, __u32 t);
+		       const struct au_lower *src, __u32 nsrc,
+		       const struct au_lower *dst, __u32 ndst, __u32 t, __u32 flags);
 int au_rs_rename(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *sparent, __u32 nsparent,
 		 const struct au_lower *src, __u32 nsrc,

@@ -536,9 +536,30 @@ static int au_do_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
 	err = -EIO;
 	if (!pdi || (pi = au_di_find(pdi, t)) < 0)
 		goto out;
-	err = au_rs_copy_up(si->rs, si, di->lower, di->nlower, t,
-			    pdi->lower[pi].dentry, dentry->d_name.name,
-			    dentry->d_name.len, trunc, &h);
+	if (d_unlinked(dentry)) {
+		/*
+		 * Unlinked but still open: the copy must not bring the name
+		 * back.  It is made under a hidden name, which goes at once;
+		 * the open file keeps the data alive.
+		 */
+		const u8 *tmp;
+		u32 tmplen;
+
+		err = au_rs_copy_up_orphan(si->rs, si, di->lower, di->nlower, t,
+					   pdi->lower[pi].dentry, &tmp, &tmplen, &h);
+		if (err)
+			goto out;
+		err = au_c_remove(si, t, pdi->lower[pi].dentry, tmp, tmplen, 0,
+				  AU_CRED_INTERNAL);
+		if (err) {
+			dput(h);
+			goto out;
+		}
+	} else {
+		err = au_rs_copy_up(si->rs, si, di->lower, di->nlower, t,
+				    pdi->lower[pi].dentry, dentry->d_name.name,
+				    dentry->d_name.len, trunc, &h);
+	}
 	if (err)
 		goto out;
 	ndi = au_di_after_cpup(di, t, h);
@@ -573,16 +594,39 @@ int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
 	return err;
 }
 
-/* The branch a change of @dentry goes to: >= 0, or -EROFS etc. */
+/* The branch a change of @dentry goes to (cpup policy): >= 0 or -errno. */
 int au_wbr(struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	struct au_dinfo *di = au_di_get_positive(dentry);
-	int t;
+	struct au_dinfo *di = au_di_get_positive(dentry), *pdi = NULL;
+	struct dentry *parent = NULL;
+	int t = -ENOENT;
 
 	if (!di)
-		return -ENOENT;
-	t = au_rs_cpup_target(si->rs, di->lower[0].bindex);
+		return t;
+	if (!IS_ROOT(dentry)) {
+		parent = dget_parent(dentry);
+		pdi = au_di_get_positive(parent);
+	}
+	if (IS_ROOT(dentry) || pdi)
+		t = au_rs_cpup_target(si->rs, pdi ? pdi->lower : NULL,
+				      pdi ? pdi->nlower : 0, di->lower[0].bindex);
+	au_di_put(pdi);
+	dput(parent);
 	au_di_put(di);
+	return t;
+}
+
+/* The branch a new entry in directory @parent goes to (create policy). */
+int au_wbr_create(struct dentry *parent)
+{
+	struct au_sbinfo *si = AU_SB(parent->d_sb);
+	struct au_dinfo *pdi = au_di_get_positive(parent);
+	int t;
+
+	if (!pdi)
+		return -ENOENT;
+	t = au_rs_create_target(si->rs, pdi->lower, pdi->nlower);
+	au_di_put(pdi);
 	return t;
 }

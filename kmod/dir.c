@@ -11,10 +11,14 @@
 #include <linux/namei.h>
 #include "aufs.h"
 
-/* Nearest writable branch for @dentry, folded into @t (the minimum). */
-static int au_wbr_min(struct dentry *dentry, int t)
+/*
+ * Fold into @t (the topmost so far) the branch a change needs: for an
+ * object its copy-up target, for a directory that gets a new name its
+ * create target.
+ */
+static int au_wbr_min(struct dentry *dentry, int t, bool as_parent)
 {
-	int x = au_wbr(dentry);
+	int x = as_parent ? au_wbr_create(dentry) : au_wbr(dentry);
 
 	if (x < 0)
 		return x;
@@ -26,7 +30,7 @@ static int au_prep_parent(struct dentry *parent, struct au_dinfo **pdi)
 {
 	int t, err;
 
-	t = au_wbr(parent);
+	t = au_wbr_create(parent);
 	if (t < 0)
 		return t;
 	err = au_copy_up(parent, t, -1);
@@ -121,8 +125,8 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 	void *h = NULL;
 	int t, err;
 
-	t = au_wbr_min(old, -1);
-	t = t < 0 ? t : au_wbr_min(dentry->d_parent, t);
+	t = au_wbr_min(old, -1, false);
+	t = t < 0 ? t : au_wbr_min(dentry->d_parent, t, true);
 	if (t < 0)
 		return t;
 	err = au_copy_up(old, t, -1);
@@ -163,7 +167,7 @@ static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
 	struct inode *inode = d_inode(dentry);
-	struct au_dinfo *di = NULL, *pdi = NULL, *empty;
+	struct au_dinfo *di = NULL, *pdi = NULL;
 	int t, err;
 
 	t = au_wbr(dentry);
@@ -181,13 +185,14 @@ static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 			   di->nlower, t, dentry->d_name.name, dentry->d_name.len);
 	if (err)
 		goto out;
+	/*
+	 * The dentry keeps its entries: an open file goes on using them
+	 * (fstat, writes: a lower file is then copied up as an orphan).
+	 */
 	if (is_dir || di->lower[0].bindex != t)
 		clear_nlink(inode);
 	else
-		au_cpattr(inode, d_inode(di->lower[0].dentry) ?: inode);
-	empty = au_di_alloc(0);
-	if (empty)
-		au_di_set(dentry, empty);
+		au_cpattr(inode, d_inode(di->lower[0].dentry));
 out:
 	au_di_put(di);
 	au_di_put(pdi);
@@ -234,20 +239,24 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 
 	if (flags & RENAME_WHITEOUT)
 		return -EINVAL;
-	t = au_wbr_min(odentry, -1);
-	t = t < 0 ? t : au_wbr_min(sparent, t);
-	t = t < 0 ? t : au_wbr_min(dparent, t);
+	t = au_wbr_min(odentry, -1, false);
+	t = t < 0 ? t : au_wbr_min(sparent, t, true);
+	t = t < 0 ? t : au_wbr_min(dparent, t, true);
 	if (dst_positive)
-		t = t < 0 ? t : au_wbr_min(ndentry, t);
+		t = t < 0 ? t : au_wbr_min(ndentry, t, false);
 	if (t < 0)
 		return t;
 
 	sdi = au_di_get_positive(odentry);
-	if (!sdi)
-		return -ESTALE;
-	err = au_rs_rename_check(si->rs, si, sdi->lower, sdi->nlower, t);
+	ddi = dst_positive ? au_di_get_positive(ndentry) : NULL;
+	err = -ESTALE;
+	if (sdi && (ddi || !dst_positive))
+		err = au_rs_rename_check(si->rs, si, sdi->lower, sdi->nlower,
+					 ddi ? ddi->lower : NULL, ddi ? ddi->nlower : 0,
+					 t, flags);
 	au_di_put(sdi);
-	sdi = NULL;
+	au_di_put(ddi);
+	sdi = ddi = NULL;
 	if (err)
 		return err;
 
@@ -279,14 +288,10 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 	if (exchange) {
 		au_di_keep_top(ndentry);
 	} else if (dst_positive) {
-		struct au_dinfo *empty = au_di_alloc(0);
-
 		if (d_is_dir(ndentry))
 			clear_nlink(d_inode(ndentry));
 		else
 			drop_nlink(d_inode(ndentry));
-		if (empty)
-			au_di_set(ndentry, empty);
 	}
 out:
 	au_di_put(spdi);

@@ -50,7 +50,9 @@ void au_cpattr(struct inode *inode, struct inode *h_inode)
 	inode->i_mtime = h_inode->i_mtime;
 	inode->i_ctime = h_inode->i_ctime;
 	inode->i_blkbits = h_inode->i_blkbits;
-	set_nlink(inode, h_inode->i_nlink);
+	/* An unlinked union inode (whited out while open) stays unlinked. */
+	if (inode->i_nlink || !h_inode->i_nlink)
+		set_nlink(inode, h_inode->i_nlink);
 	i_size_write(inode, i_size_read(h_inode));
 	inode->i_blocks = h_inode->i_blocks;
 	inode->i_flags = (inode->i_flags & ~(S_APPEND | S_IMMUTABLE)) |
@@ -103,6 +105,7 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 	au_di_put(di);
 	if (err)
 		return err;
+	stat->nlink = inode->i_nlink;
 	stat->dev = dentry->d_sb->s_dev;
 	stat->ino = inode->i_ino;
 	return 0;

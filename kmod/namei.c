@@ -113,6 +113,7 @@ int au_c_stat(void *ctx, u32 bindex, void *dentry, struct au_stat *st)
 	st->nlink = inode->i_nlink;
 	st->ino = inode->i_ino;
 	st->size = i_size_read(inode);
+	st->rdev = new_encode_dev(inode->i_rdev);
 	return 0;
 }
 

@@ -723,16 +723,33 @@ unsafe fn give(r: crate::Result<KNode>, out: *mut *mut c_void) -> c_int {
     }
 }
 
-/// # Safety
-/// `sb` from au_rs_sb_new.
-#[no_mangle]
-pub unsafe extern "C" fn au_rs_cpup_target(sb: *const au_rs_sb, top: u32) -> c_int {
-    // SAFETY: caller's contract.
-    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
-    match write::cpup_target(s, top) {
+fn branch_ret(r: crate::Result<u32>) -> c_int {
+    match r {
         Ok(t) => t as c_int,
         Err(e) => errno_ret(e),
     }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `parent` holds `nparent` entries.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_cpup_target(sb: *const au_rs_sb, parent: *const au_lower, nparent: u32, top: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract.
+    let parent = unsafe { lowers(parent, nparent) };
+    branch_ret(write::cpup_target(s, parent, top))
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `parent` holds `nparent` entries.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_create_target(sb: *const au_rs_sb, parent: *const au_lower, nparent: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract.
+    let parent = unsafe { lowers(parent, nparent) };
+    branch_ret(write::create_target(s, parent))
 }
 
 /// # Safety
@@ -759,6 +776,33 @@ pub unsafe extern "C" fn au_rs_copy_up(
     let _ = sb;
     // SAFETY: caller's contract on out.
     unsafe { give(write::copy_up(&b, obj, t, &dir, name, trunc), out) }
+}
+
+/// # Safety
+/// As au_rs_copy_up; `tmpname`/`tmplen` valid out pointers.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_copy_up_orphan(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    obj: *const au_lower,
+    nobj: u32,
+    t: u32,
+    dst_dir: *mut c_void,
+    tmpname: *mut *const u8,
+    tmplen: *mut u32,
+    out: *mut *mut c_void,
+) -> c_int {
+    let _ = sb;
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let obj = unsafe { lowers(obj, nobj) };
+    let dir = ManuallyDrop::new(KNode(dst_dir));
+    // SAFETY: caller's contract on the out pointers; the name is static.
+    unsafe {
+        *tmpname = write::CPUP_TMP.as_ptr();
+        *tmplen = write::CPUP_TMP.len() as u32;
+        give(write::copy_up_orphan(&b, obj, t, &dir), out)
+    }
 }
 
 /// # Safety
@@ -836,13 +880,22 @@ pub unsafe extern "C" fn au_rs_remove(
 /// # Safety
 /// As au_rs_copy_up.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_rename_check(sb: *const au_rs_sb, ctx: *mut c_void, src: *const au_lower, nsrc: u32, t: u32) -> c_int {
+pub unsafe extern "C" fn au_rs_rename_check(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    src: *const au_lower,
+    nsrc: u32,
+    dst: *const au_lower,
+    ndst: u32,
+    t: u32,
+    flags: u32,
+) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
     // SAFETY: caller's contract.
-    let src = unsafe { lowers(src, nsrc) };
-    status(write::rename_check(&b, s, src, t))
+    let (src, dst) = unsafe { (lowers(src, nsrc), lowers(dst, ndst)) };
+    status(write::rename_check(&b, s, src, dst, t, flags))
 }
 
 /// # Safety

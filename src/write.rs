@@ -19,15 +19,30 @@ use alloc::vec::Vec;
 pub const CPUP_TMP: &[u8] = b".wh..wh.cpup.tmp";
 
 /// Branch that takes a change of an object whose topmost entry is on
-/// branch `top` (cpup=tdp): the nearest writable branch at or above it.
-pub fn cpup_target(brs: &dyn Branches, top: u32) -> Result<u32> {
-    (0..=top).rev().find(|b| brs.writable(*b)).ok_or(Errno::EROFS)
+/// branch `top`, in the union directory `parent` (empty for the root).
+/// cpup=tdp, as aufs has it: going up from the object, the nearest writable
+/// branch on which the parent directory exists (a file on a writable branch
+/// is changed in place); failing that, the nearest writable branch above
+/// the parent's topmost one (the parent is then copied up too).
+pub fn cpup_target<N>(brs: &dyn Branches, parent: &[Lower<N>], top: u32) -> Result<u32> {
+    let ptop = parent.first().map_or(top, |l| l.br).min(top);
+    let parent_on = |b: u32| parent.is_empty() || parent.iter().any(|l| l.br == b);
+    if let Some(b) = (ptop..=top).rev().find(|b| brs.writable(*b) && parent_on(*b)) {
+        return Ok(b);
+    }
+    (0..ptop).rev().find(|b| brs.writable(*b)).ok_or(Errno::EROFS)
 }
 
-/// Branch that takes a new entry in a directory whose topmost entry is on
-/// branch `parent_top` (create=tdp).
-pub fn create_target(brs: &dyn Branches, parent_top: u32) -> Result<u32> {
-    cpup_target(brs, parent_top)
+/// Branch that takes a new entry in the union directory `parent`
+/// (create=tdp): the topmost writable branch on which the parent exists;
+/// failing that, the nearest writable branch above the parent's topmost
+/// one.
+pub fn create_target<N>(brs: &dyn Branches, parent: &[Lower<N>]) -> Result<u32> {
+    if let Some(l) = parent.iter().find(|l| brs.writable(l.br)) {
+        return Ok(l.br);
+    }
+    let ptop = parent.first().map(|l| l.br).ok_or(Errno::ENOENT)?;
+    (0..ptop).rev().find(|b| brs.writable(*b)).ok_or(Errno::EROFS)
 }
 
 fn entry_on<N>(lowers: &[Lower<N>], br: u32) -> Result<&N> {
@@ -110,7 +125,7 @@ pub fn copy_up<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: 
             }
         }
     } else {
-        copy_up_nondir(b, src, &st, t, dst_dir, name, len)
+        copy_up_nondir(b, src, &st, t, dst_dir, Some(name), len)
     };
     let restored = b.set_times(t, dst_dir, &dir_times);
     let n = res?;
@@ -118,13 +133,35 @@ pub fn copy_up<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: 
     Ok(n)
 }
 
+/// Copy-up of a file that was unlinked while open: the copy is made under
+/// [`CPUP_TMP`] in `dst_dir` on `t` and left there; the shim opens it and
+/// removes the name, so the data lives only as long as the open file.
+pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: &B::Node) -> Result<B::Node> {
+    let src = top(obj)?;
+    if src.br <= t {
+        return Err(Errno::EINVAL);
+    }
+    let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
+    if st.file_type() != FileType::Reg {
+        return Err(Errno::EINVAL);
+    }
+    let dir_times = b.times(t, dst_dir)?;
+    let r = copy_up_nondir(b, src, &st, t, dst_dir, None, None);
+    let restored = b.set_times(t, dst_dir, &dir_times);
+    let n = r?;
+    restored?;
+    Ok(n)
+}
+
+/// Copy a non-directory under [`CPUP_TMP`], then rename it to `name`
+/// (`None`: leave it under the temporary name).
 fn copy_up_nondir<B: WriteBackend>(
     b: &B,
     src: &Lower<B::Node>,
     st: &crate::backend::Stat,
     t: u32,
     dst_dir: &B::Node,
-    name: &[u8],
+    name: Option<&[u8]>,
     len: Option<i64>,
 ) -> Result<B::Node> {
     let ftype = st.file_type();
@@ -143,12 +180,18 @@ fn copy_up_nondir<B: WriteBackend>(
             b.copy_data(src.br, &src.node, t, &tmp, n)?;
         }
         b.copy_meta(src.br, &src.node, t, &tmp)?;
-        b.rename(t, dst_dir, CPUP_TMP, dst_dir, name, 0, Cred::Internal)
+        match name {
+            Some(name) => b.rename(t, dst_dir, CPUP_TMP, dst_dir, name, 0, Cred::Internal),
+            None => Ok(()),
+        }
     })();
     if let Err(e) = filled {
         let _ = b.remove(t, dst_dir, CPUP_TMP, false, Cred::Internal);
         return Err(e);
     }
+    let Some(name) = name else {
+        return Ok(tmp);
+    };
     drop(tmp);
     let n = b.lookup(t, dst_dir, name)?;
     if !positive(b, t, &n)? {
@@ -263,9 +306,35 @@ fn clear_dir<B: WriteBackend>(b: &B, t: u32, dir: &B::Node) -> Result<()> {
     Ok(())
 }
 
-/// What the shim must check before a rename: a directory with children on
-/// branches other than `t` cannot be renamed (EXDEV, as aufs does).
-pub fn rename_check<B: WriteBackend>(b: &B, brs: &dyn Branches, src: &[Lower<B::Node>], t: u32) -> Result<()> {
+/// What the shim must check before a rename, before any copy-up: a
+/// directory target must be logically empty (ENOTEMPTY), and a directory
+/// with children on branches other than `t` cannot move (EXDEV, as aufs
+/// does) — for RENAME_EXCHANGE that holds for both sides.  `dst` is empty
+/// when the target does not exist.
+pub fn rename_check<B: WriteBackend>(
+    b: &B,
+    brs: &dyn Branches,
+    src: &[Lower<B::Node>],
+    dst: &[Lower<B::Node>],
+    t: u32,
+    flags: u32,
+) -> Result<()> {
+    let exchange = flags & RENAME_EXCHANGE != 0;
+    if let Some(d) = dst.first() {
+        let is_dir = b.stat(d.br, &d.node)?.is_some_and(|s| s.is_dir());
+        if is_dir && !exchange && !dir_is_empty(b, brs, dst)? {
+            return Err(Errno::ENOTEMPTY);
+        }
+    }
+    movable(b, brs, src, t)?;
+    if exchange {
+        movable(b, brs, dst, t)?;
+    }
+    Ok(())
+}
+
+/// A directory with children on branches other than `t` cannot be moved.
+fn movable<B: WriteBackend>(b: &B, brs: &dyn Branches, src: &[Lower<B::Node>], t: u32) -> Result<()> {
     let s = top(src)?;
     let st = b.stat(s.br, &s.node)?.ok_or(Errno::ENOENT)?;
     if !st.is_dir() {
@@ -369,13 +438,27 @@ mod tests {
 
     #[test]
     fn targets() {
-        let m = MemBackend::new(&[("rw", &[]), ("ro", &[]), ("rw", &[]), ("ro", &[])]);
-        assert_eq!(cpup_target(&m, 0), Ok(0));
-        assert_eq!(cpup_target(&m, 1), Ok(0));
-        assert_eq!(cpup_target(&m, 2), Ok(2), "a writable branch is changed in place");
-        assert_eq!(cpup_target(&m, 3), Ok(2), "nearest writable above");
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/"]), ("rw", &[]), ("ro", &["d/f"])]);
+        let root = m.roots();
+        let none: &[Lower<MemNode>] = &[];
+        assert_eq!(cpup_target(&m, none, 0), Ok(0));
+        assert_eq!(cpup_target(&m, &root, 1), Ok(0));
+        assert_eq!(cpup_target(&m, &root, 2), Ok(2), "a writable branch is changed in place");
+        assert_eq!(cpup_target(&m, &root, 3), Ok(2), "nearest writable above, parent there");
+        // d exists on 0, 1 and 3: branch 2 is writable but has no d, so a
+        // change of d/f goes to 0.
+        let d = walk(&m, "d");
+        assert_eq!(cpup_target(&m, &d, 3), Ok(0));
+        assert_eq!(create_target(&m, &d), Ok(0));
+        assert_eq!(create_target(&m, &root), Ok(0));
         let ro = MemBackend::new(&[("ro", &[]), ("ro", &[])]);
-        assert_eq!(cpup_target(&ro, 1), Err(Errno::EROFS));
+        assert_eq!(cpup_target(&ro, &ro.roots(), 1), Err(Errno::EROFS));
+        assert_eq!(create_target(&ro, &ro.roots()), Err(Errno::EROFS));
+        // The parent only on a read-only branch below a writable one.
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["p/"]), ("rw", &[])]);
+        assert_eq!(create_target(&m, &walk(&m, "p")), Ok(0));
+        let m = MemBackend::new(&[("ro", &["p/"]), ("rw", &["p/"])]);
+        assert_eq!(create_target(&m, &walk(&m, "p")), Ok(1), "parent exists on the rw branch");
     }
 
     #[test]
@@ -416,6 +499,15 @@ mod tests {
         assert!(m.paths(0).is_empty(), "{:?}", m.paths(0));
         assert_eq!(walk(&m, "f")[0].br, 1, "the lower file still shows");
         assert_eq!(m.get(1, "f").unwrap().data, b"data");
+    }
+
+    #[test]
+    fn orphan_copy_up_stays_under_the_temporary_name() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        let n = copy_up_orphan(&m, &walk(&m, "f"), 0, &Vec::new()).unwrap();
+        assert_eq!(n, CPUP_TMP.to_vec());
+        assert_eq!(m.get(0, ".wh..wh.cpup.tmp").unwrap().data, b"data");
+        assert!(m.get(0, "f").is_none(), "the name is not brought back");
     }
 
     #[test]
@@ -490,7 +582,7 @@ mod tests {
         let m = MemBackend::new(&[("rw", &["a/", "b/"]), ("ro", &["a/f=x"])]);
         let root = m.roots();
         let a = walk(&m, "a");
-        let t = cpup_target(&m, walk(&m, "a/f")[0].br).unwrap();
+        let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br).unwrap();
         copy_up(&m, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None).unwrap();
         rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
@@ -502,9 +594,14 @@ mod tests {
     #[test]
     fn rename_dir_rules() {
         let m = MemBackend::new(&[("rw", &["up/x", "e/"]), ("ro", &["low/y", "e/"])]);
-        assert_eq!(rename_check(&m, &m, &walk(&m, "low"), 0), Err(Errno::EXDEV));
-        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), 0), Ok(()));
-        assert_eq!(rename_check(&m, &m, &walk(&m, "e"), 0), Ok(()), "lower part has no children");
+        assert_eq!(rename_check(&m, &m, &walk(&m, "low"), &[], 0, 0), Err(Errno::EXDEV));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &[], 0, 0), Ok(()));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "e"), &[], 0, 0), Ok(()), "lower part has no children");
+        // A non-empty target comes first: ENOTEMPTY, not EXDEV.
+        assert_eq!(rename_check(&m, &m, &walk(&m, "low"), &walk(&m, "up"), 0, 0), Err(Errno::ENOTEMPTY));
+        // RENAME_EXCHANGE moves both sides: either one with lower children is EXDEV.
+        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "low"), 0, RENAME_EXCHANGE), Err(Errno::EXDEV));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "e"), 0, RENAME_EXCHANGE), Ok(()));
         let root = m.roots();
         rename(&m, &m, &root, &walk(&m, "e"), b"e", &root, &[], b"e2", 0, 0).unwrap();
         assert!(m.get(0, ".wh.e").is_some(), "the empty lower dir is whited out");

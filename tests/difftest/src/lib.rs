@@ -1,0 +1,25 @@
+//! aufs-difftest: a POSIX-parity differential tester for the aufs module.
+//!
+//! The same random sequence of filesystem operations is applied to (A) an
+//! aufs union mount and (B) a plain directory holding the union's flattened
+//! view, computed by [`flatten`] from the branches.  Every operation's
+//! outcome and the final trees must match, except for the deliberate
+//! differences listed in README.md.
+//!
+//! Modules: [`rng`] (PRNG), [`sys`] (syscalls), [`fixture`] (random
+//! branches), [`flatten`] (aufs lookup rules), [`gen`] + [`ops`] (operations),
+//! [`tree`] (walk and compare), [`env`] (setup/teardown), [`runner`],
+//! [`shrink`] (delta debugging), [`tap`] (kselftest output), [`suite`].
+
+pub mod env;
+pub mod fixture;
+pub mod flatten;
+pub mod gen;
+pub mod ops;
+pub mod rng;
+pub mod runner;
+pub mod shrink;
+pub mod suite;
+pub mod sys;
+pub mod tap;
+pub mod tree;
