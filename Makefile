@@ -7,6 +7,8 @@
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
 
+MAKEFLAGS += --no-print-directory
+
 TOP     := $(CURDIR)
 BUILD   := $(TOP)/build
 KVER     = $(shell $(TOP)/scripts/kver.sh)

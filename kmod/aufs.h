@@ -89,6 +89,7 @@ extern const struct super_operations au_sops;
 /* namei.c */
 extern const struct dentry_operations au_dops;
 struct au_dinfo *au_di_alloc(unsigned int nlower);
+struct au_dinfo *au_di_one(struct dentry *h, unsigned int bindex);
 struct au_dinfo *au_di_get(struct dentry *dentry);
 struct au_dinfo *au_di_get_positive(struct dentry *dentry);
 void au_di_put(struct au_dinfo *di);

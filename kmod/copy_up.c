@@ -48,48 +48,80 @@ int au_c_root(void *ctx, u32 bindex, void **out)
 	return 0;
 }
 
+/* One change in a directory of a branch: what au_hop_begin() set up. */
+struct au_hop {
+	struct vfsmount *mnt;
+	struct inode *pdir;
+	const struct cred *old;
+};
+
+static void au_hop_end(struct au_hop *op)
+{
+	inode_unlock(op->pdir);
+	au_cred_end(op->old);
+	mnt_drop_write(op->mnt);
+}
+
+/*
+ * Get write access to branch @bindex, take the credentials @cred asks for,
+ * lock directory @parent and look @name up in it: the dentry to act on
+ * (referenced), or an error with everything undone.
+ */
+static struct dentry *au_hop_begin(struct au_hop *op, void *ctx, u32 bindex,
+				   struct dentry *parent, const u8 *name, u32 len,
+				   u32 cred)
+{
+	struct dentry *d;
+	int err;
+
+	op->mnt = au_mnt(ctx, bindex);
+	if (!op->mnt)
+		return ERR_PTR(-EINVAL);
+	err = mnt_want_write(op->mnt);
+	if (err)
+		return ERR_PTR(err);
+	op->old = au_cred_begin(ctx, cred);
+	op->pdir = d_inode(parent);
+	inode_lock_nested(op->pdir, I_MUTEX_PARENT);
+	d = lookup_one_len(name, parent, len);
+	if (IS_ERR(d))
+		au_hop_end(op);
+	return d;
+}
+
 int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 		u32 mode, u32 rdev, const u8 *target, u32 tlen, u32 cred, void **out)
 {
-	struct vfsmount *mnt = au_mnt(ctx, bindex);
-	struct dentry *parent = dir, *d;
-	struct inode *pdir = d_inode(parent);
-	const struct cred *old;
+	struct au_hop op;
+	struct dentry *d;
 	char *link = NULL;
 	int err;
 
-	if (!mnt)
-		return -EINVAL;
 	if (S_ISLNK(mode)) {
 		link = kmemdup_nul(target, tlen, GFP_KERNEL);
 		if (!link)
 			return -ENOMEM;
 	}
-	err = mnt_want_write(mnt);
-	if (err)
-		goto out_free;
-	old = au_cred_begin(ctx, cred);
-	inode_lock_nested(pdir, I_MUTEX_PARENT);
-	d = lookup_one_len(name, parent, len);
+	d = au_hop_begin(&op, ctx, bindex, dir, name, len, cred);
 	if (IS_ERR(d)) {
-		err = PTR_ERR(d);
-		goto out_unlock;
+		kfree(link);
+		return PTR_ERR(d);
 	}
 	if (d_is_positive(d)) {
 		err = -EEXIST;
 	} else {
 		switch (mode & S_IFMT) {
 		case S_IFREG:
-			err = vfs_create(&init_user_ns, pdir, d, mode, true);
+			err = vfs_create(&init_user_ns, op.pdir, d, mode, true);
 			break;
 		case S_IFDIR:
-			err = vfs_mkdir(&init_user_ns, pdir, d, mode);
+			err = vfs_mkdir(&init_user_ns, op.pdir, d, mode);
 			break;
 		case S_IFLNK:
-			err = vfs_symlink(&init_user_ns, pdir, d, link);
+			err = vfs_symlink(&init_user_ns, op.pdir, d, link);
 			break;
 		default:
-			err = vfs_mknod(&init_user_ns, pdir, d, mode, new_decode_dev(rdev));
+			err = vfs_mknod(&init_user_ns, op.pdir, d, mode, new_decode_dev(rdev));
 			break;
 		}
 		/* Some filesystems leave the dentry unhashed after mkdir. */
@@ -100,11 +132,7 @@ int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 		dput(d);
 	else
 		*out = d;
-out_unlock:
-	inode_unlock(pdir);
-	au_cred_end(old);
-	mnt_drop_write(mnt);
-out_free:
+	au_hop_end(&op);
 	kfree(link);
 	return err;
 }
@@ -112,69 +140,43 @@ out_free:
 int au_c_link(void *ctx, u32 bindex, void *src, void *dir, const u8 *name,
 	      u32 len, u32 cred, void **out)
 {
-	struct vfsmount *mnt = au_mnt(ctx, bindex);
-	struct dentry *parent = dir, *d;
-	struct inode *pdir = d_inode(parent);
-	const struct cred *old;
+	struct au_hop op;
+	struct dentry *d;
 	int err;
 
-	if (!mnt)
-		return -EINVAL;
-	err = mnt_want_write(mnt);
+	d = au_hop_begin(&op, ctx, bindex, dir, name, len, cred);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	err = d_is_positive(d) ? -EEXIST :
+		vfs_link(src, &init_user_ns, op.pdir, d, NULL);
+	if (!err && d_is_negative(d))
+		err = -EIO;
 	if (err)
-		return err;
-	old = au_cred_begin(ctx, cred);
-	inode_lock_nested(pdir, I_MUTEX_PARENT);
-	d = lookup_one_len(name, parent, len);
-	if (IS_ERR(d)) {
-		err = PTR_ERR(d);
-	} else {
-		err = d_is_positive(d) ? -EEXIST :
-			vfs_link(src, &init_user_ns, pdir, d, NULL);
-		if (!err && d_is_negative(d))
-			err = -EIO;
-		if (err)
-			dput(d);
-		else
-			*out = d;
-	}
-	inode_unlock(pdir);
-	au_cred_end(old);
-	mnt_drop_write(mnt);
+		dput(d);
+	else
+		*out = d;
+	au_hop_end(&op);
 	return err;
 }
 
 int au_c_remove(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 		u32 is_dir, u32 cred)
 {
-	struct vfsmount *mnt = au_mnt(ctx, bindex);
-	struct dentry *parent = dir, *d;
-	struct inode *pdir = d_inode(parent);
-	const struct cred *old;
+	struct au_hop op;
+	struct dentry *d;
 	int err;
 
-	if (!mnt)
-		return -EINVAL;
-	err = mnt_want_write(mnt);
-	if (err)
-		return err;
-	old = au_cred_begin(ctx, cred);
-	inode_lock_nested(pdir, I_MUTEX_PARENT);
-	d = lookup_one_len(name, parent, len);
-	if (IS_ERR(d)) {
-		err = PTR_ERR(d);
-	} else {
-		if (d_is_negative(d))
-			err = -ENOENT;
-		else if (is_dir)
-			err = vfs_rmdir(&init_user_ns, pdir, d);
-		else
-			err = vfs_unlink(&init_user_ns, pdir, d, NULL);
-		dput(d);
-	}
-	inode_unlock(pdir);
-	au_cred_end(old);
-	mnt_drop_write(mnt);
+	d = au_hop_begin(&op, ctx, bindex, dir, name, len, cred);
+	if (IS_ERR(d))
+		return PTR_ERR(d);
+	if (d_is_negative(d))
+		err = -ENOENT;
+	else if (is_dir)
+		err = vfs_rmdir(&init_user_ns, op.pdir, d);
+	else
+		err = vfs_unlink(&init_user_ns, op.pdir, d, NULL);
+	dput(d);
+	au_hop_end(&op);
 	return err;
 }
 
@@ -239,7 +241,10 @@ static struct file *au_open_h(void *ctx, u32 bindex, struct dentry *d, int flags
 	return dentry_open(&path, flags | O_LARGEFILE | O_NOATIME, current_cred());
 }
 
-/* Copy data, keeping holes: only the data segments are spliced across. */
+/*
+ * Copy data, keeping holes: a clone where the filesystem can, else only
+ * the data segments are spliced across.
+ */
 int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 {
 	struct au_sbinfo *si = ctx;
@@ -262,6 +267,9 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 	err = mnt_want_write(out->f_path.mnt);
 	if (err)
 		goto out_out;
+	/* A reflink where the branches allow it: instant, and keeps holes. */
+	if (len > 0 && vfs_clone_file_range(in, 0, out, 0, len, 0) == len)
+		pos = len;
 	while (pos < len) {
 		data = vfs_llseek(in, pos, SEEK_DATA);
 		if (data == -ENXIO || data >= len)

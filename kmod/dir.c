@@ -71,13 +71,9 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 	if (err)
 		goto out;
 	err = -ENOMEM;
-	di = au_di_alloc(1);
-	if (!di) {
-		dput(h);
+	di = au_di_one(h, t);
+	if (!di)
 		goto out;
-	}
-	di->lower[0].dentry = h;
-	di->lower[0].bindex = t;
 	inode = au_iget(sb, di);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
@@ -144,13 +140,9 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 	if (err)
 		goto out;
 	err = -ENOMEM;
-	di = au_di_alloc(1);
-	if (!di) {
-		dput(h);
+	di = au_di_one(h, t);
+	if (!di)
 		goto out;
-	}
-	di->lower[0].dentry = h;
-	di->lower[0].bindex = t;
 	au_di_set(dentry, di);
 	ihold(inode);
 	au_cpattr(inode, d_inode(h));
@@ -217,12 +209,9 @@ static void au_di_keep_top(struct dentry *dentry)
 
 	if (!di)
 		return;
-	n = au_di_alloc(1);
-	if (n) {
-		n->lower[0].dentry = dget(di->lower[0].dentry);
-		n->lower[0].bindex = di->lower[0].bindex;
+	n = au_di_one(dget(di->lower[0].dentry), di->lower[0].bindex);
+	if (n)
 		au_di_set(dentry, n);
-	}
 	au_di_put(di);
 }
 

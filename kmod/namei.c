@@ -22,6 +22,21 @@ struct au_dinfo *au_di_alloc(unsigned int nlower)
 	return di;
 }
 
+/* An info with the one entry @h (its reference goes in) on branch @bindex;
+ * on failure @h is put. */
+struct au_dinfo *au_di_one(struct dentry *h, unsigned int bindex)
+{
+	struct au_dinfo *di = au_di_alloc(1);
+
+	if (!di) {
+		dput(h);
+		return NULL;
+	}
+	di->lower[0].dentry = h;
+	di->lower[0].bindex = bindex;
+	return di;
+}
+
 static void au_di_release(struct kref *kref)
 {
 	struct au_dinfo *di = container_of(kref, struct au_dinfo, kref);

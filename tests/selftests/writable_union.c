@@ -2273,6 +2273,120 @@ TEST_F(wu, misc_unprivileged_user_like_branch)
 	EXPECT_EQ(0, st.st_uid);
 }
 
+/* rw+nolwh: whiteouts are plain files, no whiteout base is made. */
+TEST_F(wu, whiteout_nolwh_is_plain_file)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	mount2(_metadata, self, "rw+nolwh", "ro");
+	at(_metadata, p, self->mnt, "hello.txt");
+	ASSERT_EQ(0, unlink(p));
+	lstat_at(_metadata, self->top, ".wh.hello.txt", &st);
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(1, st.st_nlink);
+	expect_absent(_metadata, self->top, ".wh..wh.aufs");
+	expect_absent(_metadata, self->mnt, "hello.txt");
+	expect_content(_metadata, self->base, "hello.txt", HELLO_BASE);
+}
+
+/* O_DIRECT through the union is what the branch filesystem makes of it. */
+TEST_F(wu, odirect_like_branch)
+{
+	char p[PATH_MAX];
+	int on_branch, on_union;
+
+	mount_seed(_metadata, self);
+	at(_metadata, p, self->base, "hello.txt");
+	on_branch = open_err(p, O_RDONLY | O_DIRECT, 0);
+	at(_metadata, p, self->mnt, "hello.txt");
+	on_union = open_err(p, O_RDONLY | O_DIRECT, 0);
+	EXPECT_EQ(on_branch, on_union) TH_LOG("branch: %s, union: %s",
+					      strerror(on_branch), strerror(on_union));
+}
+
+/* A POSIX ACL xattr (linux/posix_acl_xattr.h layout): version, then
+ * entries of tag, perm, id. */
+static size_t acl_build(unsigned char *buf, uid_t user, unsigned int user_perm)
+{
+	static const struct { unsigned short tag, perm; } fixed[] = {
+		{ 0x01, 6 },	/* ACL_USER_OBJ rw- */
+		{ 0x04, 0 },	/* ACL_GROUP_OBJ --- */
+		{ 0x10, 4 },	/* ACL_MASK r-- */
+		{ 0x20, 0 },	/* ACL_OTHER --- */
+	};
+	size_t off = 0;
+	unsigned int v = 2, id;
+	unsigned short tag, perm;
+	int i;
+
+	memcpy(buf + off, &v, 4);
+	off += 4;
+	for (i = 0; i < 4; i++) {
+		/* entries sorted by tag: ACL_USER (0x02) after USER_OBJ */
+		tag = fixed[i].tag;
+		perm = fixed[i].perm;
+		id = (unsigned int)-1;
+		memcpy(buf + off, &tag, 2);
+		memcpy(buf + off + 2, &perm, 2);
+		memcpy(buf + off + 4, &id, 4);
+		off += 8;
+		if (i == 0) {
+			tag = 0x02;
+			perm = user_perm;
+			id = user;
+			memcpy(buf + off, &tag, 2);
+			memcpy(buf + off + 2, &perm, 2);
+			memcpy(buf + off + 4, &id, 4);
+			off += 8;
+		}
+	}
+	return off;
+}
+
+enum { A_GRANTED, A_DENIED, A_NRES };
+
+static void acl_child(FIXTURE_DATA(wu) *self, int *res, int n)
+{
+	char p[PATH_MAX];
+
+	(void)n;
+	pathf(p, "%s/granted", self->mnt);
+	res[A_GRANTED] = open_err(p, O_RDONLY, 0);
+	pathf(p, "%s/denied", self->mnt);
+	res[A_DENIED] = open_err(p, O_RDONLY, 0);
+}
+
+/* Access an ACL grants on the branch is granted through the union. */
+TEST_F(wu, posix_acl_of_the_branch_counts)
+{
+	unsigned char acl[64];
+	char p[PATH_MAX];
+	int res[A_NRES];
+	size_t len;
+
+	ASSERT_EQ(0, put_file(self->base, "granted", "g\n"));
+	ASSERT_EQ(0, put_file(self->base, "denied", "d\n"));
+	at(_metadata, p, self->base, "granted");
+	ASSERT_EQ(0, chmod(p, 0600));
+	len = acl_build(acl, USER_ID, 4);
+	if (setxattr(p, "system.posix_acl_access", acl, len, 0)) {
+		if (errno == EOPNOTSUPP)
+			SKIP(return, "branch filesystem has no POSIX ACLs");
+		ASSERT_EQ(0, errno) TH_LOG("setting the ACL: %s", strerror(errno));
+	}
+	at(_metadata, p, self->base, "denied");
+	ASSERT_EQ(0, chmod(p, 0600));
+	mount_seed(_metadata, self);
+
+	ASSERT_EQ(0, run_child(self, USER_ID, GROUP_ID, acl_child, res, A_NRES));
+	EXPECT_EQ(0, res[A_GRANTED]) TH_LOG("open as %d: %s", USER_ID, strerror(res[A_GRANTED]));
+	EXPECT_EQ(EACCES, res[A_DENIED]);
+	/* the ACL reads back through the union */
+	at(_metadata, p, self->mnt, "granted");
+	EXPECT_EQ((ssize_t)len, getxattr(p, "system.posix_acl_access", NULL, 0));
+}
+
 /* ================================================================== */
 /* 8. udba-ish: recreated names, and a clean umount                   */
 /* ================================================================== */
