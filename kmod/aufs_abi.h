@@ -148,6 +148,9 @@ const __u64 *au_rs_abi_layout(void);
 int au_rs_sb_new(const __u8 *data, __u32 len, __u32 sb_rdonly, void *mctx,
 		 struct au_rs_sb **out, char *msg, __u32 msglen);
 void au_rs_sb_free(struct au_rs_sb *sb);
+/* 0 if a remount with @data can go ahead; else -errno and a message. */
+int au_rs_remount(const struct au_rs_sb *sb, const __u8 *data, __u32 len,
+		  char *msg, __u32 msglen);
 __u32 au_rs_sb_nbr(const struct au_rs_sb *sb);
 int au_rs_sb_brinfo(const struct au_rs_sb *sb, __u32 bindex, struct au_brinfo *out);
 /* Text generators: return the length written (no NUL) or a negative errno. */

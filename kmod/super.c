@@ -144,6 +144,24 @@ static int au_show_options(struct seq_file *m, struct dentry *root)
 	return n < 0 ? n : 0;
 }
 
+/* Remount: the core says whether the options can be applied as they are. */
+static int au_remount_fs(struct super_block *sb, int *flags, char *data)
+{
+	struct au_sbinfo *si = AU_SB(sb);
+	char *msg;
+	int err;
+
+	msg = kzalloc(AU_MSG_MAX, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	err = au_rs_remount(si->rs, data, data ? strnlen(data, PAGE_SIZE) : 0,
+			    msg, AU_MSG_MAX);
+	if (err)
+		pr_err("%s\n", msg[0] ? msg : "bad remount options");
+	kfree(msg);
+	return err;
+}
+
 const struct super_operations au_sops = {
 	.alloc_inode	= au_alloc_inode,
 	.free_inode	= au_free_inode,
@@ -151,6 +169,7 @@ const struct super_operations au_sops = {
 	.drop_inode	= generic_delete_inode,
 	.statfs		= au_statfs,
 	.show_options	= au_show_options,
+	.remount_fs	= au_remount_fs,
 };
 
 static struct au_sbinfo *au_si_alloc(struct super_block *sb)

@@ -452,6 +452,24 @@ pub unsafe extern "C" fn au_rs_sb_new(
 }
 
 /// # Safety
+/// `sb` from au_rs_sb_new; `data` valid for `len` bytes; `msg` NULL or
+/// valid for `msglen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_remount(sb: *const au_rs_sb, data: *const u8, len: u32, msg: *mut c_char, msglen: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract.
+    match s.remount(unsafe { bytes(data, len) }) {
+        Ok(()) => 0,
+        Err(e) => {
+            // SAFETY: caller's contract on msg.
+            unsafe { put_msg(msg, msglen, &e) };
+            errno_ret(e.errno)
+        }
+    }
+}
+
+/// # Safety
 /// `sb` NULL or from au_rs_sb_new, not used afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_sb_free(sb: *mut au_rs_sb) {

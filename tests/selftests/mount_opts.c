@@ -431,6 +431,59 @@ TEST_F(mo, rw_branch_on_readonly_fs)
 	mount_fails(_metadata, self->mnt, 0, d, EINVAL, 1);
 }
 
+/* ---- remount ---- */
+
+/* remount(2) with data on the fixture's mount: 0 or errno, and the log. */
+static int remount_err(const char *mnt, unsigned long flags, const char *data,
+		       char *msg, size_t size)
+{
+	int kfd, ret, e;
+
+	msg[0] = 0;
+	kfd = kmsg_open();
+	ret = mount(NULL, mnt, NULL, MS_REMOUNT | flags, data);
+	e = ret ? errno : 0;
+	if (kfd >= 0) {
+		if (kmsg_find(kfd, "aufs: ", msg, size) != 1)
+			msg[0] = 0;
+		close(kfd);
+	}
+	return e;
+}
+
+/*
+ * A plain remount (ro and back, or passing back what /proc/mounts shows)
+ * works; branch changes and new options, which the module cannot apply
+ * yet, are refused with EOPNOTSUPP and a message, never silently ignored.
+ */
+TEST_F(mo, remount)
+{
+	char d[MOUNT_DATA_MAX], msg[1024], si[64], p[PATH_MAX];
+
+	ASSERT_EQ(0, dataf(d, "br=%s:%s,dio", self->top, self->base));
+	mount_ok(_metadata, self, 0, d);
+	ASSERT_EQ(0, remount_err(self->mnt, MS_RDONLY, "", msg, sizeof(msg)));
+	ASSERT_EQ(0, pathf(p, "%s/new", self->mnt));
+	ASSERT_EQ(-1, open(p, O_WRONLY | O_CREAT, 0644));
+	ASSERT_EQ(EROFS, errno);
+	ASSERT_EQ(0, mount_si(self->mnt, si, sizeof(si)));
+	ASSERT_EQ(0, dataf(d, "si=%s,dio", si));
+	ASSERT_EQ(0, remount_err(self->mnt, 0, d, msg, sizeof(msg)));
+	ASSERT_EQ(0, write_file(p, "rw again\n"));
+
+	ASSERT_EQ(0, dataf(d, "append:%s", self->dir));
+	ASSERT_EQ(EOPNOTSUPP, remount_err(self->mnt, 0, d, msg, sizeof(msg)));
+	ASSERT_NE(0, msg[0]) TH_LOG("no 'aufs: ' message for a refused remount");
+	TH_LOG("kernel said: %s", msg);
+	ASSERT_EQ(EOPNOTSUPP, remount_err(self->mnt, 0, "dio,udba=none", msg, sizeof(msg)));
+	ASSERT_NE(0, msg[0]);
+	ASSERT_EQ(EINVAL, remount_err(self->mnt, 0, "nosuchoption", msg, sizeof(msg)));
+	ASSERT_NE(0, msg[0]);
+	/* nothing changed: still two branches, still writable */
+	check_br(_metadata, self->mnt, 0, self->top, "rw");
+	ASSERT_EQ(0, br_exists(self->mnt, 2));
+}
+
 /* After all those failures a good mount still works. */
 TEST_F(mo, mount_after_failures)
 {
