@@ -76,9 +76,12 @@ start=$(date +%s)
 rc=0
 # --force-9p: the host root over 9p (virtiofsd cannot start here; vng would
 # wait for it several seconds before falling back to 9p anyway).
+# The guest's output goes through a pipe: QEMU opens its console output
+# anew, and on a regular file (make test > log) that would truncate
+# everything written before the VM started.
 timeout --kill-after=20 "$TIMEOUT" \
     vng --run "$KIMG" --disable-kvm --force-9p --verbose --memory "$MEMORY" --cpus "$CPUS" \
-        --exec "$cmd" </dev/null 2>&3 || rc=$?
+        --exec "$cmd" </dev/null 2>&3 | cat || rc=${PIPESTATUS[0]}
 exec 3>&-
 wait "$filter" 2>/dev/null || true
 end=$(date +%s)
