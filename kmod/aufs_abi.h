@@ -74,13 +74,13 @@ struct au_brinfo {
 /* Attributes of a lower entry (C -> Rust). */
 struct au_stat {
 	__u32 positive;		/* 0: negative dentry, the rest is zero */
-	__u32 dtype;		/* AU_DT_* */
-	__u32 mode;
+	__u32 mode;		/* S_IFMT bits included: the core derives the type */
 	__u32 nlink;
+	__u32 pad;
 	__u64 ino;
 	__s64 size;
 	__u32 rdev;		/* new_encode_dev() form */
-	__u32 pad;
+	__u32 pad2;
 };
 
 /* Result of a union lookup (Rust -> C). */
@@ -159,8 +159,6 @@ int au_rs_sysfs_br(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len
 int au_rs_sysfs_brid(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len);
 int au_rs_sysfs_xi_path(const struct au_rs_sb *sb, char *buf, __u32 len);
 int au_rs_sysfs_config(char *buf, __u32 len);
-/* Name check for a union name: 0, -EPERM (.wh. prefix), -ENAMETOOLONG. */
-int au_rs_check_name(const struct au_rs_sb *sb, const __u8 *name, __u32 len);
 int au_rs_lookup(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent,
 		 const __u8 *name, __u32 len,

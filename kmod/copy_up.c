@@ -24,18 +24,33 @@ static struct vfsmount *au_mnt(void *ctx, u32 bindex)
 	return bindex < si->nbr ? si->br[bindex].path.mnt : NULL;
 }
 
-/* Credentials for a branch change, and their release. */
-static const struct cred *au_cred_begin(void *ctx, u32 cred)
+/* A change on a branch: write access to its mount and the credentials. */
+struct au_wr {
+	struct vfsmount *mnt;
+	const struct cred *old;	/* NULL: the caller's own credentials */
+};
+
+/* Get write access to branch @bindex and take the credentials @cred asks for. */
+static int au_wr_begin(struct au_wr *wr, void *ctx, u32 bindex, u32 cred)
 {
 	struct au_sbinfo *si = ctx;
+	int err;
 
-	return cred == AU_CRED_INTERNAL ? override_creds(si->cred) : NULL;
+	wr->mnt = au_mnt(ctx, bindex);
+	if (!wr->mnt)
+		return -EINVAL;
+	err = mnt_want_write(wr->mnt);
+	if (err)
+		return err;
+	wr->old = cred == AU_CRED_INTERNAL ? override_creds(si->cred) : NULL;
+	return 0;
 }
 
-static void au_cred_end(const struct cred *old)
+static void au_wr_end(struct au_wr *wr)
 {
-	if (old)
-		revert_creds(old);
+	if (wr->old)
+		revert_creds(wr->old);
+	mnt_drop_write(wr->mnt);
 }
 
 int au_c_root(void *ctx, u32 bindex, void **out)
@@ -50,16 +65,14 @@ int au_c_root(void *ctx, u32 bindex, void **out)
 
 /* One change in a directory of a branch: what au_hop_begin() set up. */
 struct au_hop {
-	struct vfsmount *mnt;
+	struct au_wr wr;
 	struct inode *pdir;
-	const struct cred *old;
 };
 
 static void au_hop_end(struct au_hop *op)
 {
 	inode_unlock(op->pdir);
-	au_cred_end(op->old);
-	mnt_drop_write(op->mnt);
+	au_wr_end(&op->wr);
 }
 
 /*
@@ -74,13 +87,9 @@ static struct dentry *au_hop_begin(struct au_hop *op, void *ctx, u32 bindex,
 	struct dentry *d;
 	int err;
 
-	op->mnt = au_mnt(ctx, bindex);
-	if (!op->mnt)
-		return ERR_PTR(-EINVAL);
-	err = mnt_want_write(op->mnt);
+	err = au_wr_begin(&op->wr, ctx, bindex, cred);
 	if (err)
 		return ERR_PTR(err);
-	op->old = au_cred_begin(ctx, cred);
 	op->pdir = d_inode(parent);
 	inode_lock_nested(op->pdir, I_MUTEX_PARENT);
 	d = lookup_one_len(name, parent, len);
@@ -183,18 +192,14 @@ int au_c_remove(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 int au_c_rename(void *ctx, u32 bindex, void *odir, const u8 *oname, u32 olen,
 		void *ndir, const u8 *nname, u32 nlen, u32 flags, u32 cred)
 {
-	struct vfsmount *mnt = au_mnt(ctx, bindex);
 	struct dentry *op = odir, *np = ndir, *trap, *od, *nd;
 	struct renamedata rd = {};
-	const struct cred *old;
+	struct au_wr wr;
 	int err;
 
-	if (!mnt)
-		return -EINVAL;
-	err = mnt_want_write(mnt);
+	err = au_wr_begin(&wr, ctx, bindex, cred);
 	if (err)
 		return err;
-	old = au_cred_begin(ctx, cred);
 	trap = lock_rename(np, op);
 	od = lookup_one_len(oname, op, olen);
 	err = PTR_ERR(od);
@@ -227,8 +232,7 @@ out_od:
 	dput(od);
 out_unlock:
 	unlock_rename(np, op);
-	au_cred_end(old);
-	mnt_drop_write(mnt);
+	au_wr_end(&wr);
 	return err;
 }
 
@@ -264,9 +268,6 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 		err = PTR_ERR(out);
 		goto out_in;
 	}
-	err = mnt_want_write(out->f_path.mnt);
-	if (err)
-		goto out_out;
 	/* A reflink where the branches allow it: instant, and keeps holes. */
 	if (len > 0 && vfs_clone_file_range(in, 0, out, 0, len, 0) == len)
 		pos = len;
@@ -285,13 +286,13 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 
 			if (fatal_signal_pending(current)) {
 				err = -EINTR;
-				goto out_write;
+				goto out_out;
 			}
 			n = do_splice_direct(in, &pos, out, &opos,
 					     min_t(loff_t, hole - pos, SZ_1M), SPLICE_F_MOVE);
 			if (n <= 0) {
 				err = n < 0 ? n : -EIO;
-				goto out_write;
+				goto out_out;
 			}
 		}
 	}
@@ -300,8 +301,6 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 		err = vfs_truncate(&out->f_path, len);
 	if (!err)
 		err = vfs_fsync(out, 0);
-out_write:
-	mnt_drop_write(out->f_path.mnt);
 out_out:
 	fput(out);
 out_in:
@@ -371,20 +370,15 @@ static int au_notify(struct dentry *d, struct iattr *ia)
 
 int au_c_copy_meta(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 {
-	struct au_sbinfo *si = ctx;
 	struct dentry *s = src, *d = dst;
 	struct inode *si_inode = d_inode(s);
-	struct vfsmount *mnt = au_mnt(ctx, dbr);
-	const struct cred *old;
 	struct iattr ia;
+	struct au_wr wr;
 	int err;
 
-	if (!mnt)
-		return -EINVAL;
-	err = mnt_want_write(mnt);
+	err = au_wr_begin(&wr, ctx, dbr, AU_CRED_INTERNAL);
 	if (err)
 		return err;
-	old = override_creds(si->cred);
 	err = au_copy_xattrs(s, d);
 	if (!err) {
 		/* Owner first: chown may clear the set-id bits the mode restores. */
@@ -404,8 +398,7 @@ int au_c_copy_meta(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 				     .ia_mtime = si_inode->i_mtime };
 		err = au_notify(d, &ia);
 	}
-	revert_creds(old);
-	mnt_drop_write(mnt);
+	au_wr_end(&wr);
 	return err;
 }
 
@@ -440,25 +433,19 @@ int au_c_times(void *ctx, u32 bindex, void *node, struct au_times *out)
 
 int au_c_set_times(void *ctx, u32 bindex, void *node, const struct au_times *t)
 {
-	struct au_sbinfo *si = ctx;
-	struct vfsmount *mnt = au_mnt(ctx, bindex);
-	const struct cred *old;
 	struct iattr ia = {
 		.ia_valid = ATTR_ATIME | ATTR_MTIME | ATTR_ATIME_SET | ATTR_MTIME_SET,
 		.ia_atime = { .tv_sec = t->atime_sec, .tv_nsec = t->atime_nsec },
 		.ia_mtime = { .tv_sec = t->mtime_sec, .tv_nsec = t->mtime_nsec },
 	};
+	struct au_wr wr;
 	int err;
 
-	if (!mnt)
-		return -EINVAL;
-	err = mnt_want_write(mnt);
+	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
 	if (err)
 		return err;
-	old = override_creds(si->cred);
 	err = au_notify(node, &ia);
-	revert_creds(old);
-	mnt_drop_write(mnt);
+	au_wr_end(&wr);
 	return err;
 }
 

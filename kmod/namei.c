@@ -124,7 +124,6 @@ int au_c_stat(void *ctx, u32 bindex, void *dentry, struct au_stat *st)
 		return 0;
 	st->positive = 1;
 	st->mode = inode->i_mode;
-	st->dtype = (inode->i_mode & S_IFMT) >> 12;
 	st->nlink = inode->i_nlink;
 	st->ino = inode->i_ino;
 	st->size = i_size_read(inode);

@@ -109,6 +109,13 @@ fn errno_ret(e: Errno) -> c_int {
     e.to_kernel()
 }
 
+fn status(r: crate::Result<()>) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => errno_ret(e),
+    }
+}
+
 /// Copy `s` into the C buffer `buf` of `len` bytes; the length or -E2BIG.
 ///
 /// # Safety
@@ -355,10 +362,7 @@ pub unsafe extern "C" fn au_rs_dir_add(cookie: *mut c_void, name: *const u8, len
     let sink = unsafe { &mut *(cookie as *mut &mut dyn DirSink) };
     // SAFETY: the actor's name is valid for len bytes during the call.
     let name = unsafe { bytes(name, len) };
-    match sink.add(name, FileType::from_dtype(dtype), ino) {
-        Ok(()) => 0,
-        Err(e) => errno_ret(e),
-    }
+    status(sink.add(name, FileType::from_dtype(dtype), ino))
 }
 
 // ---------------------------------------------------------------------------
@@ -576,17 +580,6 @@ pub extern "C" fn au_rs_abi_layout() -> *const u64 {
 // Lookup and readdir
 
 /// # Safety
-/// `name` valid for `len` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn au_rs_check_name(_sb: *const au_rs_sb, name: *const u8, len: u32) -> c_int {
-    // SAFETY: caller's contract.
-    match crate::name::check_user_name(unsafe { bytes(name, len) }) {
-        Ok(()) => 0,
-        Err(e) => errno_ret(e),
-    }
-}
-
-/// # Safety
 /// `sb` from au_rs_sb_new, `ctx` the shim's sb info; `parent` holds
 /// `nparent` entries; `out` has room for `cap`; `res` a valid out pointer.
 #[no_mangle]
@@ -718,13 +711,6 @@ pub unsafe extern "C" fn au_rs_xino(sb: *mut au_rs_sb, bindex: u32, h_ino: u64) 
 
 // ---------------------------------------------------------------------------
 // The writable union
-
-fn status(r: crate::Result<()>) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => errno_ret(e),
-    }
-}
 
 /// Hand a new node to C through `out`.
 ///
