@@ -16,6 +16,7 @@
 #define AUFS_NAME		"aufs"
 #define AUFS_VERSION		"0.1.0"
 #define AUFS_SUPER_MAGIC	0x61756673	/* "aufs" */
+#define AUFS_ROOT_INO		2
 
 struct au_branch {
 	struct path path;
@@ -24,16 +25,34 @@ struct au_branch {
 	unsigned int id;
 };
 
+/*
+ * The context of a call into the core (the "ctx" of aufs_abi.h): the mount,
+ * and the credentials the union's own work (AU_CRED_INTERNAL) is done with:
+ * the mounter's, or what an LSM made of them for one copy-up.
+ */
+struct au_ctx {
+	struct au_sbinfo *si;
+	const struct cred *cred;
+};
+
+static inline struct au_sbinfo *AU_CTX_SI(void *ctx)
+{
+	return ((struct au_ctx *)ctx)->si;
+}
+
 /* Per-superblock info (sb->s_fs_info). */
 struct au_sbinfo {
 	struct super_block *sb;
 	struct au_rs_sb *rs;		/* the core's options + branch table */
 	unsigned int nbr;
 	struct au_branch *br;
-	struct mutex xino_mtx;		/* serializes au_rs_xino() */
-	struct mutex cpup_mtx;		/* serializes copy-ups */
+	struct au_rs_xino *xino;	/* inode numbers, under xino_mtx */
+	struct mutex xino_mtx;
+	atomic64_t next_id;		/* names the union's temporary entries */
 	const struct cred *cred;	/* the mounter's: the union's own changes */
+	struct au_ctx ctx;		/* { this, cred } */
 	unsigned long id;		/* si=, /sys/fs/aufs/si_<id> */
+	struct dentry *dbg;		/* debugfs aufs/si_<id> */
 
 	/* sysfs: si_<id>/{br<N>,brid<N>,xi_path}; the kobject owns this struct */
 	struct kobject kobj;
@@ -54,10 +73,18 @@ struct au_dinfo {
 	struct au_lower lower[];	/* top first */
 };
 
-/* Per-inode info: the VFS inode and the topmost lower inode it mirrors. */
+/*
+ * Per-inode info: the VFS inode and the topmost lower inode it mirrors.
+ * @h_prev keeps the inode it mirrored before a copy-up alive until the
+ * union inode goes: a file opened or mapped before the copy-up still uses
+ * it.  (A file is copied up once: from a read-only branch to a writable
+ * one, where later changes are made in place.)
+ */
 struct au_inode {
 	struct inode *h_inode;
+	struct inode *h_prev;
 	unsigned int bindex;
+	struct mutex cpup_mtx;		/* serializes copy-ups of this inode */
 	struct inode vfs_inode;
 };
 
@@ -72,6 +99,12 @@ static inline struct au_inode *AU_I(struct inode *inode)
 	return container_of(inode, struct au_inode, vfs_inode);
 }
 
+/* A unique number for the temporary names of one operation. */
+static inline u64 au_next_id(struct au_sbinfo *si)
+{
+	return atomic64_inc_return(&si->next_id);
+}
+
 /* Entry @i of @di as a path on its branch (no reference taken). */
 static inline void au_h_path(struct super_block *sb, struct au_dinfo *di,
 			     unsigned int i, struct path *h)
@@ -82,6 +115,7 @@ static inline void au_h_path(struct super_block *sb, struct au_dinfo *di,
 
 /* module.c */
 extern struct file_system_type au_fs_type;
+extern struct dentry *au_debugfs;
 
 /* super.c */
 extern const struct super_operations au_sops;
@@ -104,12 +138,15 @@ void au_free_inode(struct inode *inode);
 void au_evict_inode(struct inode *inode);
 extern const struct xattr_handler *au_xattr_handlers[];
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di);
+struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di);
 void au_cpattr(struct inode *inode, struct inode *h_inode);
+int au_ino(struct au_sbinfo *si, unsigned int bindex, struct inode *h_inode, u64 *ino);
+void au_gone(struct dentry *dentry, unsigned int t);
 
 /* copy_up.c */
 int au_di_find(struct au_dinfo *di, unsigned int t);
-void au_inode_retop(struct inode *inode, struct au_dinfo *di);
 int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc);
+int au_is_up(struct dentry *dentry, unsigned int t);
 int au_wbr(struct dentry *dentry);
 int au_wbr_create(struct dentry *parent);
 

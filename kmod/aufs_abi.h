@@ -10,7 +10,8 @@
  *
  * Conventions: functions named au_rs_* are implemented in Rust and called by C;
  * au_c_* are implemented in C and called by Rust.  Every int return is 0 or a
- * negative errno.  A "dentry" here is always a lower (branch) dentry passed as
+ * negative errno.  @ctx is the shim's context of the call (struct au_ctx:
+ * the mount and the credentials of the union's own work).  A "dentry" here is always a lower (branch) dentry passed as
  * an opaque pointer; whoever holds a struct au_lower owns one reference.
  */
 #ifndef AUFS_ABI_H
@@ -18,7 +19,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		1
+#define AU_ABI_VERSION		2
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -142,6 +143,7 @@ struct au_dirent {
 
 struct au_rs_sb;		/* Rust: per-mount options + branch table */
 struct au_rs_dir;		/* Rust: merged directory listing */
+struct au_rs_xino;		/* Rust: inode number table */
 
 /* ---- implemented in Rust ---- */
 const __u64 *au_rs_abi_layout(void);
@@ -170,11 +172,26 @@ int au_rs_dir_entry(const struct au_rs_dir *d, __u32 idx, struct au_dirent *out)
 void au_rs_dir_free(struct au_rs_dir *d);
 /* Called back by au_c_iterate for each lower entry. */
 int au_rs_dir_add(void *cookie, const __u8 *name, __u32 len, __u32 dtype, __u64 ino);
-/* Inode numbers: the in-memory xino table.  Callers serialize per sb. */
-__u64 au_rs_xino(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino);
+/*
+ * Inode numbers (src/xino.rs): a table of its own, so it can change while
+ * the options and branch table are read.  Every call on one table is
+ * serialized by the caller (the shim's per-sb xino mutex).
+ */
+struct au_rs_xino *au_rs_xino_new(void);
+void au_rs_xino_free(struct au_rs_xino *x);
+int au_rs_ino(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u64 *ino);
+/* After a copy-up: @h_ino on branch @brid is union inode @ino. */
+int au_rs_ino_keep(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u64 ino);
+/* The union inode whose top was @h_ino (now with @h_nlink links) is gone. */
+void au_rs_ino_evicted(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u32 h_nlink);
+__u64 au_rs_xino_len(struct au_rs_xino *x);
 
-/* Inode numbers after copy-up: @h_ino on @bindex is union inode @ino. */
-void au_rs_xino_set(struct au_rs_sb *sb, __u32 bindex, __u64 h_ino, __u64 ino);
+/* Policy questions (src/policy.rs): 1 yes, 0 no. */
+int au_rs_write_in_place(const struct au_rs_sb *sb, __u32 bindex);
+int au_rs_share_inode(const struct au_rs_sb *sb, __u32 bindex, __u32 is_dir,
+		      __u32 nlink);
+/* 1: check a permission on every branch the object is on; 0: the top only. */
+int au_rs_perm_all(const struct au_rs_sb *sb, __u32 is_dir, __u32 write);
 
 /* The writable union (src/write.rs).  @t is the branch acted on. */
 /* Target branches (>= 0) or -errno; @parent is empty for the root. */
@@ -182,15 +199,16 @@ int au_rs_cpup_target(const struct au_rs_sb *sb, const struct au_lower *parent,
 		      __u32 nparent, __u32 top);
 int au_rs_create_target(const struct au_rs_sb *sb, const struct au_lower *parent,
 			__u32 nparent);
+/* @id: unique per mount, names the temporary entries of this operation. */
 int au_rs_copy_up(const struct au_rs_sb *sb, void *ctx,
 		  const struct au_lower *obj, __u32 nobj, __u32 t, void *dst_dir,
-		  const __u8 *name, __u32 len, __s64 trunc_len, void **out);
-/* Copy-up of an unlinked regular file: left under its temporary name
- * (*@tmpname) in @dst_dir, for the shim to open and then remove. */
+		  const __u8 *name, __u32 len, __s64 trunc_len, __u64 id,
+		  void **out);
+/* Copy-up of an unlinked regular file: made in the root of @t and unlinked
+ * at once; *@out (unhashed) is all that keeps it. */
 int au_rs_copy_up_orphan(const struct au_rs_sb *sb, void *ctx,
 			 const struct au_lower *obj, __u32 nobj, __u32 t,
-			 void *dst_dir, const __u8 **tmpname, __u32 *tmplen,
-			 void **out);
+			 __u64 id, void **out);
 int au_rs_create(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent, __u32 t,
 		 const __u8 *name, __u32 len, __u32 mode, __u32 rdev,
@@ -202,7 +220,7 @@ int au_rs_link(const struct au_rs_sb *sb, void *ctx,
 int au_rs_remove(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent,
 		 const struct au_lower *obj, __u32 nobj, __u32 t,
-		 const __u8 *name, __u32 len);
+		 const __u8 *name, __u32 len, __u64 id);
 int au_rs_rename_check(const struct au_rs_sb *sb, void *ctx,
 		       const struct au_lower *src, __u32 nsrc,
 		       const struct au_lower *dst, __u32 ndst, __u32 t, __u32 flags);
@@ -212,7 +230,7 @@ int au_rs_rename(const struct au_rs_sb *sb, void *ctx,
 		 const __u8 *sname, __u32 slen,
 		 const struct au_lower *dparent, __u32 ndparent,
 		 const struct au_lower *dst, __u32 ndst,
-		 const __u8 *dname, __u32 dlen, __u32 flags, __u32 t);
+		 const __u8 *dname, __u32 dlen, __u32 flags, __u32 t, __u64 id);
 
 /* ---- implemented in C ---- */
 void *au_c_kmalloc(__u64 size, __u64 align);
@@ -245,6 +263,7 @@ int au_c_rename(void *ctx, __u32 bindex, void *odir, const __u8 *oname, __u32 ol
 		void *ndir, const __u8 *nname, __u32 nlen, __u32 flags, __u32 cred);
 int au_c_copy_data(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst, __s64 len);
 int au_c_copy_meta(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
+int au_c_copy_flags(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
 /* Returns the target's length (it may exceed @len: then call again). */
 int au_c_readlink(void *ctx, __u32 bindex, void *node, __u8 *buf, __u32 len);
 int au_c_times(void *ctx, __u32 bindex, void *node, struct au_times *out);

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * aufs: changes to branches.  The branch primitives the core's write
- * operations are built on (au_c_*: one VFS call each, with its locks), and
- * au_copy_up(), which gives a union dentry an entry on a writable branch,
- * ancestors first.
+ * operations are built on (au_c_*: one VFS call each, with its locks and
+ * inside the branch's freeze protection), and au_copy_up(), which gives a
+ * union dentry an entry on a writable branch, ancestors first, one at a
+ * time (no recursion: a lower tree may be any depth).
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
 #include <linux/cred.h>
 #include <linux/file.h>
+#include <linux/security.h>
 #include <linux/fs.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
@@ -16,15 +18,19 @@
 #include <linux/splice.h>
 #include <linux/xattr.h>
 #include "aufs.h"
+#include <linux/fileattr.h>	/* needs linux/fs.h first */
 
 static struct vfsmount *au_mnt(void *ctx, u32 bindex)
 {
-	struct au_sbinfo *si = ctx;
+	struct au_sbinfo *si = AU_CTX_SI(ctx);
 
 	return bindex < si->nbr ? si->br[bindex].path.mnt : NULL;
 }
 
-/* A change on a branch: write access to its mount and the credentials. */
+/*
+ * A change on a branch: write access to its mount (mnt_want_write() is also
+ * the branch filesystem's freeze protection) and the credentials.
+ */
 struct au_wr {
 	struct vfsmount *mnt;
 	const struct cred *old;	/* NULL: the caller's own credentials */
@@ -33,7 +39,6 @@ struct au_wr {
 /* Get write access to branch @bindex and take the credentials @cred asks for. */
 static int au_wr_begin(struct au_wr *wr, void *ctx, u32 bindex, u32 cred)
 {
-	struct au_sbinfo *si = ctx;
 	int err;
 
 	wr->mnt = au_mnt(ctx, bindex);
@@ -42,7 +47,8 @@ static int au_wr_begin(struct au_wr *wr, void *ctx, u32 bindex, u32 cred)
 	err = mnt_want_write(wr->mnt);
 	if (err)
 		return err;
-	wr->old = cred == AU_CRED_INTERNAL ? override_creds(si->cred) : NULL;
+	wr->old = cred == AU_CRED_INTERNAL ?
+		override_creds(((struct au_ctx *)ctx)->cred) : NULL;
 	return 0;
 }
 
@@ -55,7 +61,7 @@ static void au_wr_end(struct au_wr *wr)
 
 int au_c_root(void *ctx, u32 bindex, void **out)
 {
-	struct au_sbinfo *si = ctx;
+	struct au_sbinfo *si = AU_CTX_SI(ctx);
 
 	if (bindex >= si->nbr)
 		return -EINVAL;
@@ -245,23 +251,38 @@ static struct file *au_open_h(void *ctx, u32 bindex, struct dentry *d, int flags
 	return dentry_open(&path, flags | O_LARGEFILE | O_NOATIME, current_cred());
 }
 
+static int au_notify(struct dentry *d, struct iattr *ia)
+{
+	struct inode *inode = d_inode(d);
+	int err;
+
+	inode_lock(inode);
+	err = notify_change(&init_user_ns, d, ia, NULL);
+	inode_unlock(inode);
+	return err;
+}
+
 /*
  * Copy data, keeping holes: a clone where the filesystem can, else only
- * the data segments are spliced across.
+ * the data segments are spliced across.  All of it inside the destination
+ * branch's freeze protection, with the credentials of the union's work.
  */
 int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 {
-	struct au_sbinfo *si = ctx;
-	const struct cred *old = override_creds(si->cred);
+	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = len };
 	struct file *in, *out;
 	loff_t pos = 0, data, hole;
+	struct au_wr wr;
 	long n;
-	int err = 0;
+	int err;
 
+	err = au_wr_begin(&wr, ctx, dbr, AU_CRED_INTERNAL);
+	if (err)
+		return err;
 	in = au_open_h(ctx, sbr, src, O_RDONLY);
 	if (IS_ERR(in)) {
 		err = PTR_ERR(in);
-		goto out_cred;
+		goto out_wr;
 	}
 	out = au_open_h(ctx, dbr, dst, O_WRONLY);
 	if (IS_ERR(out)) {
@@ -294,19 +315,20 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 				err = n < 0 ? n : -EIO;
 				goto out_out;
 			}
+			cond_resched();
 		}
 	}
 	/* The size, including a hole at the end. */
 	if (i_size_read(file_inode(out)) != len)
-		err = vfs_truncate(&out->f_path, len);
+		err = au_notify(out->f_path.dentry, &ia);
 	if (!err)
 		err = vfs_fsync(out, 0);
 out_out:
 	fput(out);
 out_in:
 	fput(in);
-out_cred:
-	revert_creds(old);
+out_wr:
+	au_wr_end(&wr);
 	return err;
 }
 
@@ -328,6 +350,15 @@ static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
 		goto out;
 	}
 	for (name = list; name < list + list_size; name += strlen(name) + 1) {
+		/* An LSM may want an xattr dropped (1) or the copy-up refused. */
+		err = security_inode_copy_up_xattr(name);
+		if (err < 0 && err != -EOPNOTSUPP)
+			break;
+		if (err == 1) {
+			err = 0;
+			continue;
+		}
+		err = 0;
 		size = vfs_getxattr(&init_user_ns, src, name, NULL, 0);
 		if (size < 0) {
 			err = size;
@@ -354,17 +385,6 @@ static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
 out:
 	kvfree(value);
 	kvfree(list);
-	return err;
-}
-
-static int au_notify(struct dentry *d, struct iattr *ia)
-{
-	struct inode *inode = d_inode(d);
-	int err;
-
-	inode_lock(inode);
-	err = notify_change(&init_user_ns, d, ia, NULL);
-	inode_unlock(inode);
 	return err;
 }
 
@@ -399,6 +419,43 @@ int au_c_copy_meta(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 		err = au_notify(d, &ia);
 	}
 	au_wr_end(&wr);
+	return err;
+}
+
+/* The chattr flags a copy keeps; the first two protect the file. */
+#define AU_PROT_FLAGS	(FS_APPEND_FL | FS_IMMUTABLE_FL)
+#define AU_COPY_FLAGS	(AU_PROT_FLAGS | FS_NOATIME_FL | FS_SYNC_FL | FS_NODUMP_FL)
+
+int au_c_copy_flags(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
+{
+	struct fileattr fa = {}, nfa;
+	struct au_wr wr;
+	int err;
+
+	if (!S_ISREG(d_inode(src)->i_mode) && !S_ISDIR(d_inode(src)->i_mode))
+		return 0;
+	err = vfs_fileattr_get(src, &fa);
+	if (err == -ENOIOCTLCMD || err == -ENOTTY || err == -EOPNOTSUPP)
+		return 0;	/* the source has no flags to keep */
+	if (err)
+		return err;
+	if (!(fa.flags & AU_COPY_FLAGS))
+		return 0;
+	err = au_wr_begin(&wr, ctx, dbr, AU_CRED_INTERNAL);
+	if (err)
+		return err;
+	err = vfs_fileattr_get(dst, &nfa);
+	if (!err) {
+		fileattr_fill_flags(&nfa, (nfa.flags & ~AU_COPY_FLAGS) |
+				    (fa.flags & AU_COPY_FLAGS));
+		err = vfs_fileattr_set(&init_user_ns, dst, &nfa);
+	}
+	au_wr_end(&wr);
+	/* Losing append-only or immutable would let a user past them. */
+	if (err && !(fa.flags & AU_PROT_FLAGS))
+		err = 0;
+	else if (err)
+		err = -EPERM;
 	return err;
 }
 
@@ -462,6 +519,19 @@ int au_di_find(struct au_dinfo *di, unsigned int t)
 	return -1;
 }
 
+/* Does @dentry have its entry on branch @t (a directory: also on @t)? */
+int au_is_up(struct dentry *dentry, unsigned int t)
+{
+	struct au_dinfo *di = au_di_get_positive(dentry);
+	int up;
+
+	if (!di)
+		return -ENOENT;
+	up = d_is_dir(dentry) ? au_di_find(di, t) >= 0 : di->lower[0].bindex == t;
+	au_di_put(di);
+	return up;
+}
+
 /* The dinfo after a copy-up to @t made @h: @h on top, lower dirs kept. */
 static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 					 struct dentry *h)
@@ -486,107 +556,165 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 	return n;
 }
 
-/* Point the union inode at its new topmost entry. */
-void au_inode_retop(struct inode *inode, struct au_dinfo *di)
+/*
+ * The number the copy @h_inode on @t answers to from now on: the union
+ * inode's own, unless the copy split a hard link (then the copy is another
+ * file and gets its own number).  Made known to the table before the copy
+ * is published, so a lookup of the new entry finds this inode.
+ */
+static int au_cpup_ino(struct au_sbinfo *si, struct inode *inode, bool keep,
+		       unsigned int t, struct inode *h_inode, u64 *ino)
 {
-	struct au_sbinfo *si = AU_SB(inode->i_sb);
+	int err;
+
+	if (!keep)
+		return au_ino(si, t, h_inode, ino);
+	*ino = inode->i_ino;
+	mutex_lock(&si->xino_mtx);
+	err = au_rs_ino_keep(si->xino, si->br[t].id, h_inode->i_ino, *ino);
+	mutex_unlock(&si->xino_mtx);
+	return err;
+}
+
+/* Point the union inode at its new topmost entry (under its cpup_mtx). */
+static void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
+{
+	struct au_inode *ai = AU_I(inode);
 	struct inode *h_inode = d_inode(di->lower[0].dentry);
-	struct inode *old;
+	struct inode *drop;
 
 	spin_lock(&inode->i_lock);
-	old = AU_I(inode)->h_inode;
-	AU_I(inode)->h_inode = igrab(h_inode);
-	AU_I(inode)->bindex = di->lower[0].bindex;
+	drop = ai->h_prev;
+	ai->h_prev = ai->h_inode;
+	ai->h_inode = igrab(h_inode);
+	ai->bindex = di->lower[0].bindex;
+	inode->i_ino = ino;
 	spin_unlock(&inode->i_lock);
-	iput(old);
-	mutex_lock(&si->xino_mtx);
-	au_rs_xino_set(si->rs, di->lower[0].bindex, h_inode->i_ino, inode->i_ino);
-	mutex_unlock(&si->xino_mtx);
+	iput(drop);
 	au_cpattr(inode, h_inode);
 }
 
-static int au_do_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
+/*
+ * Copy @dentry (whose parent is on @t, unless it is unlinked) up to @t.
+ * Serialized per union inode; whoever comes second finds the work done.
+ */
+static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	struct au_dinfo *di, *pdi = NULL, *ndi;
-	struct dentry *parent = NULL;
-	void *h = NULL;
+	struct inode *inode = d_inode(dentry);
+	struct au_ctx ctx = si->ctx;
+	struct au_dinfo *di = NULL, *pdi = NULL, *ndi;
+	struct cred *lsm_cred = NULL;
+	const struct cred *old;
+	struct dentry *parent = NULL, *h = NULL;
+	bool keep;
+	u64 id, ino;
 	int err, pi;
 
+	err = mutex_lock_killable(&AU_I(inode)->cpup_mtx);
+	if (err)
+		return err;
+	err = au_is_up(dentry, t);
+	if (err)
+		goto out;	/* done meanwhile (1), or gone (< 0) */
 	di = au_di_get_positive(dentry);
+	err = -ENOENT;
 	if (!di)
-		return -ENOENT;
-	err = 0;
-	if (di->lower[0].bindex <= t && (d_is_dir(dentry) ? au_di_find(di, t) >= 0 :
-					 di->lower[0].bindex == t))
 		goto out;
-	err = -EINVAL;
-	if (IS_ROOT(dentry))
-		goto out;	/* the root has every branch */
-	parent = dget_parent(dentry);
-	err = au_do_copy_up(parent, t, -1);
+	/* An LSM may make the copy with credentials of its own. */
+	old = override_creds(si->cred);
+	err = security_inode_copy_up(dentry, &lsm_cred);
+	revert_creds(old);
 	if (err)
 		goto out;
-	pdi = au_di_get_positive(parent);
-	err = -EIO;
-	if (!pdi || (pi = au_di_find(pdi, t)) < 0)
-		goto out;
+	if (lsm_cred)
+		ctx.cred = lsm_cred;
+	keep = au_rs_share_inode(si->rs, di->lower[0].bindex, d_is_dir(dentry),
+				 d_inode(di->lower[0].dentry)->i_nlink);
+	id = au_next_id(si);
 	if (d_unlinked(dentry)) {
-		/*
-		 * Unlinked but still open: the copy must not bring the name
-		 * back.  It is made under a hidden name, which goes at once;
-		 * the open file keeps the data alive.
-		 */
-		const u8 *tmp;
-		u32 tmplen;
-
-		err = au_rs_copy_up_orphan(si->rs, si, di->lower, di->nlower, t,
-					   pdi->lower[pi].dentry, &tmp, &tmplen, &h);
-		if (err)
-			goto out;
-		err = au_c_remove(si, t, pdi->lower[pi].dentry, tmp, tmplen, 0,
-				  AU_CRED_INTERNAL);
-		if (err) {
-			dput(h);
-			goto out;
-		}
+		/* Unlinked but still open: the copy must not bring the name back. */
+		err = au_rs_copy_up_orphan(si->rs, &ctx, di->lower, di->nlower, t,
+					   id, (void **)&h);
 	} else {
-		err = au_rs_copy_up(si->rs, si, di->lower, di->nlower, t,
+		err = -EINVAL;
+		if (IS_ROOT(dentry))
+			goto out;	/* the root is on every branch */
+		parent = dget_parent(dentry);
+		pdi = au_di_get_positive(parent);
+		err = -ENOENT;	/* the parent moved meanwhile: the caller retries */
+		if (!pdi || (pi = au_di_find(pdi, t)) < 0)
+			goto out;
+		err = au_rs_copy_up(si->rs, &ctx, di->lower, di->nlower, t,
 				    pdi->lower[pi].dentry, dentry->d_name.name,
-				    dentry->d_name.len, trunc, &h);
+				    dentry->d_name.len, trunc, id, (void **)&h);
 	}
 	if (err)
 		goto out;
-	ndi = au_di_after_cpup(di, t, h);
+	err = au_cpup_ino(si, inode, keep, t, d_inode(h), &ino);
+	ndi = err ? NULL : au_di_after_cpup(di, t, h);
 	if (!ndi) {
+		/* Not published: the copy goes again, the union is as it was. */
+		err = err ?: -ENOMEM;
+		if (pdi)
+			au_c_remove(&ctx, t, pdi->lower[pi].dentry, dentry->d_name.name,
+				    dentry->d_name.len, d_is_dir(h), AU_CRED_INTERNAL);
 		dput(h);
-		err = -ENOMEM;
 		goto out;
 	}
+	/* Inode first: d_revalidate compares the dentry's entries with it. */
+	au_inode_retop(inode, ndi, ino);
 	au_di_set(dentry, ndi);
-	au_inode_retop(d_inode(dentry), ndi);
-	au_cpattr(d_inode(parent), d_inode(pdi->lower[0].dentry));
+	if (parent)
+		au_cpattr(d_inode(parent), d_inode(pdi->lower[pi].dentry));
+	err = 0;
 out:
+	mutex_unlock(&AU_I(inode)->cpup_mtx);
+	if (lsm_cred)
+		put_cred(lsm_cred);
 	au_di_put(pdi);
 	dput(parent);
 	au_di_put(di);
-	return err;
+	return err < 0 ? err : 0;
 }
 
 /*
- * Give @dentry an entry on writable branch @t (its ancestors first).
- * @trunc >= 0 limits the data copied (copy-up for a truncate).  Copy-ups
- * of a mount are serialized.
+ * Give @dentry an entry on writable branch @t, its missing ancestors first,
+ * top-down: each round copies the topmost ancestor not yet on @t (as
+ * overlayfs does), so the depth of a lower tree costs time, never stack.
+ * @trunc >= 0 limits the data copied (copy-up for a truncate).
  */
 int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	int err;
+	struct dentry *next, *parent;
+	int err, tries = 0;
 
-	mutex_lock(&si->cpup_mtx);
-	err = au_do_copy_up(dentry, t, trunc);
-	mutex_unlock(&si->cpup_mtx);
-	return err;
+	if (d_unlinked(dentry) && !d_is_dir(dentry))
+		return au_copy_up_one(dentry, t, trunc);
+	for (;;) {
+		err = au_is_up(dentry, t);
+		if (err)
+			return err < 0 ? err : 0;
+		next = dget(dentry);
+		for (;;) {
+			parent = dget_parent(next);
+			if (parent == next || au_is_up(parent, t)) {
+				dput(parent);
+				break;
+			}
+			dput(next);
+			next = parent;
+		}
+		err = au_copy_up_one(next, t, next == dentry ? trunc : -1);
+		dput(next);
+		/* -ENOENT: a parent moved under us; a bounded number of retries. */
+		if (err == -ENOENT && ++tries < 8)
+			continue;
+		if (err)
+			return err;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+	}
 }
 
 /* The branch a change of @dentry goes to (cpup policy): >= 0 or -errno. */

@@ -64,7 +64,7 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 	t = au_prep_parent(dentry->d_parent, &pdi);
 	if (t < 0)
 		return t;
-	err = au_rs_create(si->rs, si, pdi->lower, pdi->nlower, t,
+	err = au_rs_create(si->rs, &si->ctx, pdi->lower, pdi->nlower, t,
 			   dentry->d_name.name, dentry->d_name.len, mode,
 			   new_encode_dev(rdev), target,
 			   target ? strlen(target) : 0, &h);
@@ -135,7 +135,7 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 	err = -ESTALE;
 	if (!sdi || !pdi)
 		goto out;
-	err = au_rs_link(si->rs, si, pdi->lower, pdi->nlower, sdi->lower,
+	err = au_rs_link(si->rs, &si->ctx, pdi->lower, pdi->nlower, sdi->lower,
 			 sdi->nlower, t, dentry->d_name.name, dentry->d_name.len, &h);
 	if (err)
 		goto out;
@@ -158,7 +158,6 @@ out:
 static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
-	struct inode *inode = d_inode(dentry);
 	struct au_dinfo *di = NULL, *pdi = NULL;
 	int t, err;
 
@@ -173,18 +172,16 @@ static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	err = -ESTALE;
 	if (!di || !pdi)
 		goto out;
-	err = au_rs_remove(si->rs, si, pdi->lower, pdi->nlower, di->lower,
-			   di->nlower, t, dentry->d_name.name, dentry->d_name.len);
+	err = au_rs_remove(si->rs, &si->ctx, pdi->lower, pdi->nlower, di->lower,
+			   di->nlower, t, dentry->d_name.name, dentry->d_name.len,
+			   au_next_id(si));
 	if (err)
 		goto out;
 	/*
 	 * The dentry keeps its entries: an open file goes on using them
-	 * (fstat, writes: a lower file is then copied up as an orphan).
+	 * (fstat; a change of a lower file copies it up as an orphan).
 	 */
-	if (is_dir || di->lower[0].bindex != t)
-		clear_nlink(inode);
-	else
-		au_cpattr(inode, d_inode(di->lower[0].dentry));
+	au_gone(dentry, t);
 out:
 	au_di_put(di);
 	au_di_put(pdi);
@@ -240,7 +237,7 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 	ddi = dst_positive ? au_di_get_positive(ndentry) : NULL;
 	err = -ESTALE;
 	if (sdi && (ddi || !dst_positive))
-		err = au_rs_rename_check(si->rs, si, sdi->lower, sdi->nlower,
+		err = au_rs_rename_check(si->rs, &si->ctx, sdi->lower, sdi->nlower,
 					 ddi ? ddi->lower : NULL, ddi ? ddi->nlower : 0,
 					 t, flags);
 	au_di_put(sdi);
@@ -266,22 +263,18 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 	err = -ESTALE;
 	if (!spdi || !dpdi || !sdi || (dst_positive && !ddi))
 		goto out;
-	err = au_rs_rename(si->rs, si, spdi->lower, spdi->nlower, sdi->lower,
+	err = au_rs_rename(si->rs, &si->ctx, spdi->lower, spdi->nlower, sdi->lower,
 			   sdi->nlower, odentry->d_name.name, odentry->d_name.len,
 			   dpdi->lower, dpdi->nlower, ddi ? ddi->lower : NULL,
 			   ddi ? ddi->nlower : 0, ndentry->d_name.name,
-			   ndentry->d_name.len, flags, t);
+			   ndentry->d_name.len, flags, t, au_next_id(si));
 	if (err)
 		goto out;
+	if (dst_positive && !exchange)
+		au_gone(ndentry, t);
 	au_di_keep_top(odentry);
-	if (exchange) {
+	if (exchange)
 		au_di_keep_top(ndentry);
-	} else if (dst_positive) {
-		if (d_is_dir(ndentry))
-			clear_nlink(d_inode(ndentry));
-		else
-			drop_nlink(d_inode(ndentry));
-	}
 out:
 	au_di_put(spdi);
 	au_di_put(dpdi);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * aufs: regular files.  An open union file holds an open file on the
- * topmost entry.  Opening for write does not copy up: the first write (or
- * writable shared mmap, fallocate...) does, and the file then moves to the
- * copy.  When someone else's copy-up moves the union inode, the next access
- * follows it.
+ * topmost entry.  Opening for write copies the file up first (as
+ * overlayfs does): a write, a writable shared mapping or fallocate then
+ * never has to copy under the locks they run with, and a union with no
+ * writable branch refuses the open with EROFS.  A file opened for reading
+ * follows a copy-up someone else makes.  The real file carries the union
+ * path (/proc/PID/maps shows it, a mapping keeps the union mount busy).
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -17,52 +19,74 @@
 #include "aufs.h"
 
 struct au_finfo {
-	struct mutex mtx;
+	struct mutex mtx;	/* h_file is replaced under it */
 	struct file *h_file;
 };
 
 #define AU_OPEN_DROP	(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)
 
-/* Open the topmost entry of @file's dentry, for writing only if @write. */
-static struct file *au_h_open(struct file *file, bool write)
+/*
+ * Open the topmost entry of @file's dentry.  Writable only where the core
+ * says the entry may be written in place; the dentry's own entries decide,
+ * never what the union inode points at.
+ */
+static struct file *au_h_open(struct file *file)
 {
 	struct dentry *dentry = file->f_path.dentry;
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int flags = file->f_flags & ~AU_OPEN_DROP;
+	struct inode *h_inode;
 	struct file *h_file;
-	struct path h_path;
 
 	if (!di)
 		return ERR_PTR(-ESTALE);
-	if (!write)
-		flags = (flags & ~O_ACCMODE) | O_RDONLY;
-	au_h_path(dentry->d_sb, di, 0, &h_path);
-	h_file = open_with_fake_path(&h_path, flags, d_inode(h_path.dentry),
-				     current_cred());
+	h_inode = d_inode(di->lower[0].dentry);
+	if (file->f_mode & FMODE_WRITE &&
+	    !au_rs_write_in_place(si->rs, di->lower[0].bindex)) {
+		au_di_put(di);
+		return ERR_PTR(-EROFS);
+	}
+	h_file = open_with_fake_path(&file->f_path, flags, h_inode, current_cred());
 	au_di_put(di);
 	if (!IS_ERR(h_file))
 		file->f_mode |= h_file->f_mode & FMODE_CAN_ODIRECT;
 	return h_file;
 }
 
-/* Is the topmost entry of @file on a writable branch? */
-static bool au_top_writable(struct file *file)
+/* The inode of @file's topmost entry now (no reference). */
+static struct inode *au_top_inode(struct file *file)
 {
-	struct au_sbinfo *si = AU_SB(file->f_path.dentry->d_sb);
+	struct au_dinfo *di = au_di_get_positive(file->f_path.dentry);
+	struct inode *h_inode = NULL;
 
-	return si->br[AU_I(file_inode(file))->bindex].perm == AU_PERM_RW;
+	if (di) {
+		h_inode = d_inode(di->lower[0].dentry);
+		au_di_put(di);
+	}
+	return h_inode;
 }
 
 static int au_open(struct inode *inode, struct file *file)
 {
+	struct dentry *dentry = file->f_path.dentry;
 	struct au_finfo *fi;
 	struct file *h_file;
+	int t, err;
 
+	if (file->f_mode & FMODE_WRITE) {
+		/* O_TRUNC: nothing of the data is needed. */
+		t = au_wbr(dentry);
+		err = t < 0 ? t : au_copy_up(dentry, t,
+					     (file->f_flags & O_TRUNC) ? 0 : -1);
+		if (err)
+			return err;
+	}
 	fi = kzalloc(sizeof(*fi), GFP_KERNEL);
 	if (!fi)
 		return -ENOMEM;
 	mutex_init(&fi->mtx);
-	h_file = au_h_open(file, (file->f_mode & FMODE_WRITE) && au_top_writable(file));
+	h_file = au_h_open(file);
 	if (IS_ERR(h_file)) {
 		kfree(fi);
 		return PTR_ERR(h_file);
@@ -81,30 +105,17 @@ static int au_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/*
- * The lower file to use now, referenced.  @write: the caller is about to
- * change the file: copy it up first if it is not on a writable branch.
- */
-static struct file *au_real(struct file *file, bool write)
+/* The lower file to use now, referenced. */
+static struct file *au_real(struct file *file)
 {
 	struct au_finfo *fi = file->private_data;
-	struct inode *inode = file_inode(file);
+	struct inode *top = au_top_inode(file);
 	struct file *h_file;
-	int t, err;
 
 	mutex_lock(&fi->mtx);
-	if (write && !(fi->h_file->f_mode & FMODE_WRITE)) {
-		t = au_wbr(file->f_path.dentry);
-		err = t < 0 ? t : au_copy_up(file->f_path.dentry, t, -1);
-		if (err) {
-			h_file = ERR_PTR(err);
-			goto out;
-		}
-	}
-	if (file_inode(fi->h_file) != AU_I(inode)->h_inode ||
-	    (write && !(fi->h_file->f_mode & FMODE_WRITE))) {
-		h_file = au_h_open(file, (file->f_mode & FMODE_WRITE) &&
-				   au_top_writable(file));
+	if (top && file_inode(fi->h_file) != top) {
+		/* Copied up since it was opened (by someone else): follow. */
+		h_file = au_h_open(file);
 		if (IS_ERR(h_file))
 			goto out;
 		h_file->f_pos = fi->h_file->f_pos;
@@ -141,7 +152,7 @@ static ssize_t au_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 
 	if (!iov_iter_count(iter))
 		return 0;
-	h_file = au_real(file, false);
+	h_file = au_real(file);
 	if (IS_ERR(h_file))
 		return PTR_ERR(h_file);
 	ret = vfs_iter_read(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
@@ -160,12 +171,15 @@ static ssize_t au_write_iter(struct kiocb *iocb, struct iov_iter *iter)
 	if (!iov_iter_count(iter))
 		return 0;
 	inode_lock(inode);
-	h_file = au_real(file, true);
+	h_file = au_real(file);
 	if (IS_ERR(h_file)) {
 		ret = PTR_ERR(h_file);
 		goto out;
 	}
+	/* The branch's freeze protection, as a write(2) on it would take. */
+	file_start_write(h_file);
 	ret = vfs_iter_write(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
+	file_end_write(h_file);
 	au_cpattr(inode, file_inode(h_file));
 	fput(h_file);
 out:
@@ -177,7 +191,7 @@ static ssize_t au_splice_read(struct file *in, loff_t *ppos,
 			      struct pipe_inode_info *pipe, size_t len,
 			      unsigned int flags)
 {
-	struct file *h_file = au_real(in, false);
+	struct file *h_file = au_real(in);
 	ssize_t ret;
 
 	if (IS_ERR(h_file))
@@ -187,10 +201,10 @@ static ssize_t au_splice_read(struct file *in, loff_t *ppos,
 	return ret;
 }
 
+/* Never copies: a file that may be written was copied up at open. */
 static int au_mmap(struct file *file, struct vm_area_struct *vma)
 {
-	bool write = (vma->vm_flags & VM_SHARED) && (file->f_mode & FMODE_WRITE);
-	struct file *h_file = au_real(file, write);
+	struct file *h_file = au_real(file);
 	int err;
 
 	if (IS_ERR(h_file))
@@ -206,7 +220,7 @@ static int au_mmap(struct file *file, struct vm_area_struct *vma)
 
 static loff_t au_llseek(struct file *file, loff_t offset, int whence)
 {
-	struct file *h_file = au_real(file, false);
+	struct file *h_file = au_real(file);
 	loff_t ret;
 
 	if (IS_ERR(h_file))
@@ -221,7 +235,7 @@ static loff_t au_llseek(struct file *file, loff_t offset, int whence)
 
 static int au_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 {
-	struct file *h_file = au_real(file, false);
+	struct file *h_file = au_real(file);
 	int err;
 
 	if (IS_ERR(h_file))
@@ -238,7 +252,7 @@ static long au_fallocate(struct file *file, int mode, loff_t off, loff_t len)
 	long err;
 
 	inode_lock(inode);
-	h_file = au_real(file, true);
+	h_file = au_real(file);
 	if (IS_ERR(h_file)) {
 		err = PTR_ERR(h_file);
 		goto out;
@@ -254,9 +268,12 @@ out:
 static int au_flush(struct file *file, fl_owner_t id)
 {
 	struct au_finfo *fi = file->private_data;
-	struct file *h_file = get_file(fi->h_file);
+	struct file *h_file;
 	int err = 0;
 
+	mutex_lock(&fi->mtx);
+	h_file = get_file(fi->h_file);
+	mutex_unlock(&fi->mtx);
 	if (h_file->f_op->flush)
 		err = h_file->f_op->flush(h_file, id);
 	fput(h_file);

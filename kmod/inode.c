@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * aufs: inodes.  A union inode mirrors the attributes of the topmost lower
- * inode; its number comes from the core's xino table, so it stays the same
- * for the life of the mount.
+ * inode; its number comes from the core (src/xino.rs): derived from the
+ * lower number, kept across copy-up and cache eviction.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -11,6 +11,7 @@
 #include <linux/slab.h>
 #include <linux/xattr.h>
 #include "aufs.h"
+#include <linux/fileattr.h>	/* needs linux/fs.h first */
 
 struct kmem_cache *au_inode_cachep;
 
@@ -21,6 +22,7 @@ struct inode *au_alloc_inode(struct super_block *sb)
 	if (!ai)
 		return NULL;
 	ai->h_inode = NULL;
+	ai->h_prev = NULL;
 	ai->bindex = 0;
 	return &ai->vfs_inode;
 }
@@ -32,12 +34,33 @@ void au_free_inode(struct inode *inode)
 
 void au_evict_inode(struct inode *inode)
 {
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct au_inode *ai = AU_I(inode);
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
+	if (ai->h_inode && ai->bindex < si->nbr) {
+		/* The table forgets what cannot be asked for again. */
+		mutex_lock(&si->xino_mtx);
+		au_rs_ino_evicted(si->xino, si->br[ai->bindex].id,
+				  ai->h_inode->i_ino, ai->h_inode->i_nlink);
+		mutex_unlock(&si->xino_mtx);
+	}
 	iput(ai->h_inode);
+	iput(ai->h_prev);
 	ai->h_inode = NULL;
+	ai->h_prev = NULL;
+}
+
+/* The union number of @h_inode on branch @bindex. */
+int au_ino(struct au_sbinfo *si, unsigned int bindex, struct inode *h_inode, u64 *ino)
+{
+	int err;
+
+	mutex_lock(&si->xino_mtx);
+	err = au_rs_ino(si->xino, si->br[bindex].id, h_inode->i_ino, ino);
+	mutex_unlock(&si->xino_mtx);
+	return err;
 }
 
 /* Copy the attributes users see from the lower inode. */
@@ -72,19 +95,63 @@ static struct inode *au_h_inode_get(struct inode *inode)
 	return h_inode;
 }
 
+/*
+ * A directory's read and search permission is checked on every branch it
+ * is on (aufs's default; with dirperm1 the topmost only: the core says
+ * which), on the real lower inodes, so a lower directory's mode, its
+ * filesystem's ->permission and the LSMs count, whatever the dcache holds.
+ */
+static int au_dir_lower_permission(struct inode *inode, int mask)
+{
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
+	struct au_dinfo *di;
+	struct dentry *alias;
+	unsigned int i;
+	int err = 0;
+
+	if (!au_rs_perm_all(si->rs, 1, !!(mask & (MAY_WRITE | MAY_APPEND))))
+		return 0;
+	alias = d_find_any_alias(inode);	/* a directory has one */
+	if (!alias)
+		return 0;
+	di = au_di_get_positive(alias);
+	for (i = 1; di && i < di->nlower && !err; i++)
+		err = inode_permission(&init_user_ns, d_inode(di->lower[i].dentry),
+				       mask & (MAY_READ | MAY_EXEC));
+	au_di_put(di);
+	dput(alias);
+	return err;
+}
+
 static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 			 int mask)
 {
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct inode *h_inode;
+	int err, h_mask = mask & ~MAY_NOT_BLOCK;
 
 	if (mask & MAY_NOT_BLOCK)
 		return -ECHILD;
 	h_inode = au_h_inode_get(inode);
-	if (h_inode) {
-		au_cpattr(inode, h_inode);
-		iput(h_inode);
-	}
-	return generic_permission(mnt_userns, inode, mask);
+	if (!h_inode)
+		return -ESTALE;
+	au_cpattr(inode, h_inode);
+	err = generic_permission(mnt_userns, inode, mask);
+	/*
+	 * The topmost real inode too: its filesystem and the LSMs have their
+	 * say.  A write to an entry on a read-only branch goes to a copy made
+	 * by the union, so the branch is not asked for write access there.
+	 */
+	if (!err && (h_mask & (MAY_WRITE | MAY_APPEND)) &&
+	    !au_rs_write_in_place(si->rs, AU_I(inode)->bindex) &&
+	    !special_file(h_inode->i_mode))
+		h_mask &= ~(MAY_WRITE | MAY_APPEND);
+	if (!err)
+		err = inode_permission(&init_user_ns, h_inode, h_mask);
+	iput(h_inode);
+	if (!err && S_ISDIR(inode->i_mode))
+		err = au_dir_lower_permission(inode, h_mask);
+	return err;
 }
 
 static int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
@@ -150,20 +217,75 @@ static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 	return err;
 }
 
+/*
+ * The target is copied: the lower link's text may live in its inode or a
+ * page, which a copy-up may let go of while the VFS still walks the link.
+ */
 static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 			       struct delayed_call *done)
 {
+	DEFINE_DELAYED_CALL(h_done);
 	struct au_dinfo *di;
-	const char *link;
+	const char *h_link;
+	char *link;
 
 	if (!dentry)
 		return ERR_PTR(-ECHILD);
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return ERR_PTR(-ESTALE);
-	link = vfs_get_link(di->lower[0].dentry, done);
+	h_link = vfs_get_link(di->lower[0].dentry, &h_done);
+	link = IS_ERR(h_link) ? ERR_CAST(h_link) : kstrdup(h_link, GFP_KERNEL);
+	do_delayed_call(&h_done);
 	au_di_put(di);
+	if (!link)
+		return ERR_PTR(-ENOMEM);
+	if (!IS_ERR(link))
+		set_delayed_call(done, kfree_link, link);
 	return link;
+}
+
+/* chattr flags: the topmost entry's; a change copies up first. */
+static int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
+{
+	struct au_dinfo *di = au_di_get_positive(dentry);
+	int err;
+
+	if (!di)
+		return -ESTALE;
+	err = vfs_fileattr_get(di->lower[0].dentry, fa);
+	au_di_put(di);
+	return err;
+}
+
+static int au_fileattr_set(struct user_namespace *mnt_userns,
+			   struct dentry *dentry, struct fileattr *fa)
+{
+	struct au_dinfo *di;
+	struct path h_path;
+	int t, err;
+
+	/* The caller must be allowed before anything is copied. */
+	if (!inode_owner_or_capable(mnt_userns, d_inode(dentry)))
+		return -EPERM;
+	t = au_wbr(dentry);
+	if (t < 0)
+		return t;
+	err = au_copy_up(dentry, t, -1);
+	if (err)
+		return err;
+	di = au_di_get_positive(dentry);
+	if (!di)
+		return -ESTALE;
+	au_h_path(dentry->d_sb, di, 0, &h_path);
+	err = mnt_want_write(h_path.mnt);
+	if (!err) {
+		err = vfs_fileattr_set(&init_user_ns, h_path.dentry, fa);
+		mnt_drop_write(h_path.mnt);
+	}
+	au_cpattr(d_inode(dentry), d_inode(h_path.dentry));
+	au_di_put(di);
+	return err;
 }
 
 /*
@@ -199,6 +321,8 @@ static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 }
 
 static const struct inode_operations au_dir_iops = {
+	.fileattr_get	= au_fileattr_get,
+	.fileattr_set	= au_fileattr_set,
 	.lookup		= au_lookup,
 	.create		= au_create,
 	.mkdir		= au_mkdir,
@@ -216,6 +340,8 @@ static const struct inode_operations au_dir_iops = {
 };
 
 static const struct inode_operations au_file_iops = {
+	.fileattr_get	= au_fileattr_get,
+	.fileattr_set	= au_fileattr_set,
 	.permission	= au_permission,
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
@@ -260,6 +386,19 @@ static int au_xattr_set(const struct xattr_handler *handler,
 	struct path h_path;
 	int t, err;
 
+	/*
+	 * Allowed and meaningful before anything is copied: the VFS checked
+	 * user.*, trusted.* and security.* against the union inode; system.*
+	 * (POSIX ACLs) is the owner's; a removal needs the name to exist.
+	 */
+	if (!strncmp(name, XATTR_SYSTEM_PREFIX, XATTR_SYSTEM_PREFIX_LEN) &&
+	    !inode_owner_or_capable(mnt_userns, inode))
+		return -EPERM;
+	if (!value) {
+		err = au_xattr_get(handler, dentry, inode, name, NULL, 0);
+		if (err < 0)
+			return err;
+	}
 	t = au_wbr(dentry);
 	if (t < 0)
 		return t;
@@ -305,27 +444,10 @@ static int au_iset(struct inode *inode, void *data)
 	return AU_I(inode)->h_inode ? 0 : -ESTALE;
 }
 
-/* The union inode for a positive dinfo (its topmost entry decides). */
-struct inode *au_iget(struct super_block *sb, struct au_dinfo *di)
+static void au_inode_fill(struct inode *inode, struct au_dinfo *di, u64 ino)
 {
-	struct au_sbinfo *si = AU_SB(sb);
 	struct inode *h_inode = d_inode(di->lower[0].dentry);
-	struct inode *inode;
-	u64 ino;
 
-	mutex_lock(&si->xino_mtx);
-	ino = au_rs_xino(si->rs, di->lower[0].bindex, h_inode->i_ino);
-	mutex_unlock(&si->xino_mtx);
-	if (!ino)
-		return ERR_PTR(-EIO);
-
-	inode = iget5_locked(sb, ino, au_itest, au_iset, h_inode);
-	if (!inode)
-		return ERR_PTR(-ENOMEM);
-	if (!(inode->i_state & I_NEW)) {
-		au_cpattr(inode, h_inode);
-		return inode;
-	}
 	inode->i_ino = ino;
 	inode->i_acl = inode->i_default_acl = ACL_DONT_CACHE;
 	AU_I(inode)->bindex = di->lower[0].bindex;
@@ -348,6 +470,76 @@ struct inode *au_iget(struct super_block *sb, struct au_dinfo *di)
 		init_special_inode(inode, inode->i_mode, h_inode->i_rdev);
 		break;
 	}
+}
+
+/*
+ * The union inode for a positive dinfo (its topmost entry decides).  Names
+ * of one lower inode share a union inode unless the core says a copy-up
+ * could make them different files (hard links on a read-only branch): then
+ * each name gets an inode of its own, never found through the hash.
+ * @ino: 0, or the number to use (the root's).
+ */
+static struct inode *__au_iget(struct super_block *sb, struct au_dinfo *di, u64 ino)
+{
+	struct au_sbinfo *si = AU_SB(sb);
+	struct inode *h_inode = d_inode(di->lower[0].dentry);
+	struct inode *inode;
+	int err;
+
+	if (!ino) {
+		err = au_ino(si, di->lower[0].bindex, h_inode, &ino);
+		if (err)
+			return ERR_PTR(err);
+	}
+	if (!au_rs_share_inode(si->rs, di->lower[0].bindex, S_ISDIR(h_inode->i_mode),
+			       h_inode->i_nlink)) {
+		inode = new_inode(sb);
+		if (!inode)
+			return ERR_PTR(-ENOMEM);
+		AU_I(inode)->h_inode = igrab(h_inode);
+		if (!AU_I(inode)->h_inode) {
+			iput(inode);
+			return ERR_PTR(-ESTALE);
+		}
+		au_inode_fill(inode, di, ino);
+		return inode;
+	}
+	inode = iget5_locked(sb, ino, au_itest, au_iset, h_inode);
+	if (!inode)
+		return ERR_PTR(-ENOMEM);
+	if (!(inode->i_state & I_NEW)) {
+		au_cpattr(inode, h_inode);
+		return inode;
+	}
+	au_inode_fill(inode, di, ino);
 	unlock_new_inode(inode);
 	return inode;
+}
+
+struct inode *au_iget(struct super_block *sb, struct au_dinfo *di)
+{
+	return __au_iget(sb, di, 0);
+}
+
+struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di)
+{
+	return __au_iget(sb, di, AUFS_ROOT_INO);
+}
+
+/*
+ * After @dentry's name went on branch @t (unlink, rmdir, rename over it):
+ * an inode whose top entry was on @t now has the link count the branch
+ * says; any other name of it lives on.  An inode of this name alone, or
+ * one whose entry was below @t (a whiteout hides it), has no links left.
+ */
+void au_gone(struct dentry *dentry, unsigned int t)
+{
+	struct inode *inode = d_inode(dentry);
+	struct au_dinfo *di = au_di_get_positive(dentry);
+
+	if (di && di->lower[0].bindex == t && !d_is_dir(dentry))
+		au_cpattr(inode, d_inode(di->lower[0].dentry));
+	else
+		clear_nlink(inode);
+	au_di_put(di);
 }

@@ -8,6 +8,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/log2.h>
+#include <linux/debugfs.h>
 #include "aufs.h"
 
 /* ---- services for the Rust core ---- */
@@ -24,7 +25,7 @@ void *au_c_kmalloc(u64 size, u64 align)
 {
 	if (align > PAGE_SIZE || size > INT_MAX)
 		return NULL;
-	return kvmalloc(au_alloc_size(size, align), GFP_KERNEL | __GFP_NOWARN);
+	return kvmalloc(au_alloc_size(size, align), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 }
 
 void *au_c_krealloc(void *p, u64 old_size, u64 new_size, u64 align)
@@ -32,7 +33,7 @@ void *au_c_krealloc(void *p, u64 old_size, u64 new_size, u64 align)
 	if (align > PAGE_SIZE || new_size > INT_MAX)
 		return NULL;
 	return kvrealloc(p, au_alloc_size(old_size, align),
-			 au_alloc_size(new_size, align), GFP_KERNEL | __GFP_NOWARN);
+			 au_alloc_size(new_size, align), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 }
 
 void au_c_kfree(void *p)
@@ -85,6 +86,9 @@ static void au_kill_sb(struct super_block *sb)
 		au_si_put(si);
 }
 
+/* debugfs aufs/: per mount, si_<id>/xino_entries (inode number table size). */
+struct dentry *au_debugfs;
+
 struct file_system_type au_fs_type = {
 	.owner		= THIS_MODULE,
 	.name		= AUFS_NAME,
@@ -98,6 +102,7 @@ static void au_inode_init_once(void *p)
 	struct au_inode *ai = p;
 
 	inode_init_once(&ai->vfs_inode);
+	mutex_init(&ai->cpup_mtx);
 }
 
 static int __init aufs_init(void)
@@ -115,6 +120,7 @@ static int __init aufs_init(void)
 	err = au_sysfs_init();
 	if (err)
 		goto out_cache;
+	au_debugfs = debugfs_create_dir(AUFS_NAME, NULL);
 	err = register_filesystem(&au_fs_type);
 	if (err)
 		goto out_sysfs;
@@ -122,6 +128,7 @@ static int __init aufs_init(void)
 	return 0;
 
 out_sysfs:
+	debugfs_remove(au_debugfs);
 	au_sysfs_fin();
 out_cache:
 	kmem_cache_destroy(au_inode_cachep);
@@ -131,6 +138,7 @@ out_cache:
 static void __exit aufs_exit(void)
 {
 	unregister_filesystem(&au_fs_type);
+	debugfs_remove(au_debugfs);
 	au_sysfs_fin();
 	rcu_barrier();	/* inodes are freed by RCU */
 	kmem_cache_destroy(au_inode_cachep);

@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
+#include <linux/cred.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
 #include "aufs.h"
@@ -92,12 +93,19 @@ void au_di_set(struct dentry *dentry, struct au_dinfo *di)
 
 /* ---- branch primitives for the core ---- */
 
+/*
+ * Branch lookups are the union's own work (as overlayfs's), made with its
+ * credentials: who may search a union directory is decided once, by
+ * au_permission(), on every branch or (dirperm1) on the topmost one.
+ */
 int au_c_lookup(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 		void **out)
 {
+	const struct cred *old = override_creds(((struct au_ctx *)ctx)->cred);
 	struct dentry *d;
 
 	d = lookup_one_len_unlocked(name, dir, len);
+	revert_creds(old);
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	*out = d;
@@ -153,7 +161,7 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 		au_di_put(pdi);
 		return ERR_PTR(-ENOMEM);
 	}
-	err = au_rs_lookup(si->rs, si, pdi->lower, pdi->nlower,
+	err = au_rs_lookup(si->rs, &si->ctx, pdi->lower, pdi->nlower,
 			   dentry->d_name.name, dentry->d_name.len,
 			   out, si->nbr, &res);
 	au_di_put(pdi);
@@ -187,8 +195,10 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 
 /*
  * udba=reval: a cached union dentry is still good while every lower entry it
- * stands on is still hashed, positive and the same inode.  Negative dentries
- * are always looked up again, since any branch may have gained the name.
+ * stands on is still hashed and positive (a lower entry removed, renamed or
+ * replaced behind the union's back is unhashed or negative).  Negative
+ * dentries are always looked up again, since any branch may have gained
+ * the name.
  */
 static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 {
@@ -209,8 +219,6 @@ static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 		struct dentry *h = di->lower[i].dentry;
 
 		if (d_unhashed(h) || d_is_negative(h))
-			valid = 0;
-		else if (i == 0 && d_inode(h) != AU_I(inode)->h_inode)
 			valid = 0;
 	}
 	au_di_put(di);

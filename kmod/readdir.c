@@ -32,7 +32,7 @@ static bool au_fill(struct dir_context *ctx, const char *name, int len,
 
 int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
 {
-	struct au_sbinfo *si = ctx;
+	struct au_sbinfo *si = AU_CTX_SI(ctx);
 	struct au_rdctx rd = { .ctx.actor = au_fill, .cookie = cookie };
 	struct path path;
 	struct file *h_file;
@@ -42,7 +42,9 @@ int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
 		return -EINVAL;
 	path.mnt = si->br[bindex].path.mnt;
 	path.dentry = dir;
-	h_file = dentry_open(&path, O_RDONLY | O_DIRECTORY, current_cred());
+	/* Like lookups, reading a branch directory is the union's own work. */
+	h_file = dentry_open(&path, O_RDONLY | O_DIRECTORY,
+			     ((struct au_ctx *)ctx)->cred);
 	if (IS_ERR(h_file))
 		return PTR_ERR(h_file);
 	do {
@@ -90,7 +92,7 @@ static int au_dir_refresh(struct file *file, struct au_dirfile *df)
 
 	if (!di)
 		return -ESTALE;
-	err = au_rs_readdir(si->rs, si, di->lower, di->nlower, &d);
+	err = au_rs_readdir(si->rs, &si->ctx, di->lower, di->nlower, &d);
 	au_di_put(di);
 	if (err)
 		return err;
@@ -120,14 +122,46 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 		err = au_rs_dir_entry(df->cache, i, &e);
 		if (err)
 			return err;
+		if (e.bindex >= si->nbr)
+			return -EIO;
 		mutex_lock(&si->xino_mtx);
-		ino = au_rs_xino(si->rs, e.bindex, e.ino);
+		err = au_rs_ino(si->xino, si->br[e.bindex].id, e.ino, &ino);
 		mutex_unlock(&si->xino_mtx);
+		if (err)
+			return err;
 		if (!dir_emit(ctx, e.name, e.namelen, ino, e.dtype))
 			break;
 		ctx->pos++;
 	}
 	return 0;
+}
+
+/*
+ * fsync(dirfd): the directory's entry on a writable branch is the one the
+ * union changes; lower ones are never written.
+ */
+static int au_dir_fsync(struct file *file, loff_t start, loff_t end, int datasync)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_dinfo *di = au_di_get_positive(dentry);
+	struct file *h_file;
+	struct path h_path;
+	int err = 0;
+
+	if (!di)
+		return -ESTALE;
+	if (au_rs_write_in_place(si->rs, di->lower[0].bindex)) {
+		au_h_path(dentry->d_sb, di, 0, &h_path);
+		h_file = dentry_open(&h_path, O_RDONLY | O_DIRECTORY, current_cred());
+		err = PTR_ERR_OR_ZERO(h_file);
+		if (!err) {
+			err = vfs_fsync_range(h_file, start, end, datasync);
+			fput(h_file);
+		}
+	}
+	au_di_put(di);
+	return err;
 }
 
 const struct file_operations au_dir_fops = {
@@ -136,5 +170,5 @@ const struct file_operations au_dir_fops = {
 	.llseek		= generic_file_llseek,
 	.read		= generic_read_dir,
 	.iterate_shared	= au_iterate,
-	.fsync		= noop_fsync,
+	.fsync		= au_dir_fsync,
 };

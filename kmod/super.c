@@ -162,12 +162,62 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 	return err;
 }
 
+/*
+ * syncfs(2), sync -f, and freezing the union reach the writable branches
+ * (the only ones the union writes to), each filesystem once.
+ */
+static int au_sync_fs(struct super_block *sb, int wait)
+{
+	struct au_sbinfo *si = AU_SB(sb);
+	struct super_block *h_sb;
+	unsigned int i, j;
+	int err = 0, e;
+
+	if (!wait)
+		return 0;	/* the second, waiting pass does the work */
+	for (i = 0; i < si->nbr; i++) {
+		if (!au_rs_write_in_place(si->rs, i))
+			continue;
+		h_sb = si->br[i].path.mnt->mnt_sb;
+		for (j = 0; j < i; j++)
+			if (si->br[j].path.mnt->mnt_sb == h_sb &&
+			    au_rs_write_in_place(si->rs, j))
+				break;
+		if (j < i)
+			continue;	/* synced already */
+		down_read(&h_sb->s_umount);
+		e = sync_filesystem(h_sb);
+		up_read(&h_sb->s_umount);
+		if (e && !err)
+			err = e;
+	}
+	return err;
+}
+
+/*
+ * Freezing the union: freeze_super() has stopped the union's writers and
+ * synced the branches through au_sync_fs(); nothing else is held here, so
+ * the branches themselves stay usable to others.
+ */
+static int au_freeze_fs(struct super_block *sb)
+{
+	return 0;
+}
+
+static int au_unfreeze_fs(struct super_block *sb)
+{
+	return 0;
+}
+
 const struct super_operations au_sops = {
 	.alloc_inode	= au_alloc_inode,
 	.free_inode	= au_free_inode,
 	.evict_inode	= au_evict_inode,
 	.drop_inode	= generic_delete_inode,
 	.statfs		= au_statfs,
+	.sync_fs	= au_sync_fs,
+	.freeze_fs	= au_freeze_fs,
+	.unfreeze_fs	= au_unfreeze_fs,
 	.show_options	= au_show_options,
 	.remount_fs	= au_remount_fs,
 };
@@ -181,13 +231,20 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 		return NULL;
 	si->sb = sb;
 	mutex_init(&si->xino_mtx);
-	mutex_init(&si->cpup_mtx);
+	atomic64_set(&si->next_id, 0);
 	si->cred = prepare_creds();
 	if (!si->cred) {
 		kfree(si);
 		return NULL;
 	}
+	si->ctx.si = si;
+	si->ctx.cred = si->cred;
 	au_si_init_kobj(si);	/* from here on, au_si_put() frees si */
+	si->xino = au_rs_xino_new();
+	if (!si->xino) {
+		au_si_put(si);
+		return NULL;
+	}
 	if (!au_si_mask)
 		au_si_mask = get_random_long() | 1;
 	si->id = au_si_mask ^ (unsigned long)si;
@@ -246,7 +303,7 @@ static struct dentry *au_make_root(struct super_block *sb)
 		di->lower[i].dentry = dget(si->br[i].path.dentry);
 		di->lower[i].bindex = i;
 	}
-	inode = au_iget(sb, di);
+	inode = au_iget_root(sb, di);
 	if (IS_ERR(inode)) {
 		au_di_put(di);
 		return ERR_CAST(inode);
@@ -274,7 +331,8 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	msg = kzalloc(AU_MSG_MAX, GFP_KERNEL);
 	err = -ENOMEM;
 	if (!si || !m || !msg) {
-		kfree(si);
+		if (si)
+			au_si_put(si);	/* its credentials and table too */
 		goto out;
 	}
 	sb->s_fs_info = si;

@@ -7,6 +7,8 @@
 #define pr_fmt(fmt) "aufs: " fmt
 
 #include <linux/cred.h>
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
@@ -94,6 +96,7 @@ static void au_si_release(struct kobject *kobj)
 			path_put(&si->br[i].path);
 	kfree(si->br);
 	au_rs_sb_free(si->rs);
+	au_rs_xino_free(si->xino);
 	if (si->cred)
 		put_cred(si->cred);
 	kfree(si);
@@ -113,6 +116,29 @@ void au_si_init_kobj(struct au_sbinfo *si)
 void au_si_put(struct au_sbinfo *si)
 {
 	kobject_put(&si->kobj);
+}
+
+/* debugfs aufs/si_<id>/xino_entries: entries in the inode number table. */
+static int au_xino_entries_show(struct seq_file *m, void *v)
+{
+	struct au_sbinfo *si = m->private;
+
+	mutex_lock(&si->xino_mtx);
+	seq_printf(m, "%llu\n", au_rs_xino_len(si->xino));
+	mutex_unlock(&si->xino_mtx);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(au_xino_entries);
+
+static void au_debugfs_add(struct au_sbinfo *si)
+{
+	char name[32];
+
+	if (IS_ERR_OR_NULL(au_debugfs))
+		return;
+	snprintf(name, sizeof(name), "si_%lx", si->id);
+	si->dbg = debugfs_create_dir(name, au_debugfs);
+	debugfs_create_file("xino_entries", 0400, si->dbg, si, &au_xino_entries_fops);
 }
 
 int au_sysfs_add(struct au_sbinfo *si)
@@ -144,6 +170,7 @@ int au_sysfs_add(struct au_sbinfo *si)
 		if (err)
 			return err;
 	}
+	au_debugfs_add(si);
 	return 0;
 
 nomem:
@@ -153,6 +180,9 @@ nomem:
 
 void au_sysfs_del(struct au_sbinfo *si)
 {
+	/* Removal waits for readers in progress; none can start afterwards. */
+	debugfs_remove(si->dbg);
+	si->dbg = NULL;
 	/* Removal waits for readers in progress; none can start afterwards. */
 	if (si->kobj_added)
 		kobject_del(&si->kobj);

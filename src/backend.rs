@@ -165,6 +165,11 @@ pub trait WriteBackend: Backend {
     fn copy_data(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node, len: i64) -> Result<()>;
     /// Copy xattrs, owner, mode and times from `src` to `dst`.
     fn copy_meta(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node) -> Result<()>;
+    /// Give `dst` the inode flags of `src` that users set with chattr
+    /// (append-only, immutable, noatime, sync, nodump).  A protective flag
+    /// (append-only, immutable) that `dst`'s filesystem cannot keep is an
+    /// error (EPERM): the copy must not be weaker than its source.
+    fn copy_flags(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node) -> Result<()>;
     /// A symlink's target.
     fn readlink(&self, br: u32, node: &Self::Node) -> Result<alloc::vec::Vec<u8>>;
     fn times(&self, br: u32, node: &Self::Node) -> Result<Times>;

@@ -12,11 +12,13 @@ use crate::branch::{BranchFacts, Relation, Resolver};
 use crate::errno::Errno;
 use crate::opts::OptError;
 use crate::sb::Sb;
-use crate::{text, union, write};
+use crate::xino::Xino;
+use crate::{policy, text, union, write};
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_int, c_void};
 use core::fmt::Write;
 use core::mem::ManuallyDrop;
+use core::ptr;
 
 // ---------------------------------------------------------------------------
 // Allocator and panic
@@ -104,6 +106,27 @@ fn die(m: &MsgBuf) -> ! {
 
 // ---------------------------------------------------------------------------
 // Small helpers
+
+/// `Box::new` that returns `None` instead of aborting when memory is short
+/// (an abort is a BUG() in the kernel).
+fn try_box<T>(v: T) -> Option<Box<T>> {
+    let layout = core::alloc::Layout::new::<T>();
+    if layout.size() == 0 {
+        return Some(Box::new(v));
+    }
+    // SAFETY: the layout has a non-zero size.
+    let p = unsafe { alloc::alloc::alloc(layout) } as *mut T;
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: p is a fresh allocation of T's layout; writing initializes
+    // it, and Box::from_raw takes ownership of memory from the global
+    // allocator with that layout.
+    unsafe {
+        p.write(v);
+        Some(Box::from_raw(p))
+    }
+}
 
 fn errno_ret(e: Errno) -> c_int {
     e.to_kernel()
@@ -318,6 +341,11 @@ impl WriteBackend for KBackend {
         ret(unsafe { au_c_copy_meta(self.ctx, sbr, src.0, dbr, dst.0) })
     }
 
+    fn copy_flags(&self, sbr: u32, src: &KNode, dbr: u32, dst: &KNode) -> crate::Result<()> {
+        // SAFETY: both nodes are referenced dentries of their branches.
+        ret(unsafe { au_c_copy_flags(self.ctx, sbr, src.0, dbr, dst.0) })
+    }
+
     fn readlink(&self, br: u32, node: &KNode) -> crate::Result<alloc::vec::Vec<u8>> {
         let mut buf: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
         let mut cap = 256usize;
@@ -442,7 +470,7 @@ pub unsafe extern "C" fn au_rs_sb_new(
     let mut r = KResolver { mctx };
     match Sb::mount(data, sb_rdonly != 0, &mut r) {
         Ok(sb) => {
-            let b = Box::new(sb);
+            let Some(b) = try_box(sb) else { return errno_ret(Errno::ENOMEM) };
             // SAFETY: out is a valid out pointer (caller's contract).
             unsafe { *out = Box::into_raw(b) as *mut au_rs_sb };
             0
@@ -642,7 +670,7 @@ pub unsafe extern "C" fn au_rs_readdir(
     let dir = unsafe { lowers(dir, ndir) };
     match union::read_dir(&b, s, dir) {
         Ok(m) => {
-            let m = Box::new(m);
+            let Some(m) = try_box(m) else { return errno_ret(Errno::ENOMEM) };
             // SAFETY: out is a valid out pointer.
             unsafe { *out = Box::into_raw(m) as *mut au_rs_dir };
             0
@@ -698,15 +726,76 @@ pub unsafe extern "C" fn au_rs_dir_free(d: *mut au_rs_dir) {
     }
 }
 
-/// # Safety
-/// `sb` from au_rs_sb_new; the caller holds the shim's per-sb xino lock.
+/// A new, empty inode number table (NULL on allocation failure).
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_xino(sb: *mut au_rs_sb, bindex: u32, h_ino: u64) -> u64 {
-    // SAFETY: caller's contract: exclusive access under the xino lock.
-    match unsafe { (sb as *mut Sb).as_mut() } {
-        Some(s) => s.ino(bindex, h_ino).unwrap_or(0),
-        None => 0,
+pub extern "C" fn au_rs_xino_new() -> *mut au_rs_xino {
+    match try_box(Xino::default()) {
+        Some(b) => Box::into_raw(b) as *mut au_rs_xino,
+        None => ptr::null_mut(),
     }
+}
+
+/// # Safety
+/// `x` NULL or from au_rs_xino_new; not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino_free(x: *mut au_rs_xino) {
+    if !x.is_null() {
+        // SAFETY: made by Box::into_raw in au_rs_xino_new.
+        drop(unsafe { Box::from_raw(x as *mut Xino) });
+    }
+}
+
+/// Exclusive access to an inode number table.
+///
+/// # Safety
+/// `x` NULL or from au_rs_xino_new; the caller holds the table's lock, so
+/// no other reference to it exists for `'a`.
+unsafe fn xino_mut<'a>(x: *mut au_rs_xino) -> Option<&'a mut Xino> {
+    // SAFETY: caller's contract.
+    unsafe { (x as *mut Xino).as_mut() }
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held; `ino` a valid out pointer.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_ino(x: *mut au_rs_xino, brid: u32, h_ino: u64, ino: *mut u64) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(x) = (unsafe { xino_mut(x) }) else { return errno_ret(Errno::EINVAL) };
+    match x.ino(brid, h_ino) {
+        Ok(n) => {
+            // SAFETY: caller's contract on the out pointer.
+            unsafe { *ino = n };
+            0
+        }
+        Err(e) => errno_ret(e),
+    }
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_ino_keep(x: *mut au_rs_xino, brid: u32, h_ino: u64, ino: u64) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(x) = (unsafe { xino_mut(x) }) else { return errno_ret(Errno::EINVAL) };
+    status(x.keep(brid, h_ino, ino))
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_ino_evicted(x: *mut au_rs_xino, brid: u32, h_ino: u64, h_nlink: u32) {
+    // SAFETY: caller's contract.
+    if let Some(x) = unsafe { xino_mut(x) } {
+        x.evicted(brid, h_ino, h_nlink);
+    }
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino_len(x: *mut au_rs_xino) -> u64 {
+    // SAFETY: caller's contract.
+    unsafe { xino_mut(x) }.map_or(0, |x| x.len() as u64)
 }
 
 // ---------------------------------------------------------------------------
@@ -770,6 +859,7 @@ pub unsafe extern "C" fn au_rs_copy_up(
     name: *const u8,
     len: u32,
     trunc_len: i64,
+    id: u64,
     out: *mut *mut c_void,
 ) -> c_int {
     let b = KBackend { ctx };
@@ -779,7 +869,7 @@ pub unsafe extern "C" fn au_rs_copy_up(
     let trunc = if trunc_len < 0 { None } else { Some(trunc_len) };
     let _ = sb;
     // SAFETY: caller's contract on out.
-    unsafe { give(write::copy_up(&b, obj, t, &dir, name, trunc), out) }
+    unsafe { give(write::copy_up(&b, obj, t, &dir, name, trunc, id), out) }
 }
 
 /// # Safety
@@ -791,22 +881,15 @@ pub unsafe extern "C" fn au_rs_copy_up_orphan(
     obj: *const au_lower,
     nobj: u32,
     t: u32,
-    dst_dir: *mut c_void,
-    tmpname: *mut *const u8,
-    tmplen: *mut u32,
+    id: u64,
     out: *mut *mut c_void,
 ) -> c_int {
     let _ = sb;
     let b = KBackend { ctx };
     // SAFETY: caller's contract.
     let obj = unsafe { lowers(obj, nobj) };
-    let dir = ManuallyDrop::new(KNode(dst_dir));
-    // SAFETY: caller's contract on the out pointers; the name is static.
-    unsafe {
-        *tmpname = write::CPUP_TMP.as_ptr();
-        *tmplen = write::CPUP_TMP.len() as u32;
-        give(write::copy_up_orphan(&b, obj, t, &dir), out)
-    }
+    // SAFETY: caller's contract on the out pointer.
+    unsafe { give(write::copy_up_orphan(&b, obj, t, id), out) }
 }
 
 /// # Safety
@@ -872,13 +955,14 @@ pub unsafe extern "C" fn au_rs_remove(
     t: u32,
     name: *const u8,
     len: u32,
+    id: u64,
 ) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
     // SAFETY: caller's contract.
     let (parent, obj, name) = unsafe { (lowers(parent, nparent), lowers(obj, nobj), bytes(name, len)) };
-    status(write::remove(&b, s, parent, obj, t, name))
+    status(write::remove(&b, s, parent, obj, t, name, id))
 }
 
 /// # Safety
@@ -922,6 +1006,7 @@ pub unsafe extern "C" fn au_rs_rename(
     dlen: u32,
     flags: u32,
     t: u32,
+    id: u64,
 ) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
@@ -937,17 +1022,35 @@ pub unsafe extern "C" fn au_rs_rename(
             bytes(dname, dlen),
         )
     };
-    status(write::rename(&b, s, sparent, src, sname, dparent, dst, dname, flags, t))
+    status(write::rename(&b, s, sparent, src, sname, dparent, dst, dname, flags, t, id))
+}
+
+// ---------------------------------------------------------------------------
+// Policy questions
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_write_in_place(sb: *const au_rs_sb, bindex: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
+    policy::write_in_place(s, bindex) as c_int
 }
 
 /// # Safety
-/// `sb` from au_rs_sb_new; the caller holds the shim's per-sb xino lock.
+/// `sb` from au_rs_sb_new.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_xino_set(sb: *mut au_rs_sb, bindex: u32, h_ino: u64, ino: u64) {
-    // SAFETY: caller's contract: exclusive access under the xino lock.
-    if let Some(s) = unsafe { (sb as *mut Sb).as_mut() } {
-        if let Some(id) = s.table.get(bindex as usize).map(|b| b.id) {
-            s.xino.set(id, h_ino, ino);
-        }
-    }
+pub unsafe extern "C" fn au_rs_share_inode(sb: *const au_rs_sb, bindex: u32, is_dir: u32, nlink: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
+    policy::share_inode(s, bindex, is_dir != 0, nlink) as c_int
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_perm_all(sb: *const au_rs_sb, is_dir: u32, write: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
+    (policy::perm_scope(s.opts.dirperm1, is_dir != 0, write != 0) == policy::PermScope::All) as c_int
 }

@@ -31,6 +31,7 @@ pub mod backend;
 pub mod branch;
 pub mod name;
 pub mod opts;
+pub mod policy;
 pub mod sb;
 pub mod sort;
 pub mod text;

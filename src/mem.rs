@@ -17,6 +17,8 @@ pub struct MemEntry {
     pub rdev: u32,
     pub times: Times,
     pub xattrs: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// chattr flags (FS_*_FL).
+    pub flags: u32,
 }
 
 /// One branch: `path` (no leading slash, "" is the root) -> entry.
@@ -36,6 +38,11 @@ pub struct MemBackend {
     pub fail_copy: Cell<Option<Errno>>,
     /// Every write primitive called, in order, with its credentials.
     pub log: RefCell<Vec<String>>,
+    /// Fault injection: a write primitive whose log line starts with one of
+    /// these prefixes fails with the errno (once: the entry is consumed).
+    pub fail_on: RefCell<Vec<(String, Errno)>>,
+    /// Fault injection: the branch cannot hold chattr flags.
+    pub no_flags: Cell<bool>,
 }
 
 /// A node is the full path of an entry in its branch.
@@ -89,7 +96,7 @@ impl MemBackend {
     fn entry(&self, mode: u32, data: &[u8]) -> MemEntry {
         let mut n = self.next_ino.borrow_mut();
         *n += 1;
-        MemEntry { mode, ino: 1000 + *n, data: data.to_vec(), rdev: 0, times: Times::default(), xattrs: BTreeMap::new() }
+        MemEntry { mode, ino: 1000 + *n, data: data.to_vec(), rdev: 0, times: Times::default(), xattrs: BTreeMap::new(), flags: 0 }
     }
 
     /// Entry at `path` on branch `br`, if any.
@@ -113,8 +120,17 @@ impl MemBackend {
         f(b)
     }
 
-    fn note(&self, what: String) {
+    fn note(&self, what: String) -> Result<()> {
+        let hit = {
+            let mut f = self.fail_on.borrow_mut();
+            let i = f.iter().position(|(p, _)| what.starts_with(p.as_str()));
+            i.map(|i| f.remove(i).1)
+        };
         self.log.borrow_mut().push(what);
+        match hit {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// The root directory of every branch, as the root lookup gives it.
@@ -147,7 +163,7 @@ impl WriteBackend for MemBackend {
 
     fn create(&self, br: u32, dir: &MemNode, name: &[u8], e: &NewEntry<'_>, cred: Cred) -> Result<MemNode> {
         let entry = self.entry(e.mode, if e.mode & 0o170000 == 0o120000 { e.target } else { b"" });
-        self.note(format!("create {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))));
+        self.note(format!("create {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))))?;
         self.with_branch(br, |b| {
             parent_ok(b, dir)?;
             let p = join(dir, name);
@@ -160,7 +176,7 @@ impl WriteBackend for MemBackend {
     }
 
     fn link(&self, br: u32, src: &MemNode, dir: &MemNode, name: &[u8], cred: Cred) -> Result<MemNode> {
-        self.note(format!("link {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))));
+        self.note(format!("link {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))))?;
         self.with_branch(br, |b| {
             parent_ok(b, dir)?;
             let e = b.entries.get(src).cloned().ok_or(Errno::ENOENT)?;
@@ -177,7 +193,7 @@ impl WriteBackend for MemBackend {
     }
 
     fn remove(&self, br: u32, dir: &MemNode, name: &[u8], want_dir: bool, cred: Cred) -> Result<()> {
-        self.note(format!("remove {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))));
+        self.note(format!("remove {br} {} {cred:?}", String::from_utf8_lossy(&join(dir, name))))?;
         self.with_branch(br, |b| {
             let p = join(dir, name);
             let e = b.entries.get(&p).ok_or(Errno::ENOENT)?;
@@ -194,7 +210,7 @@ impl WriteBackend for MemBackend {
 
     fn rename(&self, br: u32, odir: &MemNode, oname: &[u8], ndir: &MemNode, nname: &[u8], flags: u32, cred: Cred) -> Result<()> {
         let (op, np) = (join(odir, oname), join(ndir, nname));
-        self.note(format!("rename {br} {} {} {cred:?}", String::from_utf8_lossy(&op), String::from_utf8_lossy(&np)));
+        self.note(format!("rename {br} {} {} {cred:?}", String::from_utf8_lossy(&op), String::from_utf8_lossy(&np)))?;
         self.with_branch(br, |b| {
             parent_ok(b, ndir)?;
             let src = b.entries.get(&op).cloned().ok_or(Errno::ENOENT)?;
@@ -258,6 +274,20 @@ impl WriteBackend for MemBackend {
             e.mode = (e.mode & 0o170000) | (s.mode & 0o7777);
             e.times = s.times;
             e.xattrs = s.xattrs.clone();
+            Ok(())
+        })
+    }
+
+    fn copy_flags(&self, sbr: u32, src: &MemNode, dbr: u32, dst: &MemNode) -> Result<()> {
+        let f = self.with_branch(sbr, |b| Ok(b.entries.get(src).ok_or(Errno::ENOENT)?.flags))?;
+        if f == 0 {
+            return Ok(());
+        }
+        if self.no_flags.get() {
+            return Err(Errno::EPERM);
+        }
+        self.with_branch(dbr, |b| {
+            b.entries.get_mut(dst).ok_or(Errno::ENOENT)?.flags = f;
             Ok(())
         })
     }

@@ -1,16 +1,15 @@
-//! Per-mount state of the core: options, branch table, inode numbers.
+//! Per-mount state of the core: options and branch table.  (The inode
+//! number table is a separate object with its own lock: see xino.rs.)
 
 use crate::branch::{BranchTable, Resolver};
 use crate::opts::{self, MountOpts, OptError};
 use crate::union::Branches;
-use crate::xino::Xino;
 use alloc::vec::Vec;
 
 #[derive(Debug)]
 pub struct Sb {
     pub opts: MountOpts,
     pub table: BranchTable,
-    pub xino: Xino,
 }
 
 impl Sb {
@@ -19,7 +18,7 @@ impl Sb {
     pub fn mount(data: &[u8], rdonly: bool, r: &mut dyn Resolver) -> Result<Sb, OptError> {
         let opts = opts::parse(data)?;
         let table = BranchTable::build(&opts, rdonly, r)?;
-        Ok(Sb { opts, table, xino: Xino::default() })
+        Ok(Sb { opts, table })
     }
 
     /// Check a remount's options.  Plain remounts (ro/rw, or the options
@@ -41,12 +40,6 @@ impl Sb {
             ));
         }
         Ok(())
-    }
-
-    /// Union inode number of lower inode `h_ino` on branch index `br`.
-    pub fn ino(&mut self, br: u32, h_ino: u64) -> Option<u64> {
-        let id = self.table.get(br as usize)?.id;
-        Some(self.xino.get_or_alloc(id, h_ino))
     }
 
     /// The `xi_path` sysfs text.

@@ -12,11 +12,26 @@ use crate::union::{self, Branches};
 use crate::{Errno, Result};
 use alloc::vec::Vec;
 
-/// Temporary name of a copy-up in progress: in the `.wh..wh.` namespace,
-/// so it is never visible through the union.  Copy-ups of one mount are
-/// serialized by the shim, so one name per directory is enough; a leftover
-/// from a crash is removed before use.
-pub const CPUP_TMP: &[u8] = b".wh..wh.cpup.tmp";
+/// Temporary name of the union's own work in progress (`what`: a copy-up,
+/// a directory being removed or replaced), made unique by `id`, which the
+/// shim takes from a per-mount counter.  In the `.wh..wh.` namespace, so it
+/// is never visible through the union and no user can make or open it.
+pub fn tmp_name(what: &[u8], id: u64) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(name::WH_META_PREFIX.len() + what.len() + 1 + 16)?;
+    v.extend_from_slice(name::WH_META_PREFIX);
+    v.extend_from_slice(what);
+    v.push(b'.');
+    let mut started = false;
+    for shift in (0..16).rev() {
+        let d = ((id >> (shift * 4)) & 0xf) as u8;
+        if d != 0 || started || shift == 0 {
+            started = true;
+            v.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+        }
+    }
+    Ok(v)
+}
 
 /// Branch that takes a change of an object whose topmost entry is on
 /// branch `top`, in the union directory `parent` (empty for the root).
@@ -102,11 +117,21 @@ fn remove_whiteout<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -
 
 /// Copy the union object `obj` (its topmost entry) into directory `dst_dir`
 /// on branch `t` under `name`.  Directories are made with their attributes
-/// (not their contents); files are copied under [`CPUP_TMP`] and renamed
-/// into place, so no half-copied file is ever visible; on failure nothing is
-/// left behind.  `len` limits the data copied (copy-up for a truncate).
-/// The times of `dst_dir` are restored.  Returns the new entry.
-pub fn copy_up<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: &B::Node, name: &[u8], len: Option<i64>) -> Result<B::Node> {
+/// (not their contents); files are copied under a temporary name (see
+/// [`tmp_name`], unique by `id`) and renamed into place, so no half-copied
+/// file is ever visible; on failure nothing is left behind.  `len` limits
+/// the data copied (copy-up for a truncate).  The times of `dst_dir` are
+/// restored.  Returns the new entry.
+#[allow(clippy::too_many_arguments)]
+pub fn copy_up<B: WriteBackend>(
+    b: &B,
+    obj: &[Lower<B::Node>],
+    t: u32,
+    dst_dir: &B::Node,
+    name: &[u8],
+    len: Option<i64>,
+    id: u64,
+) -> Result<B::Node> {
     let src = top(obj)?;
     if src.br <= t {
         return Err(Errno::EINVAL); // already there (or above): nothing to copy
@@ -125,7 +150,7 @@ pub fn copy_up<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: 
             }
         }
     } else {
-        copy_up_nondir(b, src, &st, t, dst_dir, Some(name), len)
+        copy_up_nondir(b, src, &st, t, dst_dir, Some(name), len, id)
     };
     let restored = b.set_times(t, dst_dir, &dir_times);
     let n = res?;
@@ -134,9 +159,10 @@ pub fn copy_up<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: 
 }
 
 /// Copy-up of a file that was unlinked while open: the copy is made under
-/// [`CPUP_TMP`] in `dst_dir` on `t` and left there; the shim opens it and
-/// removes the name, so the data lives only as long as the open file.
-pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, dst_dir: &B::Node) -> Result<B::Node> {
+/// a temporary name in the root of `t` (its old directory may be gone too)
+/// and that name is removed at once: the returned entry, which the shim
+/// opens, is then the only thing that keeps the data.
+pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, id: u64) -> Result<B::Node> {
     let src = top(obj)?;
     if src.br <= t {
         return Err(Errno::EINVAL);
@@ -145,16 +171,30 @@ pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, ds
     if st.file_type() != FileType::Reg {
         return Err(Errno::EINVAL);
     }
-    let dir_times = b.times(t, dst_dir)?;
-    let r = copy_up_nondir(b, src, &st, t, dst_dir, None, None);
-    let restored = b.set_times(t, dst_dir, &dir_times);
-    let n = r?;
+    let root = b.root(t)?;
+    let dir_times = b.times(t, &root)?;
+    let r = copy_up_nondir(b, src, &st, t, &root, None, None, id);
+    let n = match r {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = b.set_times(t, &root, &dir_times);
+            return Err(e);
+        }
+    };
+    let tmp = tmp_name(b"cpup", id)?;
+    let removed = b.remove(t, &root, &tmp, false, Cred::Internal);
+    let restored = b.set_times(t, &root, &dir_times);
+    removed?;
     restored?;
+    b.copy_flags(src.br, &src.node, t, &n)?;
     Ok(n)
 }
 
-/// Copy a non-directory under [`CPUP_TMP`], then rename it to `name`
-/// (`None`: leave it under the temporary name).
+/// Copy a non-directory under its temporary name, then rename it to `name`
+/// (`None`: leave it under the temporary name, without flags) and give it
+/// the source's inode flags (append-only, immutable...: they would forbid the rename, so
+/// they come last; a copy that cannot keep them is removed again).
+#[allow(clippy::too_many_arguments)]
 fn copy_up_nondir<B: WriteBackend>(
     b: &B,
     src: &Lower<B::Node>,
@@ -163,17 +203,19 @@ fn copy_up_nondir<B: WriteBackend>(
     dst_dir: &B::Node,
     name: Option<&[u8]>,
     len: Option<i64>,
+    id: u64,
 ) -> Result<B::Node> {
     let ftype = st.file_type();
-    let stale = b.lookup(t, dst_dir, CPUP_TMP)?;
+    let tmpn = tmp_name(b"cpup", id)?;
+    let stale = b.lookup(t, dst_dir, &tmpn)?;
     if let Some(s) = b.stat(t, &stale)? {
-        b.remove(t, dst_dir, CPUP_TMP, s.is_dir(), Cred::Internal)?;
+        b.remove(t, dst_dir, &tmpn, s.is_dir(), Cred::Internal)?;
     }
     drop(stale);
     let target = if ftype == FileType::Lnk { b.readlink(src.br, &src.node)? } else { Vec::new() };
     let mode = if ftype == FileType::Lnk { 0o120777 } else { (st.mode & 0o170000) | 0o600 };
     let e = NewEntry { mode, rdev: st.rdev, target: &target };
-    let tmp = b.create(t, dst_dir, CPUP_TMP, &e, Cred::Internal)?;
+    let tmp = b.create(t, dst_dir, &tmpn, &e, Cred::Internal)?;
     let filled = (|| {
         if ftype == FileType::Reg {
             let n = len.map_or(st.size, |l| l.min(st.size).max(0));
@@ -181,21 +223,26 @@ fn copy_up_nondir<B: WriteBackend>(
         }
         b.copy_meta(src.br, &src.node, t, &tmp)?;
         match name {
-            Some(name) => b.rename(t, dst_dir, CPUP_TMP, dst_dir, name, 0, Cred::Internal),
+            Some(name) => b.rename(t, dst_dir, &tmpn, dst_dir, name, 0, Cred::Internal),
             None => Ok(()),
         }
     })();
     if let Err(e) = filled {
-        let _ = b.remove(t, dst_dir, CPUP_TMP, false, Cred::Internal);
+        let _ = b.remove(t, dst_dir, &tmpn, false, Cred::Internal);
         return Err(e);
     }
     let Some(name) = name else {
-        return Ok(tmp);
+        return Ok(tmp); // an orphan: its flags come after the name is gone
     };
     drop(tmp);
     let n = b.lookup(t, dst_dir, name)?;
     if !positive(b, t, &n)? {
         return Err(Errno::EIO);
+    }
+    if let Err(e) = b.copy_flags(src.br, &src.node, t, &n) {
+        drop(n);
+        let _ = b.remove(t, dst_dir, name, false, Cred::Internal);
+        return Err(e);
     }
     Ok(n)
 }
@@ -254,7 +301,22 @@ pub fn dir_is_empty<B: WriteBackend>(b: &B, brs: &dyn Branches, obj: &[Lower<B::
 /// if the name would still show from a lower branch.  A directory must be
 /// logically empty (ENOTEMPTY); its own whiteouts and opaque marker on `t`
 /// go with it.
-pub fn remove<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::Node>], obj: &[Lower<B::Node>], t: u32, name: &[u8]) -> Result<()> {
+///
+/// All or nothing: the whiteout is made first (from then on the name is
+/// hidden), then the entry goes; if that fails, the whiteout goes again.
+/// A directory that holds whiteouts is first renamed to a temporary name
+/// (one step that either happens or not), and only then emptied and
+/// removed: a failure there leaves a hidden leftover, never a directory
+/// whose lower contents came back.  `id` makes the temporary name unique.
+pub fn remove<B: WriteBackend>(
+    b: &B,
+    brs: &dyn Branches,
+    parent: &[Lower<B::Node>],
+    obj: &[Lower<B::Node>],
+    t: u32,
+    name: &[u8],
+    id: u64,
+) -> Result<()> {
     let dir = entry_on(parent, t)?;
     let o = top(obj)?;
     let st = b.stat(o.br, &o.node)?.ok_or(Errno::ENOENT)?;
@@ -262,18 +324,59 @@ pub fn remove<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::Nod
     if is_dir && !dir_is_empty(b, brs, obj)? {
         return Err(Errno::ENOTEMPTY);
     }
-    if o.br == t {
-        if is_dir {
-            clear_dir(b, t, &o.node)?;
-        }
-        b.remove(t, dir, name, is_dir, Cred::Caller)?;
-    } else if o.br < t {
+    if o.br < t {
         return Err(Errno::EINVAL);
     }
-    if exists_below(b, brs, parent, t, name)?.is_some() {
+    let wh = exists_below(b, brs, parent, t, name)?.is_some();
+    if wh {
         whiteout(b, brs, t, dir, name)?;
     }
+    if o.br != t {
+        return Ok(());
+    }
+    let undo_wh = |e: Errno| {
+        if wh {
+            let _ = remove_whiteout(b, t, dir, name);
+        }
+        Err(e)
+    };
+    if !is_dir || !has_meta(b, t, &o.node)? {
+        return match b.remove(t, dir, name, is_dir, Cred::Caller) {
+            Ok(()) => Ok(()),
+            Err(e) => undo_wh(e),
+        };
+    }
+    let tmp = tmp_name(b"rmdir", id)?;
+    if let Err(e) = b.rename(t, dir, name, dir, &tmp, crate::backend::RENAME_NOREPLACE, Cred::Caller) {
+        return undo_wh(e);
+    }
+    // The directory is gone from the union; what is left is housekeeping.
+    discard_dir(b, t, dir, &tmp);
     Ok(())
+}
+
+/// Does directory `d` on `t` hold `.wh.*` entries?
+fn has_meta<B: WriteBackend>(b: &B, t: u32, d: &B::Node) -> Result<bool> {
+    struct Any(bool);
+    impl crate::backend::DirSink for Any {
+        fn add(&mut self, name: &[u8], _t: FileType, _ino: u64) -> Result<()> {
+            self.0 |= name.starts_with(name::WH_PREFIX);
+            Ok(())
+        }
+    }
+    let mut any = Any(false);
+    b.read_dir(t, d, &mut any)?;
+    Ok(any.0)
+}
+
+/// Empty and remove the hidden directory `dir`/`tmp` on `t` (the union's
+/// own leftover).  Best effort: what cannot go stays hidden.
+fn discard_dir<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, tmp: &[u8]) {
+    let Ok(node) = b.lookup(t, dir, tmp) else { return };
+    if clear_dir(b, t, &node).is_ok() {
+        drop(node);
+        let _ = b.remove(t, dir, tmp, true, Cred::Internal);
+    }
 }
 
 /// Remove the `.wh.*` entries (whiteouts, opaque marker) of a logically
@@ -333,28 +436,80 @@ pub fn rename_check<B: WriteBackend>(
     Ok(())
 }
 
-/// A directory with children on branches other than `t` cannot be moved.
+/// A directory cannot be moved when anything of it lives on a branch other
+/// than `t`: a visible child there, or a child on `t` that merges with a
+/// lower one of the same name (its lower contents would stay behind).  As
+/// aufs without `dirren`: EXDEV, and `mv` falls back to copying.
 fn movable<B: WriteBackend>(b: &B, brs: &dyn Branches, src: &[Lower<B::Node>], t: u32) -> Result<()> {
     let s = top(src)?;
     let st = b.stat(s.br, &s.node)?.ok_or(Errno::ENOENT)?;
     if !st.is_dir() {
         return Ok(());
     }
-    let lower: Vec<&Lower<B::Node>> = src.iter().filter(|l| l.br != t).collect();
-    if lower.is_empty() {
+    let start = src.iter().position(|l| l.br != t).unwrap_or(src.len());
+    let Some(lower) = src.get(start..).filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let below = union::read_dir(b, brs, lower)?;
+    if below.is_empty() {
         return Ok(());
     }
-    // Any visible child that comes from a branch other than t?
-    let merged = union::read_dir(b, brs, src)?;
-    if merged.iter().any(|(_, e)| e.br != t) {
+    if start == 0 {
+        return Err(Errno::EXDEV); // nothing on t yet: all of it is below
+    }
+    // Names below that the whole union still shows (not whited out on t).
+    let all = union::read_dir(b, brs, src)?;
+    if below.iter().any(|(n, _)| all.iter().any(|(m, _)| m == n)) {
         return Err(Errno::EXDEV);
     }
     Ok(())
 }
 
+/// Undo steps of a rename, run in reverse order when a later step fails.
+enum Undo<'a, N> {
+    /// Remove the whiteout of this name in this directory.
+    Whiteout(&'a N, &'a [u8]),
+    /// Make the whiteout of this name in this directory again.
+    Rewhiteout(&'a N, &'a [u8]),
+    /// Remove the opaque marker made in the directory `dir`/`name`.
+    Opaque(&'a N, &'a [u8]),
+    /// Rename the hidden `tmp` back to `name` in `dir`.
+    Restore(&'a N, &'a [u8], &'a [u8]),
+}
+
+fn undo<B: WriteBackend>(b: &B, brs: &dyn Branches, t: u32, steps: &[Undo<'_, B::Node>]) {
+    for s in steps.iter().rev() {
+        let _ = match s {
+            Undo::Whiteout(dir, name) => remove_whiteout(b, t, dir, name).map(|_| ()),
+            Undo::Rewhiteout(dir, name) => whiteout(b, brs, t, dir, name),
+            Undo::Opaque(dir, name) => b.lookup(t, dir, name).and_then(|d| b.remove(t, &d, OPQ_NAME, false, Cred::Internal)),
+            Undo::Restore(dir, tmp, name) => b.rename(t, dir, tmp, dir, name, 0, Cred::Internal),
+        };
+    }
+}
+
+/// Make directory `dir`/`name` on `t` opaque unless it is; whether it was made.
+fn make_opaque<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -> Result<bool> {
+    let d = b.lookup(t, dir, name)?;
+    if positive(b, t, &b.lookup(t, &d, OPQ_NAME)?)? {
+        return Ok(false);
+    }
+    let e = NewEntry { mode: 0o100000, rdev: 0, target: &[] };
+    b.create(t, &d, OPQ_NAME, &e, Cred::Internal)?;
+    Ok(true)
+}
+
 /// rename(2) in the union, acted out on branch `t`, where both parents
 /// exist and the source (and, for RENAME_EXCHANGE, the target) already
 /// has its topmost entry.  `dst` is the target's entries (empty if none).
+///
+/// All or nothing: every step that prepares the rename (opaque markers on
+/// moving directories, the whiteout that will hide a lower entry of the old
+/// name, moving a target directory's whiteouts out of the way) is undone if
+/// the rename itself fails.  A directory replaced by the rename is renamed
+/// to a hidden temporary name first (unique by `id`) and removed
+/// afterwards.  Every step that makes a marker only adds what hides lower
+/// contents that the checks before (see [`rename_check`]) found invisible.
 #[allow(clippy::too_many_arguments)]
 pub fn rename<B: WriteBackend>(
     b: &B,
@@ -367,6 +522,7 @@ pub fn rename<B: WriteBackend>(
     dname: &[u8],
     flags: u32,
     t: u32,
+    id: u64,
 ) -> Result<()> {
     name::check_user_name(dname)?;
     let sdir = entry_on(sparent, t)?;
@@ -375,41 +531,62 @@ pub fn rename<B: WriteBackend>(
     if s.br != t {
         return Err(Errno::EXDEV);
     }
-    let sst = b.stat(t, &s.node)?.ok_or(Errno::ENOENT)?;
-    if flags & RENAME_EXCHANGE != 0 {
-        let d = top(dst)?;
-        if d.br != t {
-            return Err(Errno::EXDEV);
+    let src_is_dir = b.stat(t, &s.node)?.ok_or(Errno::ENOENT)?.is_dir();
+    let tmp = tmp_name(b"rmdir", id)?;
+    let mut steps: Vec<Undo<'_, B::Node>> = Vec::new();
+    steps.try_reserve(4)?;
+    let r = (|| {
+        if flags & RENAME_EXCHANGE != 0 {
+            let d = top(dst)?;
+            if d.br != t {
+                return Err(Errno::EXDEV);
+            }
+            let dst_is_dir = b.stat(t, &d.node)?.ok_or(Errno::ENOENT)?.is_dir();
+            // Each directory must not merge with a lower one at its new name.
+            if src_is_dir && exists_below(b, brs, dparent, t, dname)?.is_some() && make_opaque(b, t, sdir, sname)? {
+                steps.push(Undo::Opaque(sdir, sname));
+            }
+            if dst_is_dir && exists_below(b, brs, sparent, t, sname)?.is_some() && make_opaque(b, t, ddir, dname)? {
+                steps.push(Undo::Opaque(ddir, dname));
+            }
+            return b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller);
         }
-        return b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller);
-    }
-    let mut dst_is_dir = false;
-    if let Some(d) = dst.first() {
-        let dst_st = b.stat(d.br, &d.node)?.ok_or(Errno::ENOENT)?;
-        dst_is_dir = dst_st.is_dir();
-        if dst_is_dir && !dir_is_empty(b, brs, dst)? {
-            return Err(Errno::ENOTEMPTY);
+        let mut dst_on_t_dir = false;
+        if let Some(d) = dst.first() {
+            let dst_st = b.stat(d.br, &d.node)?.ok_or(Errno::ENOENT)?;
+            if dst_st.is_dir() && !dir_is_empty(b, brs, dst)? {
+                return Err(Errno::ENOTEMPTY);
+            }
+            dst_on_t_dir = d.br == t && dst_st.is_dir();
         }
-        if d.br == t && dst_is_dir {
-            clear_dir(b, t, &d.node)?;
+        let below_dst = exists_below(b, brs, dparent, t, dname)?;
+        if src_is_dir && below_dst == Some(FileType::Dir) && make_opaque(b, t, sdir, sname)? {
+            // Undone by name after a failed rename: it is still at sname.
+            steps.push(Undo::Opaque(sdir, sname));
         }
-    }
-    b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller)?;
-    // The renamed directory must not merge with a lower one of the new name.
-    if sst.is_dir() && (dst_is_dir || exists_below(b, brs, dparent, t, dname)? == Some(FileType::Dir)) {
-        let moved = b.lookup(t, ddir, dname)?;
-        let opq = b.lookup(t, &moved, OPQ_NAME)?;
-        if !positive(b, t, &opq)? {
-            drop(opq);
-            let e = NewEntry { mode: 0o100000, rdev: 0, target: &[] };
-            b.create(t, &moved, OPQ_NAME, &e, Cred::Internal)?;
+        if exists_below(b, brs, sparent, t, sname)?.is_some() {
+            whiteout(b, brs, t, sdir, sname)?;
+            steps.push(Undo::Whiteout(sdir, sname));
         }
+        if remove_whiteout(b, t, ddir, dname)? {
+            steps.push(Undo::Rewhiteout(ddir, dname));
+        }
+        let replaced = dst_on_t_dir && has_meta(b, t, &top(dst)?.node)?;
+        if replaced {
+            // The target directory holds whiteouts: out of the way first.
+            b.rename(t, ddir, dname, ddir, &tmp, crate::backend::RENAME_NOREPLACE, Cred::Internal)?;
+            steps.push(Undo::Restore(ddir, &tmp, dname));
+        }
+        b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller)?;
+        if replaced {
+            discard_dir(b, t, ddir, &tmp);
+        }
+        Ok(())
+    })();
+    if r.is_err() {
+        undo(b, brs, t, &steps);
     }
-    remove_whiteout(b, t, ddir, dname)?;
-    if exists_below(b, brs, sparent, t, sname)?.is_some() {
-        whiteout(b, brs, t, sdir, sname)?;
-    }
-    Ok(())
+    r
 }
 
 #[cfg(test)]
@@ -469,7 +646,7 @@ mod tests {
         let dir_times = Times { atime: (5, 0), mtime: (7, 0) };
         m.set_times(0, &b"d".to_vec(), &dir_times).unwrap();
         let obj = walk(&m, "d/f");
-        let n = copy_up(&m, &obj, 0, &b"d".to_vec(), b"f", None).unwrap();
+        let n = copy_up(&m, &obj, 0, &b"d".to_vec(), b"f", None, 1).unwrap();
         assert_eq!(n, b"d/f".to_vec());
         let up = m.get(0, "d/f").unwrap();
         assert_eq!(up.data, b"lower data");
@@ -480,14 +657,14 @@ mod tests {
         assert_eq!(walk(&m, "d/f")[0].br, 0);
         // The copy was made under the temporary name, then renamed.
         let log = m.log.borrow().join("\n");
-        assert!(log.contains("create 0 d/.wh..wh.cpup.tmp Internal"), "{log}");
-        assert!(log.contains("rename 0 d/.wh..wh.cpup.tmp d/f Internal"), "{log}");
+        assert!(log.contains("create 0 d/.wh..wh.cpup.1 Internal"), "{log}");
+        assert!(log.contains("rename 0 d/.wh..wh.cpup.1 d/f Internal"), "{log}");
     }
 
     #[test]
     fn copy_up_for_truncate_copies_only_what_stays() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
-        copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4)).unwrap();
+        copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 1).unwrap();
         assert_eq!(m.get(0, "f").unwrap().data, b"0123");
     }
 
@@ -495,29 +672,32 @@ mod tests {
     fn failed_copy_up_leaves_nothing() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.fail_copy.set(Some(Errno::ENOSPC));
-        assert_eq!(copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None), Err(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::ENOSPC));
         assert!(m.paths(0).is_empty(), "{:?}", m.paths(0));
         assert_eq!(walk(&m, "f")[0].br, 1, "the lower file still shows");
         assert_eq!(m.get(1, "f").unwrap().data, b"data");
     }
 
     #[test]
-    fn orphan_copy_up_stays_under_the_temporary_name() {
+    fn orphan_copy_up_leaves_no_name() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
-        let n = copy_up_orphan(&m, &walk(&m, "f"), 0, &Vec::new()).unwrap();
-        assert_eq!(n, CPUP_TMP.to_vec());
-        assert_eq!(m.get(0, ".wh..wh.cpup.tmp").unwrap().data, b"data");
+        let log_before = m.log.borrow().len();
+        copy_up_orphan(&m, &walk(&m, "f"), 0, 0x2a).unwrap();
         assert!(m.get(0, "f").is_none(), "the name is not brought back");
+        assert!(m.paths(0).is_empty(), "the temporary name went at once: {:?}", m.paths(0));
+        let log = m.log.borrow()[log_before..].join("\n");
+        assert!(log.contains("create 0 .wh..wh.cpup.2a Internal"), "{log}");
+        assert!(log.contains("remove 0 .wh..wh.cpup.2a Internal"), "{log}");
     }
 
     #[test]
     fn copy_up_symlink_and_dir() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["l->target", "d/x"])]);
-        copy_up(&m, &walk(&m, "l"), 0, &Vec::new(), b"l", None).unwrap();
+        copy_up(&m, &walk(&m, "l"), 0, &Vec::new(), b"l", None, 1).unwrap();
         let l = m.get(0, "l").unwrap();
         assert_eq!(FileType::from_mode(l.mode), FileType::Lnk);
         assert_eq!(l.data, b"target");
-        copy_up(&m, &walk(&m, "d"), 0, &Vec::new(), b"d", None).unwrap();
+        copy_up(&m, &walk(&m, "d"), 0, &Vec::new(), b"d", None, 1).unwrap();
         assert_eq!(m.paths(0), ["d", "l"], "a directory is copied without its contents");
         assert_eq!(names(&m, "d"), ["x"], "and still merges with the lower one");
     }
@@ -526,12 +706,12 @@ mod tests {
     fn remove_leaves_whiteout_only_when_needed() {
         let m = MemBackend::new(&[("rw", &["top", "both"]), ("ro", &["low", "both"])]);
         let root = m.roots();
-        remove(&m, &m, &root, &walk(&m, "top"), 0, b"top").unwrap();
+        remove(&m, &m, &root, &walk(&m, "top"), 0, b"top", 7).unwrap();
         assert!(m.get(0, ".wh.top").is_none(), "nothing below: no whiteout");
-        remove(&m, &m, &root, &walk(&m, "both"), 0, b"both").unwrap();
+        remove(&m, &m, &root, &walk(&m, "both"), 0, b"both", 7).unwrap();
         assert!(m.get(0, "both").is_none());
         assert!(m.get(0, ".wh.both").is_some());
-        remove(&m, &m, &root, &walk(&m, "low"), 0, b"low").unwrap();
+        remove(&m, &m, &root, &walk(&m, "low"), 0, b"low", 7).unwrap();
         assert!(m.get(0, ".wh.low").is_some());
         assert_eq!(m.get(1, "low").unwrap().data, b"", "lower branch untouched");
         assert!(names(&m, "").is_empty());
@@ -542,7 +722,7 @@ mod tests {
     #[test]
     fn nolwh_whiteouts_are_plain_files() {
         let m = MemBackend::new(&[("rw+nolwh", &[]), ("ro", &["x"])]);
-        remove(&m, &m, &m.roots(), &walk(&m, "x"), 0, b"x").unwrap();
+        remove(&m, &m, &m.roots(), &walk(&m, "x"), 0, b"x", 7).unwrap();
         assert!(m.get(0, ".wh.x").is_some());
         assert!(m.get(0, ".wh..wh.aufs").is_none());
     }
@@ -551,9 +731,9 @@ mod tests {
     fn rmdir_rules() {
         let m = MemBackend::new(&[("rw", &["d/.wh.a"]), ("ro", &["d/a", "e/b"])]);
         let root = m.roots();
-        assert_eq!(remove(&m, &m, &root, &walk(&m, "e"), 0, b"e"), Err(Errno::ENOTEMPTY));
+        assert_eq!(remove(&m, &m, &root, &walk(&m, "e"), 0, b"e", 7), Err(Errno::ENOTEMPTY));
         // d is logically empty: its only lower child is whited out.
-        remove(&m, &m, &root, &walk(&m, "d"), 0, b"d").unwrap();
+        remove(&m, &m, &root, &walk(&m, "d"), 0, b"d", 7).unwrap();
         assert_eq!(m.paths(0), [".wh..wh.aufs", ".wh.d"]);
         assert!(lookup(&m, &m, &root, b"d").unwrap().lowers.is_empty());
     }
@@ -583,8 +763,8 @@ mod tests {
         let root = m.roots();
         let a = walk(&m, "a");
         let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br).unwrap();
-        copy_up(&m, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None).unwrap();
-        rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t).unwrap();
+        copy_up(&m, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None, 1).unwrap();
+        rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t, 9).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
         assert!(m.get(0, "a/.wh.f").is_some(), "old name whited out");
         assert!(lookup(&m, &m, &walk(&m, "a"), b"f").unwrap().lowers.is_empty());
@@ -603,7 +783,7 @@ mod tests {
         assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "low"), 0, RENAME_EXCHANGE), Err(Errno::EXDEV));
         assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "e"), 0, RENAME_EXCHANGE), Ok(()));
         let root = m.roots();
-        rename(&m, &m, &root, &walk(&m, "e"), b"e", &root, &[], b"e2", 0, 0).unwrap();
+        rename(&m, &m, &root, &walk(&m, "e"), b"e", &root, &[], b"e2", 0, 0, 9).unwrap();
         assert!(m.get(0, ".wh.e").is_some(), "the empty lower dir is whited out");
         assert_eq!(names(&m, ""), ["e2", "low", "up"]);
     }
@@ -613,8 +793,124 @@ mod tests {
         let m = MemBackend::new(&[("rw", &["src/a"]), ("ro", &["dst/", "dst/.wh..wh..opq"])]);
         let root = m.roots();
         // dst is an empty directory on the lower branch only.
-        rename(&m, &m, &root, &walk(&m, "src"), b"src", &root, &walk(&m, "dst"), b"dst", 0, 0).unwrap();
+        rename(&m, &m, &root, &walk(&m, "src"), b"src", &root, &walk(&m, "dst"), b"dst", 0, 0, 9).unwrap();
         assert!(m.get(0, "dst/.wh..wh..opq").is_some());
         assert_eq!(names(&m, "dst"), ["a"]);
+    }
+
+    /// Everything on branch `br`: (path, data) pairs, but the whiteout
+    /// base (made once, when first needed, and never visible).
+    fn snapshot(m: &MemBackend, br: usize) -> Vec<(String, Vec<u8>)> {
+        m.branches.borrow()[br]
+            .entries
+            .iter()
+            .map(|(k, v)| (String::from_utf8(k.clone()).unwrap(), v.data.clone()))
+            .filter(|(k, _)| k != ".wh..wh.aufs")
+            .collect()
+    }
+
+    fn fail(m: &MemBackend, prefix: &str, e: Errno) {
+        m.fail_on.borrow_mut().push((prefix.to_string(), e));
+    }
+
+    #[test]
+    fn unlink_failure_leaves_the_union_as_it_was() {
+        let m = MemBackend::new(&[("rw", &["f=up"]), ("ro", &["f=low"])]);
+        let before = snapshot(&m, 0);
+        fail(&m, "remove 0 f Caller", Errno::EIO);
+        let root = m.roots();
+        assert_eq!(remove(&m, &m, &root, &walk(&m, "f"), 0, b"f", 1), Err(Errno::EIO));
+        assert_eq!(m.get(0, "f").unwrap().data, b"up");
+        assert!(m.get(0, ".wh.f").is_none(), "the whiteout was taken back");
+        assert_eq!(walk(&m, "f")[0].br, 0);
+        assert_eq!(snapshot(&m, 0), before);
+        // And when it works, the whiteout came first.
+        remove(&m, &m, &root, &walk(&m, "f"), 0, b"f", 1).unwrap();
+        let log = m.log.borrow().join("\n");
+        let wh = log.rfind("link 0 .wh.f").unwrap();
+        let rm = log.rfind("remove 0 f Caller").unwrap();
+        assert!(wh < rm, "{log}");
+    }
+
+    #[test]
+    fn rmdir_with_whiteouts_is_all_or_nothing() {
+        // d on top hides lower d/a with a whiteout: logically empty.
+        let m = MemBackend::new(&[("rw", &["d/.wh.a"]), ("ro", &["d/a=lower"])]);
+        let root = m.roots();
+        fail(&m, "rename 0 d .wh..wh.rmdir.5 Caller", Errno::EXDEV);
+        assert_eq!(remove(&m, &m, &root, &walk(&m, "d"), 0, b"d", 5), Err(Errno::EXDEV));
+        assert!(m.get(0, "d/.wh.a").is_some(), "the directory's whiteouts are still there");
+        assert!(m.get(0, ".wh.d").is_none());
+        assert!(names(&m, "d").is_empty(), "d/a did not come back");
+        remove(&m, &m, &root, &walk(&m, "d"), 0, b"d", 5).unwrap();
+        assert_eq!(m.paths(0), [".wh..wh.aufs", ".wh.d"], "no leftover");
+        assert!(lookup(&m, &m, &root, b"d").unwrap().lowers.is_empty());
+        assert_eq!(m.get(1, "d/a").unwrap().data, b"lower");
+    }
+
+    #[test]
+    fn rename_failure_undoes_every_preparation() {
+        let m = MemBackend::new(&[("rw", &["s/x", ".wh.t", "dd/.wh.q"]), ("ro", &["s/", "t/", "dd/q"])]);
+        let root = m.roots();
+        let before = snapshot(&m, 0);
+        // s moves over a whited-out lower dir t: opaque marker + whiteout of s first.
+        fail(&m, "rename 0 s t Caller", Errno::EIO);
+        let s = walk(&m, "s");
+        assert_eq!(rename(&m, &m, &root, &s, b"s", &root, &[], b"t", 0, 0, 3), Err(Errno::EIO));
+        assert_eq!(snapshot(&m, 0), before, "branch as it was");
+        assert_eq!(names(&m, ""), ["dd", "s"]);
+        // A target directory with whiteouts goes out of the way and comes back.
+        let m = MemBackend::new(&[("rw", &["s/x", "dd/.wh.q"]), ("ro", &["dd/q"])]);
+        let before = snapshot(&m, 0);
+        fail(&m, "rename 0 s dd Caller", Errno::EIO);
+        assert_eq!(rename(&m, &m, &root, &walk(&m, "s"), b"s", &root, &walk(&m, "dd"), b"dd", 0, 0, 3), Err(Errno::EIO));
+        assert_eq!(snapshot(&m, 0), before);
+        assert!(names(&m, "dd").is_empty(), "dd/q stays hidden");
+        rename(&m, &m, &root, &walk(&m, "s"), b"s", &root, &walk(&m, "dd"), b"dd", 0, 0, 3).unwrap();
+        assert_eq!(names(&m, "dd"), ["x"]);
+        assert!(m.paths(0).iter().all(|p| !p.contains("rmdir")), "{:?}", m.paths(0));
+    }
+
+    #[test]
+    fn exchange_of_dirs_keeps_hidden_contents_hidden() {
+        // a: only on top.  b: on top over a lower b whose child is whited out.
+        let m = MemBackend::new(&[("rw", &["a/x", "b/.wh.gone", "b/y"]), ("ro", &["b/gone"])]);
+        let root = m.roots();
+        rename(&m, &m, &root, &walk(&m, "a"), b"a", &root, &walk(&m, "b"), b"b", RENAME_EXCHANGE, 0, 4).unwrap();
+        assert_eq!(names(&m, "a"), ["y"]);
+        assert_eq!(names(&m, "b"), ["x"], "the lower b/gone does not come back under b");
+    }
+
+    #[test]
+    fn dir_with_lower_contents_anywhere_below_is_exdev() {
+        // d/c is on top, but the lower d/c has a child: moving d would lose it.
+        let m = MemBackend::new(&[("rw", &["d/c/mine"]), ("ro", &["d/c/theirs"])]);
+        assert_eq!(rename_check(&m, &m, &walk(&m, "d"), &[], 0, 0), Err(Errno::EXDEV));
+        // Lower children that are all whited out do not count.
+        let m = MemBackend::new(&[("rw", &["d/.wh.c", "d/mine"]), ("ro", &["d/c/theirs"])]);
+        assert_eq!(rename_check(&m, &m, &walk(&m, "d"), &[], 0, 0), Ok(()));
+    }
+
+    #[test]
+    fn copy_up_keeps_protective_flags_or_fails() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x20; // append-only
+        copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        assert_eq!(m.get(0, "f").unwrap().flags, 0x20);
+        let log = m.log.borrow().join("\n");
+        assert!(log.find("rename 0 .wh..wh.cpup.1 f").is_some(), "{log}");
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x10; // immutable
+        m.no_flags.set(true);
+        assert_eq!(copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::EPERM));
+        assert!(m.paths(0).is_empty(), "no weaker copy left: {:?}", m.paths(0));
+    }
+
+    #[test]
+    fn tmp_names_are_unique_and_hidden() {
+        assert_eq!(tmp_name(b"cpup", 0).unwrap(), b".wh..wh.cpup.0");
+        assert_eq!(tmp_name(b"cpup", 0xbeef).unwrap(), b".wh..wh.cpup.beef");
+        assert_eq!(tmp_name(b"rmdir", u64::MAX).unwrap(), b".wh..wh.rmdir.ffffffffffffffff");
+        assert_eq!(name::check_user_name(&tmp_name(b"cpup", 1).unwrap()), Err(Errno::EPERM));
     }
 }

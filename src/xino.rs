@@ -1,53 +1,122 @@
 //! Inode numbers of the union.
 //!
 //! aufs keeps a table ("xino") from (branch id, lower inode number) to the
-//! union inode number, so numbers stay the same for the life of the mount,
-//! across lookups, inode cache eviction and copy-up.  Real aufs stores it in
-//! a file; this core keeps it in memory (see README, deliberate differences).
+//! union inode number, so numbers stay the same across lookups, inode cache
+//! eviction and copy-up.  This core needs no table for most objects: where
+//! the lower number fits, the union number is derived from the branch id
+//! and the lower number (as overlayfs's xino does), so it is stable for the
+//! life of the branch, even across remounts, and costs no memory.
+//!
+//! A table entry exists only where derivation cannot give the right number:
+//! - after a copy-up, the copy keeps the number of the object it was copied
+//!   from: (upper branch id, copy's number) -> original number;
+//! - a lower number too large to derive from gets a number from a counter.
+//!
+//! Entries go when the lower inode is gone (evicted with no links left), and
+//! counter numbers when their union inode is evicted, so the table is
+//! bounded by what exists on the branches, never by what was ever seen.
+//! Every allocation is fallible: a full table is ENOMEM, never a panic.
 
-use alloc::collections::BTreeMap;
+use crate::{Errno, Result};
+use alloc::vec::Vec;
 
 /// Number of the union's root directory, as aufs has it.
 pub const ROOT_INO: u64 = 2;
 
+/// Bits of a derived number that hold the lower inode number.
+const H_BITS: u32 = 48;
+/// Counter numbers have this bit set; derived ones never do.
+const COUNTER_BIT: u64 = 1 << 63;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    brid: u32,
+    h_ino: u64,
+    ino: u64,
+}
+
 #[derive(Debug)]
 pub struct Xino {
-    map: BTreeMap<(u32, u64), u64>,
+    /// Sorted by (brid, h_ino).
+    map: Vec<Entry>,
     next: u64,
 }
 
 impl Default for Xino {
     fn default() -> Self {
-        Xino { map: BTreeMap::new(), next: ROOT_INO }
+        Xino { map: Vec::new(), next: COUNTER_BIT }
     }
 }
 
+/// The number derived from `h_ino` on branch `brid`, if it fits.
+pub fn derive(brid: u32, h_ino: u64) -> Option<u64> {
+    if h_ino == 0 || h_ino >> H_BITS != 0 || brid == 0 || u64::from(brid) >> (63 - H_BITS) != 0 {
+        return None;
+    }
+    Some((u64::from(brid) << H_BITS) | h_ino)
+}
+
 impl Xino {
-    /// The union number for lower inode `h_ino` of branch `brid`,
-    /// allocating the next free one the first time.
-    pub fn get_or_alloc(&mut self, brid: u32, h_ino: u64) -> u64 {
-        if let Some(ino) = self.map.get(&(brid, h_ino)) {
-            return *ino;
+    fn find(&self, brid: u32, h_ino: u64) -> core::result::Result<usize, usize> {
+        self.map.binary_search_by(|e| (e.brid, e.h_ino).cmp(&(brid, h_ino)))
+    }
+
+    fn insert_at(&mut self, at: usize, e: Entry) -> Result<()> {
+        self.map.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        self.map.insert(at, e);
+        Ok(())
+    }
+
+    /// The union number of lower inode `h_ino` on branch `brid`.
+    pub fn ino(&mut self, brid: u32, h_ino: u64) -> Result<u64> {
+        let at = match self.find(brid, h_ino) {
+            Ok(i) => return self.map.get(i).map(|e| e.ino).ok_or(Errno::EIO),
+            Err(at) => at,
+        };
+        if let Some(ino) = derive(brid, h_ino) {
+            return Ok(ino);
         }
         let ino = self.next;
-        self.next = self.next.wrapping_add(1).max(ROOT_INO + 1);
-        self.map.insert((brid, h_ino), ino);
-        ino
+        if ino == u64::MAX {
+            return Err(Errno::EOVERFLOW);
+        }
+        self.insert_at(at, Entry { brid, h_ino, ino })?;
+        self.next += 1;
+        Ok(ino)
     }
 
-    /// Record that `h_ino` on `brid` is union inode `ino` (after a copy-up).
-    pub fn set(&mut self, brid: u32, h_ino: u64, ino: u64) {
-        self.map.insert((brid, h_ino), ino);
+    /// After a copy-up: `h_ino` on `brid` is union inode `ino`.
+    pub fn keep(&mut self, brid: u32, h_ino: u64, ino: u64) -> Result<()> {
+        let derived = derive(brid, h_ino);
+        match self.find(brid, h_ino) {
+            Ok(i) => {
+                if derived == Some(ino) {
+                    self.map.remove(i);
+                } else if let Some(e) = self.map.get_mut(i) {
+                    e.ino = ino;
+                }
+                Ok(())
+            }
+            Err(_) if derived == Some(ino) => Ok(()),
+            Err(at) => self.insert_at(at, Entry { brid, h_ino, ino }),
+        }
     }
 
-    /// Forget a lower inode that was removed through the union.
-    pub fn forget(&mut self, brid: u32, h_ino: u64) {
-        self.map.remove(&(brid, h_ino));
+    /// The union inode of `h_ino` on `brid` was evicted; `h_nlink` is the
+    /// lower inode's link count.  A number that can be found again (a kept
+    /// copy-up number of a file that still exists) stays.
+    pub fn evicted(&mut self, brid: u32, h_ino: u64, h_nlink: u32) {
+        if let Ok(i) = self.find(brid, h_ino) {
+            let counter = self.map.get(i).is_some_and(|e| e.ino & COUNTER_BIT != 0);
+            if h_nlink == 0 || counter {
+                self.map.remove(i);
+            }
+        }
     }
 
     /// Forget every entry of a branch (branch deleted).
     pub fn forget_branch(&mut self, brid: u32) {
-        self.map.retain(|k, _| k.0 != brid);
+        self.map.retain(|e| e.brid != brid);
     }
 
     pub fn len(&self) -> usize {
@@ -64,18 +133,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stable_numbers() {
+    fn derived_numbers_need_no_table() {
         let mut x = Xino::default();
-        assert_eq!(x.get_or_alloc(64, 100), ROOT_INO);
-        let a = x.get_or_alloc(65, 7);
-        let b = x.get_or_alloc(64, 7);
-        assert_ne!(a, b, "same lower number on other branch is another inode");
-        assert_eq!(x.get_or_alloc(65, 7), a);
-        x.set(64, 900, a);
-        assert_eq!(x.get_or_alloc(64, 900), a, "copy-up keeps the number");
-        x.forget(64, 900);
-        assert_ne!(x.get_or_alloc(64, 900), a);
-        x.forget_branch(65);
-        assert_ne!(x.get_or_alloc(65, 7), a);
+        let a = x.ino(65, 7).unwrap();
+        let b = x.ino(64, 7).unwrap();
+        assert_ne!(a, b, "same lower number on another branch is another inode");
+        assert_eq!(x.ino(65, 7).unwrap(), a);
+        assert_ne!(a, ROOT_INO);
+        assert!(x.is_empty(), "nothing stored for derivable numbers");
+        // A create/delete loop does not grow the table.
+        for h in 1..10_000u64 {
+            x.ino(64, h).unwrap();
+            x.evicted(64, h, 0);
+        }
+        assert!(x.is_empty());
+    }
+
+    #[test]
+    fn copy_up_keeps_the_number_until_the_copy_is_gone() {
+        let mut x = Xino::default();
+        let lower = x.ino(65, 7).unwrap();
+        x.keep(64, 900, lower).unwrap();
+        assert_eq!(x.ino(64, 900).unwrap(), lower, "copy-up keeps the number");
+        assert_eq!(x.len(), 1);
+        x.evicted(64, 900, 1);
+        assert_eq!(x.ino(64, 900).unwrap(), lower, "eviction of a live file keeps it");
+        x.evicted(64, 900, 0);
+        assert!(x.is_empty(), "the copy is gone: so is its entry");
+        assert_ne!(x.ino(64, 900).unwrap(), lower);
+        // Keeping the derived number itself stores nothing.
+        x.keep(64, 901, derive(64, 901).unwrap()).unwrap();
+        assert!(x.is_empty());
+    }
+
+    #[test]
+    fn large_lower_numbers_use_the_counter() {
+        let mut x = Xino::default();
+        let big = 1u64 << 50;
+        let a = x.ino(64, big).unwrap();
+        assert_eq!(x.ino(64, big).unwrap(), a);
+        assert_ne!(x.ino(64, big + 1).unwrap(), a);
+        assert!(a & COUNTER_BIT != 0);
+        assert_eq!(x.len(), 2);
+        x.evicted(64, big, 1);
+        assert_eq!(x.len(), 1, "counter numbers go with their inode");
+        x.forget_branch(64);
+        assert!(x.is_empty());
+        assert_eq!(derive(64, 0), None);
     }
 }

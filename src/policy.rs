@@ -1,0 +1,77 @@
+//! Per-object policy questions the shim asks before it acts: may this
+//! entry be written in place, may two names share one union inode, which
+//! branches' permissions count.  The answers are decided here, never in C.
+
+use crate::union::Branches;
+
+/// May a file whose topmost entry is on branch `br` be opened for writing
+/// as it is (without a copy-up)?
+pub fn write_in_place(brs: &dyn Branches, br: u32) -> bool {
+    brs.writable(br)
+}
+
+/// May every name of the lower inode share one union inode?
+///
+/// Names of one inode on a writable branch are one file for good: a change
+/// is made in place.  A non-directory with more than one link on a
+/// read-only branch is different: copy-up copies one *name*, after which
+/// that name is another file (aufs without pseudo-links breaks hard links
+/// on copy-up).  A union inode must never stand for two files, so each
+/// name of such a file gets its own union inode.
+pub fn share_inode(brs: &dyn Branches, br: u32, is_dir: bool, nlink: u32) -> bool {
+    is_dir || nlink <= 1 || brs.writable(br)
+}
+
+/// Does a copy-up of a file found on branch `br` with `nlink` links keep
+/// its inode number?  Only a file that stays one file: a hard link broken
+/// by the copy-up is a new file with a number of its own.
+pub fn keep_ino_on_copy_up(brs: &dyn Branches, br: u32, is_dir: bool, nlink: u32) -> bool {
+    share_inode(brs, br, is_dir, nlink)
+}
+
+/// Which entries of a union object a permission check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PermScope {
+    /// The topmost entry only.
+    Top,
+    /// Every branch the directory exists on (aufs's default).
+    All,
+}
+
+/// aufs's rule: without `dirperm1`, read and search permission on a
+/// directory is checked on every branch where it exists, so a lower
+/// directory's restrictive mode is not bypassed by a permissive upper one.
+/// Write permission is the topmost entry's: that is where the change goes.
+pub fn perm_scope(dirperm1: bool, is_dir: bool, write: bool) -> PermScope {
+    if is_dir && !dirperm1 && !write {
+        PermScope::All
+    } else {
+        PermScope::Top
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mem::MemBackend;
+
+    #[test]
+    fn hard_links_on_read_only_branches_are_not_shared() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &[])]);
+        assert!(share_inode(&m, 1, false, 1));
+        assert!(!share_inode(&m, 1, false, 2), "copy-up would split them");
+        assert!(share_inode(&m, 0, false, 2), "changed in place: one file for good");
+        assert!(share_inode(&m, 1, true, 5), "directories have one name");
+        assert!(!keep_ino_on_copy_up(&m, 1, false, 3));
+        assert!(write_in_place(&m, 0));
+        assert!(!write_in_place(&m, 1));
+    }
+
+    #[test]
+    fn dirperm1() {
+        assert_eq!(perm_scope(false, true, false), PermScope::All);
+        assert_eq!(perm_scope(true, true, false), PermScope::Top);
+        assert_eq!(perm_scope(false, true, true), PermScope::Top);
+        assert_eq!(perm_scope(false, false, false), PermScope::Top);
+    }
+}
