@@ -15,6 +15,7 @@
 
 #include <grp.h>
 #include <sys/file.h>
+#include <sys/statfs.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -34,7 +35,6 @@
 #define HELLO_BASE "Hello from the base branch\n"
 #define WH_BASE ".wh..wh.aufs"
 #define WH_OPQ ".wh..wh..opq"
-#define CPUP_TMP ".wh..wh.cpup.tmp"
 #define MIB (1024 * 1024)
 #define USER_ID 1000
 #define GROUP_ID 1000
@@ -49,8 +49,22 @@ FIXTURE(wu) {
 	int br_mounted[3];	/* top, mid, base */
 };
 
+/*
+ * Each branch its own tmpfs, unless $AUFS_TEST_DIR is on another
+ * filesystem (the suite's ext4/xfs runs): then the branches are plain
+ * directories there, so the union really stands on that filesystem.
+ */
+static int branches_on_tmpfs(void)
+{
+	struct statfs sf;
+
+	return statfs(test_root(), &sf) || sf.f_type == 0x01021994 /* TMPFS_MAGIC */;
+}
+
 static int mount_tmpfs(const char *path, const char *opts)
 {
+	if (!branches_on_tmpfs())
+		return 0;
 	return mount("aufs-wu", path, "tmpfs", 0, opts);
 }
 
@@ -89,7 +103,7 @@ FIXTURE_TEARDOWN(wu)
 		union_gone = 0;
 	}
 	for (i = 0; i < 3; i++) {
-		if (!self->br_mounted[i])
+		if (!self->br_mounted[i] || !branches_on_tmpfs())
 			continue;
 		if (umount2(br[i], 0)) {
 			/* nothing but the union could hold a branch busy */
@@ -166,6 +180,22 @@ static void expect_errno(struct __test_metadata *_metadata, const char *dir, con
 	at(_metadata, p, dir, rel);
 	ASSERT_EQ(-1, lstat(p, &st)) TH_LOG("%s exists (mode 0%o)", p, st.st_mode);
 	ASSERT_EQ(err, errno) TH_LOG("lstat %s: %s, expected %s", p, strerror(errno), strerror(err));
+}
+
+/* Entries of @dir named like the union's temporary work (.wh..wh.cpup.*, ...). */
+static int count_tmp_names(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, ".wh..wh.cpup.", 13) ||
+		     !strncmp(e->d_name, ".wh..wh.rmdir.", 14);
+	closedir(d);
+	return n;
 }
 
 static void expect_absent(struct __test_metadata *_metadata, const char *dir, const char *rel)
@@ -457,7 +487,7 @@ TEST_F(wu, seed_write_hello_copies_up)
 	expect_content(_metadata, self->mnt, "hello.txt", "hello, world\n");
 	expect_listing(_metadata, self->mnt, ".", "./../common.txt/foo.txt/hello.txt");
 	/* no copy-up leftovers */
-	expect_absent(_metadata, self->top, CPUP_TMP);
+	ASSERT_EQ(0, count_tmp_names(self->top));
 }
 
 /* rm mnt/hello.txt: top/.wh.hello.txt, a link to top/.wh..wh.aufs */
@@ -545,8 +575,12 @@ TEST_F(wu, seed_mkdir_over_whiteout_is_opaque)
 
 #define DATA "0123456789\n"
 
-/* Opening for write does not copy up; the first write does. */
-TEST_F(wu, cpup_on_first_write_not_on_open)
+/*
+ * Opening for write copies up (as overlayfs; aufs waited for the first
+ * write, which made writes and mmap copy under their locks: README).
+ * Opening for reading does not.
+ */
+TEST_F(wu, cpup_on_open_for_write)
 {
 	char p[PATH_MAX];
 	struct stat st, top;
@@ -555,9 +589,13 @@ TEST_F(wu, cpup_on_first_write_not_on_open)
 	ASSERT_EQ(0, put_file(self->base, "data.txt", DATA));
 	mount_seed(_metadata, self);
 	at(_metadata, p, self->mnt, "data.txt");
+	fd = open(p, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+	expect_absent(_metadata, self->top, "data.txt");
 	fd = open(p, O_WRONLY);
 	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
-	expect_absent(_metadata, self->top, "data.txt");
+	expect_content(_metadata, self->top, "data.txt", DATA);
 	expect_content(_metadata, self->mnt, "data.txt", DATA);
 	ASSERT_EQ(2, write(fd, "AB", 2)) TH_LOG("write: %s", strerror(errno));
 	expect_content(_metadata, self->top, "data.txt", "AB23456789\n");
@@ -1112,11 +1150,10 @@ TEST_F_TIMEOUT(wu, cpup_enospc_is_atomic, 120)
 	ASSERT_STREQ("./../foo.txt", before);
 
 	at(_metadata, p, self->mnt, "big");
+	/* copy-up happens at open for write: that is where it fails */
 	fd = open(p, O_WRONLY);
-	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
-	ASSERT_EQ(-1, write(fd, "X", 1)) TH_LOG("a write that needs 1 MiB on a 64 KiB branch succeeded");
-	ASSERT_EQ(ENOSPC, errno) TH_LOG("write: %s", strerror(errno));
-	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(-1, fd) TH_LOG("an open that needs 1 MiB on a 64 KiB branch succeeded");
+	ASSERT_EQ(ENOSPC, errno) TH_LOG("open: %s", strerror(errno));
 	expect_listing(_metadata, self->top, ".", before);
 
 	/* other triggers fail the same way */

@@ -1,0 +1,887 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Hardening: the defects a filesystem maintainer's reading found, one test
+ * each, through real syscalls on a real mount.  A read-only branch is never
+ * written (hard links, reopen through /proc), image content cannot crash
+ * the kernel (a 1000-level lower tree), nothing is copied up before the
+ * caller is known to be allowed, lower directories' permissions count,
+ * writes stay inside the branch's freeze protection, directory renames and
+ * exchanges keep what is below, chattr flags survive copy-up, and the
+ * inode number table stays bounded.  Where it matters, the result is
+ * checked again after dropping caches and after umount + mount.
+ *
+ * Branches: a writable "upper" and a read-only "lower", each its own tmpfs
+ * (or plain directories when $AUFS_TEST_DIR is on another filesystem).
+ */
+#include "aufs_test.h"
+
+#include <grp.h>
+#include <linux/fs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#define NOBODY 65534
+#define DEEP 1000
+
+FIXTURE(hd) {
+	char dir[PATH_MAX];
+	char upper[PATH_MAX];
+	char lower[PATH_MAX];
+	char mnt[PATH_MAX];
+	char opts[256];		/* extra mount options */
+	int mounted;
+	int tmpfs;
+};
+
+static int on_tmpfs(void)
+{
+	struct statfs sf;
+
+	return statfs(test_root(), &sf) || sf.f_type == 0x01021994;
+}
+
+FIXTURE_SETUP(hd)
+{
+	umask(0);
+	ASSERT_EQ(0, make_workdir(self->dir, "hd"));
+	ASSERT_EQ(0, chmod(self->dir, 0755));
+	ASSERT_EQ(0, make_dir(self->upper, self->dir, "upper"));
+	ASSERT_EQ(0, make_dir(self->lower, self->dir, "lower"));
+	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	self->tmpfs = on_tmpfs();
+	if (self->tmpfs) {
+		ASSERT_EQ(0, mount("hd", self->upper, "tmpfs", 0, "size=256m,mode=0755"));
+		ASSERT_EQ(0, mount("hd", self->lower, "tmpfs", 0, "size=256m,mode=0755"));
+	}
+}
+
+FIXTURE_TEARDOWN(hd)
+{
+	if (self->mounted && umount2(self->mnt, 0)) {
+		TH_LOG("teardown: umount %s: %s", self->mnt, strerror(errno));
+		_metadata->passed = 0;
+		umount2(self->mnt, MNT_DETACH);
+	}
+	if (self->tmpfs) {
+		umount2(self->upper, MNT_DETACH);
+		umount2(self->lower, MNT_DETACH);
+	}
+	rm_tree(self->dir);
+}
+
+/* ---- helpers ---- */
+
+#define P(buf, ...) ASSERT_EQ(0, pathf(buf, __VA_ARGS__))
+
+static void hd_mount(struct __test_metadata *_metadata, FIXTURE_DATA(hd) *self)
+{
+	char d[MOUNT_DATA_MAX];
+
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro%s", self->upper, self->lower, self->opts));
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount %s: %s", d, strerror(errno));
+	self->mounted = 1;
+}
+
+static void hd_umount(struct __test_metadata *_metadata, FIXTURE_DATA(hd) *self)
+{
+	ASSERT_EQ(0, umount2(self->mnt, 0)) TH_LOG("umount: %s", strerror(errno));
+	self->mounted = 0;
+}
+
+static void drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	if (fd >= 0) {
+		if (write(fd, "2\n", 2) < 0)
+			perror("drop_caches");
+		close(fd);
+	}
+}
+
+/* Content of <dir>/<rel> ("" when missing). */
+static const char *content(const char *dir, const char *rel)
+{
+	static char buf[4][4096];
+	static int k;
+	char p[PATH_MAX];
+	char *b = buf[k++ & 3];
+	ssize_t n;
+
+	b[0] = 0;
+	if (pathf(p, "%s/%s", dir, rel))
+		return b;
+	n = read_file(p, b, sizeof(buf[0]) - 1);
+	b[n < 0 ? 0 : n] = 0;
+	return b;
+}
+
+static int exists(const char *dir, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	return !pathf(p, "%s/%s", dir, rel) && !lstat(p, &st);
+}
+
+/* Sorted listing of <dir>/<rel> without . and .., names joined by '/'. */
+static const char *listing(const char *dir, const char *rel)
+{
+	static char buf[2][8192];
+	static int k;
+	char p[PATH_MAX];
+	char *b = buf[k++ & 1];
+
+	b[0] = 0;
+	if (pathf(p, "%s/%s", dir, rel) || list_dir(p, b, sizeof(buf[0]))) {
+		snprintf(b, sizeof(buf[0]), "<%s>", strerror(errno));
+		return b;
+	}
+	/* list_dir() gives "./../a/b": keep "a/b" */
+	if (!strncmp(b, "./..", 4))
+		return b[4] == '/' ? b + 5 : b + 4;
+	return b;
+}
+
+/* Run @fn as uid/gid NOBODY in a child; its exit status (0: all good). */
+static int as_nobody(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(100);
+		_exit(fn(arg));
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* ================================================================== */
+/* 1. hard links on a read-only branch                                */
+/* ================================================================== */
+
+/*
+ * Two names of one lower file.  One is copied up and written; the other,
+ * reopened for writing through /proc/self/fd (no d_revalidate), must get
+ * its own copy: the lower file never changes.
+ */
+TEST_F(hd, hardlink_reopen_never_writes_the_lower_branch)
+{
+	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX], lb[PATH_MAX], proc[64];
+	int fdb, fd;
+
+	P(la, "%s/a", self->lower);
+	P(lb, "%s/b", self->lower);
+	ASSERT_EQ(0, write_file(la, "lower\n"));
+	ASSERT_EQ(0, link(la, lb));
+	hd_mount(_metadata, self);
+	P(a, "%s/a", self->mnt);
+	P(b, "%s/b", self->mnt);
+	fdb = open(b, O_RDONLY);
+	ASSERT_LE(0, fdb);
+	ASSERT_EQ(0, write_file(a, "A\n")) TH_LOG("write a: %s", strerror(errno));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fdb);
+	fd = open(proc, O_WRONLY | O_TRUNC);
+	ASSERT_LE(0, fd) TH_LOG("reopen b for write: %s", strerror(errno));
+	ASSERT_EQ(2, write(fd, "B\n", 2));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(fdb));
+	ASSERT_STREQ("lower\n", content(self->lower, "a"));
+	ASSERT_STREQ("lower\n", content(self->lower, "b"));
+	ASSERT_STREQ("A\n", content(self->mnt, "a"));
+	ASSERT_STREQ("B\n", content(self->mnt, "b"));
+	drop_caches();
+	ASSERT_STREQ("A\n", content(self->mnt, "a"));
+	ASSERT_STREQ("B\n", content(self->mnt, "b"));
+	hd_umount(_metadata, self);
+	hd_mount(_metadata, self);
+	ASSERT_STREQ("A\n", content(self->mnt, "a"));
+	ASSERT_STREQ("B\n", content(self->mnt, "b"));
+	ASSERT_STREQ("lower\n", content(self->lower, "a"));
+}
+
+/* Unlinking one name of a lower hard link leaves the other whole. */
+TEST_F(hd, hardlink_unlink_one_name_keeps_the_other)
+{
+	char la[PATH_MAX], lb[PATH_MAX], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], x[PATH_MAX];
+	struct stat st;
+
+	P(la, "%s/a", self->lower);
+	P(lb, "%s/b", self->lower);
+	ASSERT_EQ(0, write_file(la, "data\n"));
+	ASSERT_EQ(0, link(la, lb));
+	hd_mount(_metadata, self);
+	P(a, "%s/a", self->mnt);
+	P(b, "%s/b", self->mnt);
+	P(c, "%s/c", self->mnt);
+	P(x, "%s/x", self->mnt);
+	ASSERT_EQ(0, stat(b, &st));	/* both names cached */
+	ASSERT_EQ(0, unlink(a)) TH_LOG("unlink: %s", strerror(errno));
+	ASSERT_EQ(0, stat(b, &st));
+	ASSERT_LT(0, st.st_nlink) TH_LOG("the surviving name shows no links");
+	ASSERT_EQ(0, link(b, c)) TH_LOG("link from the survivor: %s", strerror(errno));
+	ASSERT_STREQ("data\n", content(self->mnt, "c"));
+	ASSERT_EQ(0, write_file(x, "new\n"));
+	ASSERT_EQ(0, rename(x, b)) TH_LOG("rename over the survivor: %s", strerror(errno));
+	ASSERT_STREQ("new\n", content(self->mnt, "b"));
+	ASSERT_STREQ("data\n", content(self->mnt, "c"));
+	ASSERT_FALSE(exists(self->mnt, "a"));
+	ASSERT_STREQ("data\n", content(self->lower, "a"));
+	ASSERT_STREQ("data\n", content(self->lower, "b"));
+}
+
+/* After one name is copied up, the two names are two files: two numbers. */
+TEST_F(hd, hardlink_copy_up_makes_two_files_with_stable_numbers)
+{
+	char la[PATH_MAX], lb[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	struct stat sa, sb, sa2, sb2;
+
+	P(la, "%s/a", self->lower);
+	P(lb, "%s/b", self->lower);
+	ASSERT_EQ(0, write_file(la, "one\n"));
+	ASSERT_EQ(0, link(la, lb));
+	hd_mount(_metadata, self);
+	P(a, "%s/a", self->mnt);
+	P(b, "%s/b", self->mnt);
+	ASSERT_EQ(0, stat(a, &sa));
+	ASSERT_EQ(0, stat(b, &sb));
+	ASSERT_EQ(sa.st_ino, sb.st_ino) TH_LOG("one lower file, one number");
+	ASSERT_EQ(0, write_file(a, "two\n"));
+	ASSERT_EQ(0, stat(a, &sa));
+	ASSERT_EQ(0, stat(b, &sb));
+	ASSERT_NE(sa.st_ino, sb.st_ino) TH_LOG("two different files report one st_ino");
+	ASSERT_STREQ("two\n", content(self->mnt, "a"));
+	ASSERT_STREQ("one\n", content(self->mnt, "b"));
+	drop_caches();
+	ASSERT_EQ(0, stat(a, &sa2));
+	ASSERT_EQ(0, stat(b, &sb2));
+	ASSERT_EQ(sa.st_ino, sa2.st_ino) TH_LOG("numbers stay across cache eviction");
+	ASSERT_EQ(sb.st_ino, sb2.st_ino);
+}
+
+/* ================================================================== */
+/* 2. a lower tree 1000 levels deep                                   */
+/* ================================================================== */
+
+TEST_F_TIMEOUT(hd, deep_lower_tree_copy_up, 300)
+{
+	char p[PATH_MAX];
+	int fd, dfd, i, n;
+	size_t off;
+
+	dfd = open(self->lower, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd);
+	for (i = 0; i < DEEP; i++) {
+		ASSERT_EQ(0, mkdirat(dfd, "d", 0755)) TH_LOG("level %d: %s", i, strerror(errno));
+		fd = openat(dfd, "d", O_RDONLY | O_DIRECTORY);
+		ASSERT_LE(0, fd);
+		close(dfd);
+		dfd = fd;
+	}
+	fd = openat(dfd, "f", O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(4, write(fd, "low\n", 4));
+	close(fd);
+	close(dfd);
+	hd_mount(_metadata, self);
+	off = snprintf(p, sizeof(p), "%s", self->mnt);
+	for (i = 0; i < DEEP; i++)
+		off += snprintf(p + off, sizeof(p) - off, "/d");
+	ASSERT_LT(off + 3, sizeof(p));
+	strcat(p, "/f");
+	fd = open(p, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd) TH_LOG("open deep file for write: %s", strerror(errno));
+	ASSERT_EQ(3, write(fd, "up\n", 3));
+	ASSERT_EQ(0, close(fd));
+	/* the whole chain is on the upper branch, the lower one untouched */
+	dfd = open(self->upper, O_RDONLY | O_DIRECTORY);
+	for (n = 0; n < DEEP && dfd >= 0; n++) {
+		fd = openat(dfd, "d", O_RDONLY | O_DIRECTORY);
+		close(dfd);
+		dfd = fd;
+	}
+	ASSERT_LE(0, dfd) TH_LOG("upper chain ends at level %d", n);
+	fd = openat(dfd, "f", O_RDONLY);
+	close(dfd);
+	ASSERT_LE(0, fd);
+	{
+		char buf[16] = "";
+
+		ASSERT_EQ(7, read(fd, buf, sizeof(buf) - 1));
+		ASSERT_STREQ("low\nup\n", buf);
+	}
+	close(fd);
+	drop_caches();
+	{
+		char buf[16] = "";
+
+		ASSERT_EQ(7, read_file(p, buf, sizeof(buf) - 1));
+	}
+}
+
+/* ================================================================== */
+/* 3. permission before copy-up                                       */
+/* ================================================================== */
+
+struct path_arg {
+	char path[PATH_MAX];
+};
+
+static int try_changes_as_nobody(void *arg)
+{
+	const char *p = ((struct path_arg *)arg)->path;
+	int fd, flags = 0, bad = 0;
+
+	/* system.* is the owner's: refused before anything is copied */
+	if (setxattr(p, "system.posix_acl_access", "x", 1, 0) == 0 || errno != EPERM)
+		bad |= 1;
+	if (removexattr(p, "system.posix_acl_access") == 0 || errno != EPERM)
+		bad |= 2;
+	if (chown(p, NOBODY, NOBODY) == 0 || errno != EPERM)
+		bad |= 4;
+	fd = open(p, O_RDONLY);
+	if (fd < 0 || ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0 ||
+	    (errno != EPERM && errno != EACCES))
+		bad |= 8;
+	if (fd >= 0)
+		close(fd);
+	if (setxattr(p, "user.k", "v", 1, 0) == 0 || errno != EACCES)
+		bad |= 16;
+	return bad;
+}
+
+TEST_F(hd, nothing_is_copied_up_before_permission_and_existence)
+{
+	struct path_arg a;
+	int r;
+
+	ASSERT_EQ(0, put_file(self->lower, "f", "root's\n"));
+	hd_mount(_metadata, self);
+	P(a.path, "%s/f", self->mnt);
+	r = as_nobody(try_changes_as_nobody, &a);
+	ASSERT_EQ(0, r) TH_LOG("refused changes: bad mask %d", r);
+	ASSERT_FALSE(exists(self->upper, "f")) TH_LOG("a refused change copied the file up");
+	/* removing what does not exist: ENODATA, nothing copied */
+	ASSERT_EQ(-1, removexattr(a.path, "trusted.absent"));
+	ASSERT_EQ(ENODATA, errno);
+	ASSERT_FALSE(exists(self->upper, "f"));
+	/* allowed: copied up */
+	ASSERT_EQ(0, setxattr(a.path, "trusted.k", "v", 1, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_TRUE(exists(self->upper, "f"));
+}
+
+/* ================================================================== */
+/* 4. permission of lower directories (and dirperm1)                  */
+/* ================================================================== */
+
+static int peek_as_nobody(void *arg)
+{
+	const char *d = ((struct path_arg *)arg)->path;
+	char p[PATH_MAX + 16];
+	struct stat st;
+	DIR *dir;
+	int bad = 0;
+
+	dir = opendir(d);
+	if (dir)
+		closedir(dir);
+	else
+		bad |= errno == EACCES ? 1 : 64;
+	snprintf(p, sizeof(p), "%s/secret", d);
+	if (stat(p, &st))
+		bad |= errno == EACCES ? 2 : 64;
+	return bad;	/* 3: both refused, 0: both allowed */
+}
+
+TEST_F(hd, lower_directory_permission_counts_unless_dirperm1)
+{
+	char d[PATH_MAX];
+	struct path_arg a;
+	DIR *dir;
+
+	ASSERT_EQ(0, make_dir(d, self->lower, "d"));
+	ASSERT_EQ(0, put_file(d, "secret", "s\n"));
+	ASSERT_EQ(0, chmod(d, 0700));
+	ASSERT_EQ(0, make_dir(d, self->upper, "d"));
+	ASSERT_EQ(0, chmod(d, 0755));
+	hd_mount(_metadata, self);
+	P(a.path, "%s/d", self->mnt);
+	/* root looks first: what the dcache holds must not matter */
+	dir = opendir(a.path);
+	ASSERT_NE(NULL, dir);
+	closedir(dir);
+	ASSERT_STREQ("secret", listing(self->mnt, "d"));
+	ASSERT_EQ(3, as_nobody(peek_as_nobody, &a)) TH_LOG("a 0700 lower directory was readable");
+	hd_umount(_metadata, self);
+	strcpy(self->opts, ",dirperm1");
+	hd_mount(_metadata, self);
+	ASSERT_EQ(0, as_nobody(peek_as_nobody, &a)) TH_LOG("dirperm1: the topmost directory decides");
+}
+
+/* ================================================================== */
+/* 5 + 10 + 12. opening for write, mmap, maps                         */
+/* ================================================================== */
+
+TEST_F(hd, open_for_write_without_writable_branch_is_erofs)
+{
+	char d[MOUNT_DATA_MAX], p[PATH_MAX];
+	int fd;
+
+	ASSERT_EQ(0, put_file(self->lower, "f", "x\n"));
+	ASSERT_EQ(0, dataf(d, "br=%s=ro:%s=ro", self->upper, self->lower));
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d));
+	self->mounted = 1;
+	P(p, "%s/f", self->mnt);
+	ASSERT_EQ(-1, open(p, O_WRONLY));
+	ASSERT_EQ(EROFS, errno);
+	ASSERT_EQ(-1, open(p, O_RDWR));
+	ASSERT_EQ(EROFS, errno);
+	fd = open(p, O_RDONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	ASSERT_FALSE(exists(self->upper, "f"));
+}
+
+TEST_F(hd, copy_up_at_open_mapping_shows_union_path_and_holds_mount)
+{
+	char p[PATH_MAX], line[PATH_MAX + 256];
+	int fd, found = 0;
+	FILE *maps;
+	char *m;
+
+	ASSERT_EQ(0, put_file(self->lower, "f", "0123456789abcdef"));
+	hd_mount(_metadata, self);
+	P(p, "%s/f", self->mnt);
+	fd = open(p, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_TRUE(exists(self->upper, "f")) TH_LOG("not copied up at open for write");
+	m = mmap(NULL, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, close(fd));
+	memcpy(m, "MAPPED", 6);
+	ASSERT_EQ(0, msync(m, 16, MS_SYNC));
+	maps = fopen("/proc/self/maps", "r");
+	ASSERT_NE(NULL, maps);
+	while (fgets(line, sizeof(line), maps))
+		found |= strstr(line, p) != NULL;
+	fclose(maps);
+	ASSERT_TRUE(found) TH_LOG("/proc/self/maps does not show %s", p);
+	ASSERT_EQ(-1, umount2(self->mnt, 0)) TH_LOG("a mapped union file must keep the mount busy");
+	ASSERT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, munmap(m, 16));
+	ASSERT_STREQ("MAPPED6789abcdef", content(self->upper, "f"));
+	ASSERT_STREQ("0123456789abcdef", content(self->lower, "f"));
+}
+
+/* An open file unlinked with its directory: still usable, even written. */
+TEST_F(hd, orphan_copy_up_after_its_directory_went)
+{
+	char d[PATH_MAX], p[PATH_MAX], proc[64], buf[16] = "";
+	struct stat st;
+	int fd, wfd;
+
+	ASSERT_EQ(0, make_dir(d, self->lower, "d"));
+	ASSERT_EQ(0, put_file(d, "f", "lower\n"));
+	hd_mount(_metadata, self);
+	P(p, "%s/d/f", self->mnt);
+	fd = open(p, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, unlink(p));
+	P(d, "%s/d", self->mnt);
+	ASSERT_EQ(0, rmdir(d));
+	ASSERT_EQ(0, fchmod(fd, 0600)) TH_LOG("fchmod of the orphan: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(0600, st.st_mode & 07777);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	wfd = open(proc, O_WRONLY);
+	ASSERT_LE(0, wfd) TH_LOG("reopen the orphan for write: %s", strerror(errno));
+	ASSERT_EQ(2, pwrite(wfd, "UP", 2, 0));
+	close(wfd);
+	ASSERT_EQ(6, pread(fd, buf, sizeof(buf) - 1, 0));
+	ASSERT_STREQ("UPwer\n", buf);
+	close(fd);
+	ASSERT_STREQ("lower\n", content(self->lower, "d/f"));
+	ASSERT_STREQ("", listing(self->mnt, "."));
+}
+
+/* ================================================================== */
+/* 6. one copy-up does not block the mount's namespace operations     */
+/* ================================================================== */
+
+static int cpup_tmp_present(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, ".wh..wh.cpup.", 13);
+	closedir(d);
+	return n;
+}
+
+TEST_F_TIMEOUT(hd, copy_up_does_not_block_other_operations, 300)
+{
+	char big[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
+	static char chunk[1 << 20];
+	int fd, i, seen = 0, status;
+	pid_t pid;
+
+	P(big, "%s/big", self->lower);
+	memset(chunk, 'z', sizeof(chunk));
+	fd = open(big, O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, fd);
+	for (i = 0; i < 96; i++)
+		ASSERT_EQ((ssize_t)sizeof(chunk), write(fd, chunk, sizeof(chunk)));
+	close(fd);
+	hd_mount(_metadata, self);
+	P(p, "%s/big", self->mnt);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = open(p, O_WRONLY);	/* the copy-up */
+		_exit(fd < 0);
+	}
+	for (i = 0; i < 20000 && !seen; i++) {
+		seen = cpup_tmp_present(self->upper);
+		if (!seen)
+			usleep(1000);
+	}
+	ASSERT_TRUE(seen) TH_LOG("no copy-up in progress was ever seen");
+	/* while it runs: create, mkdir, unlink, rename elsewhere in the mount */
+	P(q, "%s/new", self->mnt);
+	ASSERT_EQ(0, write_file(q, "n\n"));
+	P(q, "%s/dir", self->mnt);
+	ASSERT_EQ(0, mkdir(q, 0755));
+	P(q, "%s/new", self->mnt);
+	ASSERT_EQ(0, unlink(q));
+	ASSERT_TRUE(cpup_tmp_present(self->upper))
+		TH_LOG("the operations waited for the whole copy-up");
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_EQ(0, cpup_tmp_present(self->upper));
+}
+
+/* ================================================================== */
+/* 7. freeze protection, syncfs, fsync of a directory                 */
+/* ================================================================== */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[3 * PATH_MAX];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+TEST_F_TIMEOUT(hd, writes_wait_for_a_frozen_ext4_upper, 300)
+{
+	char img[PATH_MAX], ext[PATH_MAX], d[MOUNT_DATA_MAX], p[PATH_MAX], q[PATH_MAX];
+	int fd, efd, dfd, status;
+	pid_t w, c;
+
+	if (sh("command -v mkfs.ext4 >/dev/null"))
+		SKIP(return, "mkfs.ext4 not available");
+	P(img, "%s/ext4.img", self->dir);
+	P(ext, "%s/ext4", self->dir);
+	ASSERT_EQ(0, mkdir(ext, 0755));
+	ASSERT_EQ(0, sh("modprobe loop 2>/dev/null; truncate -s 64M %s && mkfs.ext4 -q -F %s && mount -o loop %s %s",
+			img, img, img, ext));
+	ASSERT_EQ(0, put_file(self->lower, "low", "low\n"));
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro", ext, self->lower));
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d));
+	self->mounted = 1;
+	P(p, "%s/f", self->mnt);
+	fd = open(p, O_WRONLY | O_CREAT, 0644);
+	ASSERT_LE(0, fd);
+	efd = open(ext, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, efd);
+	ASSERT_EQ(0, ioctl(efd, FIFREEZE, 0)) TH_LOG("FIFREEZE: %s", strerror(errno));
+	w = fork();
+	if (!w)
+		_exit(write(fd, "frozen\n", 7) != 7);
+	P(q, "%s/low", self->mnt);
+	c = fork();
+	if (!c) {
+		int f = open(q, O_WRONLY);	/* a copy-up onto the frozen branch */
+
+		_exit(f < 0 || write(f, "L", 1) != 1);
+	}
+	usleep(500 * 1000);
+	ASSERT_EQ(0, waitpid(w, &status, WNOHANG)) TH_LOG("a write went through to a frozen branch");
+	ASSERT_EQ(0, waitpid(c, &status, WNOHANG)) TH_LOG("a copy-up went through to a frozen branch");
+	ASSERT_EQ(0, ioctl(efd, FITHAW, 0));
+	ASSERT_EQ(w, waitpid(w, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(c, waitpid(c, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+	ASSERT_EQ(0, syncfs(fd));
+	close(fd);
+	dfd = open(self->mnt, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dfd);
+	ASSERT_EQ(0, fsync(dfd)) TH_LOG("fsync(dirfd): %s", strerror(errno));
+	/* freezing the union itself syncs and thaws */
+	ASSERT_EQ(0, ioctl(dfd, FIFREEZE, 0)) TH_LOG("FIFREEZE aufs: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(dfd, FITHAW, 0));
+	close(dfd);
+	close(efd);
+	ASSERT_STREQ("frozen\n", content(ext, "f"));
+	ASSERT_STREQ("Low\n", content(ext, "low"));
+	ASSERT_STREQ("low\n", content(self->lower, "low"));
+	hd_umount(_metadata, self);
+	ASSERT_EQ(0, umount2(ext, 0));
+}
+
+/* ================================================================== */
+/* 8 + 9. exchanges and directory renames keep what is below          */
+/* ================================================================== */
+
+TEST_F(hd, exchange_of_directories_keeps_deleted_lower_entries_deleted)
+{
+	char d[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+	int pass;
+
+	ASSERT_EQ(0, make_dir(d, self->lower, "b"));
+	ASSERT_EQ(0, put_file(d, "gone", "g\n"));
+	hd_mount(_metadata, self);
+	P(b, "%s/b/gone", self->mnt);
+	ASSERT_EQ(0, unlink(b));
+	P(a, "%s/a", self->mnt);
+	ASSERT_EQ(0, mkdir(a, 0755));
+	ASSERT_EQ(0, put_file(a, "x", "x\n"));
+	P(b, "%s/b", self->mnt);
+	ASSERT_EQ(0, put_file(b, "y", "y\n"));
+	ASSERT_EQ(0, syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE))
+		TH_LOG("exchange: %s", strerror(errno));
+	for (pass = 0; pass < 3; pass++) {
+		if (pass == 1)
+			drop_caches();
+		if (pass == 2) {
+			hd_umount(_metadata, self);
+			hd_mount(_metadata, self);
+		}
+		ASSERT_STREQ("y", listing(self->mnt, "a")) TH_LOG("pass %d", pass);
+		ASSERT_STREQ("x", listing(self->mnt, "b")) TH_LOG("pass %d", pass);
+	}
+	ASSERT_STREQ("gone", listing(self->lower, "b"));
+}
+
+TEST_F(hd, rename_of_directory_with_lower_contents_below_is_exdev)
+{
+	char d[PATH_MAX], src[PATH_MAX], dst[PATH_MAX];
+	int pass;
+
+	ASSERT_EQ(0, make_dir(d, self->lower, "d"));
+	ASSERT_EQ(0, make_dir(d, self->lower, "d/c"));
+	ASSERT_EQ(0, put_file(d, "theirs", "t\n"));
+	hd_mount(_metadata, self);
+	P(d, "%s/d/c", self->mnt);
+	ASSERT_EQ(0, put_file(d, "mine", "m\n"));	/* d and d/c copied up */
+	P(src, "%s/d", self->mnt);
+	P(dst, "%s/e", self->mnt);
+	ASSERT_EQ(-1, rename(src, dst));
+	ASSERT_EQ(EXDEV, errno);
+	for (pass = 0; pass < 3; pass++) {
+		if (pass == 1)
+			drop_caches();
+		if (pass == 2) {
+			hd_umount(_metadata, self);
+			hd_mount(_metadata, self);
+		}
+		ASSERT_STREQ("mine/theirs", listing(self->mnt, "d/c")) TH_LOG("pass %d", pass);
+		ASSERT_STREQ("d", listing(self->mnt, "."));
+	}
+}
+
+/* ================================================================== */
+/* 11. chattr flags survive copy-up                                    */
+/* ================================================================== */
+
+static int set_flags(const char *p, int add, int del)
+{
+	int fd = open(p, O_RDONLY), f = 0, r;
+
+	if (fd < 0)
+		return -1;
+	r = ioctl(fd, FS_IOC_GETFLAGS, &f);
+	if (!r) {
+		f = (f | add) & ~del;
+		r = ioctl(fd, FS_IOC_SETFLAGS, &f);
+	}
+	close(fd);
+	return r;
+}
+
+static int get_flags(const char *p)
+{
+	int fd = open(p, O_RDONLY), f = -1;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &f))
+		f = -1;
+	close(fd);
+	return f;
+}
+
+TEST_F(hd, append_only_survives_copy_up)
+{
+	char lf[PATH_MAX], uf[PATH_MAX], p[PATH_MAX];
+	int fd;
+
+	P(lf, "%s/log", self->lower);
+	P(uf, "%s/log", self->upper);
+	ASSERT_EQ(0, write_file(lf, "first\n"));
+	if (set_flags(lf, FS_APPEND_FL, 0))
+		SKIP(return, "the lower filesystem has no chattr +a: %s", strerror(errno));
+	hd_mount(_metadata, self);
+	P(p, "%s/log", self->mnt);
+	fd = open(p, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd) TH_LOG("append open: %s", strerror(errno));
+	ASSERT_EQ(7, write(fd, "second\n", 7));
+	close(fd);
+	ASSERT_TRUE(get_flags(uf) & FS_APPEND_FL) TH_LOG("the copy lost append-only");
+	ASSERT_TRUE(get_flags(p) & FS_APPEND_FL);
+	ASSERT_EQ(-1, truncate(p, 0));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, unlink(p));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_EQ(-1, open(p, O_WRONLY));
+	ASSERT_EQ(EPERM, errno);
+	ASSERT_STREQ("first\nsecond\n", content(self->mnt, "log"));
+	ASSERT_STREQ("first\n", content(self->lower, "log"));
+	set_flags(uf, 0, FS_APPEND_FL);
+	set_flags(lf, 0, FS_APPEND_FL);
+}
+
+/* ================================================================== */
+/* 12. a mount point in a directory that is copied up stays mounted   */
+/* ================================================================== */
+
+static int mounted_at(const char *path)
+{
+	char line[2 * PATH_MAX], target[PATH_MAX], esc[PATH_MAX];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	escape_path(path, esc, sizeof(esc));
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", target) == 1 && !strcmp(target, esc))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+TEST_F(hd, mount_point_survives_copy_up_of_its_directory)
+{
+	char d[PATH_MAX], src[PATH_MAX], mp[PATH_MAX];
+	int i;
+
+	ASSERT_EQ(0, make_dir(d, self->lower, "etc"));
+	ASSERT_EQ(0, put_file(d, "hosts", "image\n"));
+	P(src, "%s/hosts.container", self->dir);
+	ASSERT_EQ(0, write_file(src, "container\n"));
+	hd_mount(_metadata, self);
+	P(mp, "%s/etc/hosts", self->mnt);
+	ASSERT_EQ(0, mount(src, mp, NULL, MS_BIND, NULL)) TH_LOG("bind: %s", strerror(errno));
+	P(d, "%s/etc", self->mnt);
+	for (i = 0; i < 20; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "n%d", i);
+		ASSERT_EQ(0, put_file(d, name, "x\n"));	/* the first copies etc up */
+		ASSERT_TRUE(mounted_at(mp)) TH_LOG("the bind mount went with the copy-up");
+	}
+	ASSERT_STREQ("container\n", content(self->mnt, "etc/hosts"));
+	ASSERT_EQ(0, umount2(mp, 0));
+	ASSERT_STREQ("image\n", content(self->mnt, "etc/hosts"));
+}
+
+/* ================================================================== */
+/* 13. the inode number table stays bounded                           */
+/* ================================================================== */
+
+static long xino_entries(const char *mnt)
+{
+	char si[64], p[PATH_MAX], buf[64] = "";
+
+	if (access("/sys/kernel/debug/aufs", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (mount_si(mnt, si, sizeof(si)))
+		return -1;
+	snprintf(p, sizeof(p), "/sys/kernel/debug/aufs/si_%s/xino_entries", si);
+	if (read_file(p, buf, sizeof(buf) - 1) <= 0)
+		return -1;
+	return atol(buf);
+}
+
+TEST_F_TIMEOUT(hd, inode_number_table_is_bounded, 300)
+{
+	char p[PATH_MAX], name[32];
+	struct stat st, st2;
+	long n0, n;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "l%d", i);
+		ASSERT_EQ(0, put_file(self->lower, name, "l\n"));
+	}
+	hd_mount(_metadata, self);
+	n0 = xino_entries(self->mnt);
+	ASSERT_LE(0, n0) TH_LOG("no debugfs xino_entries");
+	for (i = 0; i < 3000; i++) {
+		P(p, "%s/tmp%d", self->mnt, i % 7);
+		ASSERT_EQ(0, write_file(p, "t"));
+		ASSERT_EQ(0, stat(p, &st));
+		ASSERT_EQ(0, unlink(p));
+	}
+	drop_caches();
+	n = xino_entries(self->mnt);
+	ASSERT_EQ(n0, n) TH_LOG("a create/delete loop grew the table from %ld to %ld", n0, n);
+	/* copies keep their numbers: one entry each, while they exist */
+	P(p, "%s/l0", self->mnt);
+	ASSERT_EQ(0, stat(p, &st));
+	for (i = 0; i < 100; i++) {
+		P(p, "%s/l%d", self->mnt, i);
+		ASSERT_EQ(0, chmod(p, 0600));
+	}
+	P(p, "%s/l0", self->mnt);
+	drop_caches();
+	ASSERT_EQ(0, stat(p, &st2));
+	ASSERT_EQ(st.st_ino, st2.st_ino) TH_LOG("copy-up changed the inode number");
+	ASSERT_EQ(n0 + 100, xino_entries(self->mnt));
+	for (i = 0; i < 100; i++) {
+		P(p, "%s/l%d", self->mnt, i);
+		ASSERT_EQ(0, unlink(p));
+	}
+	drop_caches();
+	ASSERT_EQ(n0, xino_entries(self->mnt)) TH_LOG("entries of deleted copies stay");
+}
+
+TEST_HARNESS_MAIN
