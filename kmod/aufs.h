@@ -11,6 +11,8 @@
 #include <linux/kobject.h>
 #include <linux/mutex.h>
 #include <linux/path.h>
+#include <linux/rcupdate.h>
+#include <linux/rwsem.h>
 #include "aufs_abi.h"
 
 #define AUFS_NAME		"aufs"
@@ -20,18 +22,34 @@
 
 struct au_branch {
 	struct path path;
-	unsigned int perm;	/* enum au_perm */
-	unsigned int flags;	/* AU_BR_* */
 	unsigned int id;
 };
 
 /*
+ * The branches of a mount as one remount left them: immutable and
+ * reference-counted, published in si->brs (RCU).  Every dentry info holds
+ * the set its branch indexes refer to; an info made with an older set is
+ * refreshed before it is used (au_di_get()).  The core's state (options,
+ * branch table) goes with the set.
+ */
+struct au_brset {
+	struct kref kref;
+	struct rcu_head rcu;
+	unsigned int gen;		/* grows with every change */
+	struct au_rs_sb *rs;
+	unsigned int nbr;
+	struct au_branch br[];		/* index 0 on top */
+};
+
+/*
  * The context of a call into the core (the "ctx" of aufs_abi.h): the mount,
- * and the credentials the union's own work (AU_CRED_INTERNAL) is done with:
- * the mounter's, or what an LSM made of them for one copy-up.
+ * the branch set the call's indexes refer to, and the credentials the
+ * union's own work (AU_CRED_INTERNAL) is done with: the mounter's, or what
+ * an LSM made of them for one copy-up.
  */
 struct au_ctx {
 	struct au_sbinfo *si;
+	struct au_brset *brs;
 	const struct cred *cred;
 };
 
@@ -40,24 +58,33 @@ static inline struct au_sbinfo *AU_CTX_SI(void *ctx)
 	return ((struct au_ctx *)ctx)->si;
 }
 
+static inline struct au_brset *AU_CTX_BRS(void *ctx)
+{
+	return ((struct au_ctx *)ctx)->brs;
+}
+
 /* Per-superblock info (sb->s_fs_info). */
 struct au_sbinfo {
 	struct super_block *sb;
-	struct au_rs_sb *rs;		/* the core's options + branch table */
-	unsigned int nbr;
-	struct au_branch *br;
+	struct au_brset __rcu *brs;	/* the current branches (one reference) */
+	/*
+	 * Changes of the union (namespace operations, opens for write, setattr,
+	 * xattrs) read-hold it; a remount that changes branches write-holds it,
+	 * so an operation sees one branch set from start to end.
+	 */
+	struct rw_semaphore rwsem;
 	struct au_rs_xino *xino;	/* inode numbers, under xino_mtx */
 	struct mutex xino_mtx;
 	atomic64_t next_id;		/* names the union's temporary entries */
 	const struct cred *cred;	/* the mounter's: the union's own changes */
-	struct au_ctx ctx;		/* { this, cred } */
 	unsigned long id;		/* si=, /sys/fs/aufs/si_<id> */
 	struct dentry *dbg;		/* debugfs aufs/si_<id> */
 
 	/* sysfs: si_<id>/{br<N>,brid<N>,xi_path}; the kobject owns this struct */
 	struct kobject kobj;
 	bool kobj_added;
-	struct attribute *br_attrs;	/* 2 * nbr: br0.. then brid0.. */
+	unsigned int nattr;		/* br<N> files made: br_attrs has 2 * nattr */
+	struct attribute *br_attrs;	/* br0.. then brid0.. */
 	char **br_attr_names;
 };
 
@@ -68,6 +95,7 @@ struct au_sbinfo {
  */
 struct au_dinfo {
 	struct kref kref;
+	struct au_brset *brs;		/* what the bindexes refer to (referenced) */
 	int bopaque, bwh, bneg;
 	unsigned int nlower;
 	struct au_lower lower[];	/* top first */
@@ -83,7 +111,7 @@ struct au_dinfo {
 struct au_inode {
 	struct inode *h_inode;
 	struct inode *h_prev;
-	unsigned int bindex;
+	unsigned int brid, prev_brid;	/* branch ids of h_inode, h_prev */
 	struct mutex cpup_mtx;		/* serializes copy-ups of this inode */
 	struct inode vfs_inode;
 };
@@ -106,11 +134,22 @@ static inline u64 au_next_id(struct au_sbinfo *si)
 }
 
 /* Entry @i of @di as a path on its branch (no reference taken). */
-static inline void au_h_path(struct super_block *sb, struct au_dinfo *di,
-			     unsigned int i, struct path *h)
+static inline void au_h_path(struct au_dinfo *di, unsigned int i, struct path *h)
 {
-	h->mnt = AU_SB(sb)->br[di->lower[i].bindex].path.mnt;
+	h->mnt = di->brs->br[di->lower[i].bindex].path.mnt;
 	h->dentry = di->lower[i].dentry;
+}
+
+/* The id of the branch of entry @i of @di. */
+static inline unsigned int au_di_brid(struct au_dinfo *di, unsigned int i)
+{
+	return di->brs->br[di->lower[i].bindex].id;
+}
+
+/* A call context for branch set @brs. */
+static inline struct au_ctx au_ctx(struct au_sbinfo *si, struct au_brset *brs)
+{
+	return (struct au_ctx){ .si = si, .brs = brs, .cred = si->cred };
 }
 
 /* module.c */
@@ -119,11 +158,14 @@ extern struct dentry *au_debugfs;
 
 /* super.c */
 extern const struct super_operations au_sops;
+struct au_brset *au_brs_get(struct au_sbinfo *si);
+void au_brs_put(struct au_brset *brs);
+int au_brs_index(struct au_brset *brs, unsigned int id);
 
 /* namei.c */
 extern const struct dentry_operations au_dops;
-struct au_dinfo *au_di_alloc(unsigned int nlower);
-struct au_dinfo *au_di_one(struct dentry *h, unsigned int bindex);
+struct au_dinfo *au_di_alloc(struct au_brset *brs, unsigned int nlower);
+struct au_dinfo *au_di_one(struct au_brset *brs, struct dentry *h, unsigned int bindex);
 struct au_dinfo *au_di_get(struct dentry *dentry);
 struct au_dinfo *au_di_get_positive(struct dentry *dentry);
 void au_di_put(struct au_dinfo *di);
@@ -140,7 +182,8 @@ extern const struct xattr_handler *au_xattr_handlers[];
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di);
 struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di);
 void au_cpattr(struct inode *inode, struct inode *h_inode);
-int au_ino(struct au_sbinfo *si, unsigned int bindex, struct inode *h_inode, u64 *ino);
+int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino);
+void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino);
 void au_gone(struct dentry *dentry, unsigned int t);
 
 /* copy_up.c */
@@ -176,6 +219,7 @@ extern const struct file_operations au_dir_fops;
 int au_sysfs_init(void);
 void au_sysfs_fin(void);
 int au_sysfs_add(struct au_sbinfo *si);
+int au_sysfs_refresh(struct au_sbinfo *si);
 void au_sysfs_del(struct au_sbinfo *si);
 void au_si_init_kobj(struct au_sbinfo *si);
 void au_si_put(struct au_sbinfo *si);

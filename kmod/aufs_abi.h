@@ -150,8 +150,14 @@ const __u64 *au_rs_abi_layout(void);
 int au_rs_sb_new(const __u8 *data, __u32 len, __u32 sb_rdonly, void *mctx,
 		 struct au_rs_sb **out, char *msg, __u32 msglen);
 void au_rs_sb_free(struct au_rs_sb *sb);
-/* 0 if a remount with @data can go ahead; else -errno and a message. */
+/*
+ * A remount: @data's options and branch changes applied, in order, to a
+ * copy of @sb, new branches resolved through @mctx (whose positions hold
+ * the current branches).  0 and *@out the new state, or NULL when nothing
+ * changes; else -errno and a message, and @sb is as it was.
+ */
 int au_rs_remount(const struct au_rs_sb *sb, const __u8 *data, __u32 len,
+		  __u32 rdonly, void *mctx, struct au_rs_sb **out,
 		  char *msg, __u32 msglen);
 __u32 au_rs_sb_nbr(const struct au_rs_sb *sb);
 int au_rs_sb_brinfo(const struct au_rs_sb *sb, __u32 bindex, struct au_brinfo *out);
@@ -185,6 +191,8 @@ int au_rs_ino_keep(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u64 ino);
 /* The union inode whose top was @h_ino (now with @h_nlink links) is gone. */
 void au_rs_ino_evicted(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u32 h_nlink);
 __u64 au_rs_xino_len(struct au_rs_xino *x);
+/* Branch @brid was deleted: its entries go. */
+void au_rs_xino_forget_branch(struct au_rs_xino *x, __u32 brid);
 
 /* Policy questions (src/policy.rs): 1 yes, 0 no. */
 int au_rs_write_in_place(const struct au_rs_sb *sb, __u32 bindex);
@@ -238,11 +246,16 @@ void *au_c_krealloc(void *p, __u64 old_size, __u64 new_size, __u64 align);
 void au_c_kfree(void *p);
 /* Logs and BUG()s; never returns (not marked noreturn so objtool sees the ud2 after the call). */
 void au_c_panic(const char *msg, __u32 len);
-/* Mount: resolve branch path @idx (kept by the shim), and compare two. */
+/* Mount and remount: resolve a branch path about to take position @idx
+ * (kept by the shim, those from @idx on move down by one), compare two. */
 int au_c_br_resolve(void *mctx, __u32 idx, const __u8 *path, __u32 len,
 		    struct au_brfacts *out);
 /* 0 distinct, 1 same, 2 a inside b, 3 a contains b */
 __u32 au_c_br_relation(void *mctx, __u32 a, __u32 b);
+/* The branch resolved at @idx is not kept / the branch at @idx was
+ * deleted: drop position @idx, those after it move up by one. */
+void au_c_br_forget(void *mctx, __u32 idx);
+void au_c_br_removed(void *mctx, __u32 idx);
 /* Branch primitives.  @ctx is the shim's per-sb info. */
 int au_c_lookup(void *ctx, __u32 bindex, void *dir, const __u8 *name,
 		__u32 len, void **out);

@@ -22,9 +22,9 @@
 
 static struct vfsmount *au_mnt(void *ctx, u32 bindex)
 {
-	struct au_sbinfo *si = AU_CTX_SI(ctx);
+	struct au_brset *brs = AU_CTX_BRS(ctx);
 
-	return bindex < si->nbr ? si->br[bindex].path.mnt : NULL;
+	return bindex < brs->nbr ? brs->br[bindex].path.mnt : NULL;
 }
 
 /*
@@ -61,11 +61,11 @@ static void au_wr_end(struct au_wr *wr)
 
 int au_c_root(void *ctx, u32 bindex, void **out)
 {
-	struct au_sbinfo *si = AU_CTX_SI(ctx);
+	struct au_brset *brs = AU_CTX_BRS(ctx);
 
-	if (bindex >= si->nbr)
+	if (bindex >= brs->nbr)
 		return -EINVAL;
-	*out = dget(si->br[bindex].path.dentry);
+	*out = dget(brs->br[bindex].path.dentry);
 	return 0;
 }
 
@@ -542,7 +542,7 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 
 	for (i = 0; dir && i < di->nlower; i++)
 		keep += di->lower[i].bindex > t;
-	n = au_di_alloc(1 + keep);
+	n = au_di_alloc(di->brs, 1 + keep);
 	if (!n)
 		return NULL;
 	n->lower[0].dentry = h;
@@ -563,21 +563,21 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
  * is published, so a lookup of the new entry finds this inode.
  */
 static int au_cpup_ino(struct au_sbinfo *si, struct inode *inode, bool keep,
-		       unsigned int t, struct inode *h_inode, u64 *ino)
+		       unsigned int brid, struct inode *h_inode, u64 *ino)
 {
 	int err;
 
 	if (!keep)
-		return au_ino(si, t, h_inode, ino);
+		return au_ino(si, brid, h_inode, ino);
 	*ino = inode->i_ino;
 	mutex_lock(&si->xino_mtx);
-	err = au_rs_ino_keep(si->xino, si->br[t].id, h_inode->i_ino, *ino);
+	err = au_rs_ino_keep(si->xino, brid, h_inode->i_ino, *ino);
 	mutex_unlock(&si->xino_mtx);
 	return err;
 }
 
 /* Point the union inode at its new topmost entry (under its cpup_mtx). */
-static void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
+void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
 {
 	struct au_inode *ai = AU_I(inode);
 	struct inode *h_inode = d_inode(di->lower[0].dentry);
@@ -586,8 +586,9 @@ static void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
 	spin_lock(&inode->i_lock);
 	drop = ai->h_prev;
 	ai->h_prev = ai->h_inode;
+	ai->prev_brid = ai->brid;
 	ai->h_inode = igrab(h_inode);
-	ai->bindex = di->lower[0].bindex;
+	ai->brid = au_di_brid(di, 0);
 	inode->i_ino = ino;
 	spin_unlock(&inode->i_lock);
 	iput(drop);
@@ -602,8 +603,8 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct inode *inode = d_inode(dentry);
-	struct au_ctx ctx = si->ctx;
 	struct au_dinfo *di = NULL, *pdi = NULL, *ndi;
+	struct au_ctx ctx;
 	struct cred *lsm_cred = NULL;
 	const struct cred *old;
 	struct dentry *parent = NULL, *h = NULL;
@@ -621,6 +622,7 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 	err = -ENOENT;
 	if (!di)
 		goto out;
+	ctx = au_ctx(si, di->brs);
 	/* An LSM may make the copy with credentials of its own. */
 	old = override_creds(si->cred);
 	err = security_inode_copy_up(dentry, &lsm_cred);
@@ -629,12 +631,12 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 		goto out;
 	if (lsm_cred)
 		ctx.cred = lsm_cred;
-	keep = au_rs_share_inode(si->rs, di->lower[0].bindex, d_is_dir(dentry),
+	keep = au_rs_share_inode(di->brs->rs, di->lower[0].bindex, d_is_dir(dentry),
 				 d_inode(di->lower[0].dentry)->i_nlink);
 	id = au_next_id(si);
 	if (d_unlinked(dentry)) {
 		/* Unlinked but still open: the copy must not bring the name back. */
-		err = au_rs_copy_up_orphan(si->rs, &ctx, di->lower, di->nlower, t,
+		err = au_rs_copy_up_orphan(di->brs->rs, &ctx, di->lower, di->nlower, t,
 					   id, (void **)&h);
 	} else {
 		err = -EINVAL;
@@ -643,15 +645,15 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 		parent = dget_parent(dentry);
 		pdi = au_di_get_positive(parent);
 		err = -ENOENT;	/* the parent moved meanwhile: the caller retries */
-		if (!pdi || (pi = au_di_find(pdi, t)) < 0)
+		if (!pdi || pdi->brs != di->brs || (pi = au_di_find(pdi, t)) < 0)
 			goto out;
-		err = au_rs_copy_up(si->rs, &ctx, di->lower, di->nlower, t,
+		err = au_rs_copy_up(di->brs->rs, &ctx, di->lower, di->nlower, t,
 				    pdi->lower[pi].dentry, dentry->d_name.name,
 				    dentry->d_name.len, trunc, id, (void **)&h);
 	}
 	if (err)
 		goto out;
-	err = au_cpup_ino(si, inode, keep, t, d_inode(h), &ino);
+	err = au_cpup_ino(si, inode, keep, di->brs->br[t].id, d_inode(h), &ino);
 	ndi = err ? NULL : au_di_after_cpup(di, t, h);
 	if (!ndi) {
 		/* Not published: the copy goes again, the union is as it was. */
@@ -720,7 +722,6 @@ int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
 /* The branch a change of @dentry goes to (cpup policy): >= 0 or -errno. */
 int au_wbr(struct dentry *dentry)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry), *pdi = NULL;
 	struct dentry *parent = NULL;
 	int t = -ENOENT;
@@ -731,8 +732,10 @@ int au_wbr(struct dentry *dentry)
 		parent = dget_parent(dentry);
 		pdi = au_di_get_positive(parent);
 	}
-	if (IS_ROOT(dentry) || pdi)
-		t = au_rs_cpup_target(si->rs, pdi ? pdi->lower : NULL,
+	if (pdi && pdi->brs != di->brs)
+		t = -ESTALE;
+	else if (IS_ROOT(dentry) || pdi)
+		t = au_rs_cpup_target(di->brs->rs, pdi ? pdi->lower : NULL,
 				      pdi ? pdi->nlower : 0, di->lower[0].bindex);
 	au_di_put(pdi);
 	dput(parent);
@@ -743,13 +746,12 @@ int au_wbr(struct dentry *dentry)
 /* The branch a new entry in directory @parent goes to (create policy). */
 int au_wbr_create(struct dentry *parent)
 {
-	struct au_sbinfo *si = AU_SB(parent->d_sb);
 	struct au_dinfo *pdi = au_di_get_positive(parent);
 	int t;
 
 	if (!pdi)
 		return -ENOENT;
-	t = au_rs_create_target(si->rs, pdi->lower, pdi->nlower);
+	t = au_rs_create_target(pdi->brs->rs, pdi->lower, pdi->nlower);
 	au_di_put(pdi);
 	return t;
 }

@@ -51,27 +51,29 @@ static void au_dir_refresh(struct dentry *dir)
 	}
 }
 
-static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
-		  dev_t rdev, const char *target)
+static int __au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
+		    dev_t rdev, const char *target)
 {
 	struct super_block *sb = dir->i_sb;
 	struct au_sbinfo *si = AU_SB(sb);
 	struct au_dinfo *pdi = NULL, *di;
 	struct inode *inode;
+	struct au_ctx ctx;
 	void *h = NULL;
 	int t, err;
 
 	t = au_prep_parent(dentry->d_parent, &pdi);
 	if (t < 0)
 		return t;
-	err = au_rs_create(si->rs, &si->ctx, pdi->lower, pdi->nlower, t,
+	ctx = au_ctx(si, pdi->brs);
+	err = au_rs_create(pdi->brs->rs, &ctx, pdi->lower, pdi->nlower, t,
 			   dentry->d_name.name, dentry->d_name.len, mode,
 			   new_encode_dev(rdev), target,
 			   target ? strlen(target) : 0, &h);
 	if (err)
 		goto out;
 	err = -ENOMEM;
-	di = au_di_one(h, t);
+	di = au_di_one(pdi->brs, h, t);
 	if (!di)
 		goto out;
 	inode = au_iget(sb, di);
@@ -86,6 +88,23 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 out:
 	au_di_put(pdi);
 	au_dir_refresh(dentry->d_parent);
+	return err;
+}
+
+/*
+ * Every change of the union holds the mount's rwsem for reading: a remount
+ * that changes the branches waits for it, so one operation works on one
+ * branch set from its first step to its last.
+ */
+static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
+		  dev_t rdev, const char *target)
+{
+	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	int err;
+
+	down_read(&si->rwsem);
+	err = __au_new(dir, dentry, mode, rdev, target);
+	up_read(&si->rwsem);
 	return err;
 }
 
@@ -113,11 +132,12 @@ int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
 	return au_new(dir, dentry, S_IFLNK | 0777, 0, target);
 }
 
-int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
+static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
 	struct au_dinfo *sdi = NULL, *pdi = NULL, *di;
 	struct inode *inode = d_inode(old);
+	struct au_ctx ctx;
 	void *h = NULL;
 	int t, err;
 
@@ -133,14 +153,15 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 	sdi = au_di_get_positive(old);
 	pdi = au_di_get_positive(dentry->d_parent);
 	err = -ESTALE;
-	if (!sdi || !pdi)
+	if (!sdi || !pdi || sdi->brs != pdi->brs)
 		goto out;
-	err = au_rs_link(si->rs, &si->ctx, pdi->lower, pdi->nlower, sdi->lower,
+	ctx = au_ctx(si, pdi->brs);
+	err = au_rs_link(pdi->brs->rs, &ctx, pdi->lower, pdi->nlower, sdi->lower,
 			 sdi->nlower, t, dentry->d_name.name, dentry->d_name.len, &h);
 	if (err)
 		goto out;
 	err = -ENOMEM;
-	di = au_di_one(h, t);
+	di = au_di_one(pdi->brs, h, t);
 	if (!di)
 		goto out;
 	au_di_set(dentry, di);
@@ -155,10 +176,11 @@ out:
 	return err;
 }
 
-static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
+static int __au_remove(struct inode *dir, struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
 	struct au_dinfo *di = NULL, *pdi = NULL;
+	struct au_ctx ctx;
 	int t, err;
 
 	t = au_wbr(dentry);
@@ -170,9 +192,10 @@ static int au_remove(struct inode *dir, struct dentry *dentry, bool is_dir)
 	di = au_di_get_positive(dentry);
 	pdi = au_di_get_positive(dentry->d_parent);
 	err = -ESTALE;
-	if (!di || !pdi)
+	if (!di || !pdi || di->brs != pdi->brs)
 		goto out;
-	err = au_rs_remove(si->rs, &si->ctx, pdi->lower, pdi->nlower, di->lower,
+	ctx = au_ctx(si, pdi->brs);
+	err = au_rs_remove(pdi->brs->rs, &ctx, pdi->lower, pdi->nlower, di->lower,
 			   di->nlower, t, dentry->d_name.name, dentry->d_name.len,
 			   au_next_id(si));
 	if (err)
@@ -189,14 +212,36 @@ out:
 	return err;
 }
 
+int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	int err;
+
+	down_read(&si->rwsem);
+	err = __au_link(old, dir, dentry);
+	up_read(&si->rwsem);
+	return err;
+}
+
+static int au_remove(struct inode *dir, struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	int err;
+
+	down_read(&si->rwsem);
+	err = __au_remove(dir, dentry);
+	up_read(&si->rwsem);
+	return err;
+}
+
 int au_unlink(struct inode *dir, struct dentry *dentry)
 {
-	return au_remove(dir, dentry, false);
+	return au_remove(dir, dentry);
 }
 
 int au_rmdir(struct inode *dir, struct dentry *dentry)
 {
-	return au_remove(dir, dentry, true);
+	return au_remove(dir, dentry);
 }
 
 /* After a rename on @t: the moved dentry keeps only its entry on @t. */
@@ -206,21 +251,21 @@ static void au_di_keep_top(struct dentry *dentry)
 
 	if (!di)
 		return;
-	n = au_di_one(dget(di->lower[0].dentry), di->lower[0].bindex);
+	n = au_di_one(di->brs, dget(di->lower[0].dentry), di->lower[0].bindex);
 	if (n)
 		au_di_set(dentry, n);
 	au_di_put(di);
 }
 
-int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
-	      struct dentry *odentry, struct inode *ndir, struct dentry *ndentry,
-	      unsigned int flags)
+static int __au_rename(struct inode *odir, struct dentry *odentry,
+		       struct inode *ndir, struct dentry *ndentry, unsigned int flags)
 {
 	struct au_sbinfo *si = AU_SB(odir->i_sb);
 	struct au_dinfo *spdi = NULL, *dpdi = NULL, *sdi = NULL, *ddi = NULL;
 	struct dentry *sparent = odentry->d_parent, *dparent = ndentry->d_parent;
 	bool exchange = flags & RENAME_EXCHANGE;
 	bool dst_positive = d_really_is_positive(ndentry);
+	struct au_ctx ctx;
 	int t, err;
 
 	if (flags & RENAME_WHITEOUT)
@@ -236,8 +281,9 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 	sdi = au_di_get_positive(odentry);
 	ddi = dst_positive ? au_di_get_positive(ndentry) : NULL;
 	err = -ESTALE;
-	if (sdi && (ddi || !dst_positive))
-		err = au_rs_rename_check(si->rs, &si->ctx, sdi->lower, sdi->nlower,
+	ctx = au_ctx(si, sdi ? sdi->brs : NULL);
+	if (sdi && (ddi || !dst_positive) && (!ddi || ddi->brs == sdi->brs))
+		err = au_rs_rename_check(sdi->brs->rs, &ctx, sdi->lower, sdi->nlower,
 					 ddi ? ddi->lower : NULL, ddi ? ddi->nlower : 0,
 					 t, flags);
 	au_di_put(sdi);
@@ -263,7 +309,11 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 	err = -ESTALE;
 	if (!spdi || !dpdi || !sdi || (dst_positive && !ddi))
 		goto out;
-	err = au_rs_rename(si->rs, &si->ctx, spdi->lower, spdi->nlower, sdi->lower,
+	if (dpdi->brs != spdi->brs || sdi->brs != spdi->brs ||
+	    (ddi && ddi->brs != spdi->brs))
+		goto out;
+	ctx = au_ctx(si, spdi->brs);
+	err = au_rs_rename(spdi->brs->rs, &ctx, spdi->lower, spdi->nlower, sdi->lower,
 			   sdi->nlower, odentry->d_name.name, odentry->d_name.len,
 			   dpdi->lower, dpdi->nlower, ddi ? ddi->lower : NULL,
 			   ddi ? ddi->nlower : 0, ndentry->d_name.name,
@@ -283,5 +333,18 @@ out:
 	au_dir_refresh(sparent);
 	if (dparent != sparent)
 		au_dir_refresh(dparent);
+	return err;
+}
+
+int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
+	      struct dentry *odentry, struct inode *ndir, struct dentry *ndentry,
+	      unsigned int flags)
+{
+	struct au_sbinfo *si = AU_SB(odir->i_sb);
+	int err;
+
+	down_read(&si->rwsem);
+	err = __au_rename(odir, odentry, ndir, ndentry, flags);
+	up_read(&si->rwsem);
 	return err;
 }

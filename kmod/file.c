@@ -33,7 +33,6 @@ struct au_finfo {
 static struct file *au_h_open(struct file *file)
 {
 	struct dentry *dentry = file->f_path.dentry;
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int flags = file->f_flags & ~AU_OPEN_DROP;
 	struct inode *h_inode;
@@ -43,7 +42,7 @@ static struct file *au_h_open(struct file *file)
 		return ERR_PTR(-ESTALE);
 	h_inode = d_inode(di->lower[0].dentry);
 	if (file->f_mode & FMODE_WRITE &&
-	    !au_rs_write_in_place(si->rs, di->lower[0].bindex)) {
+	    !au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
 		au_di_put(di);
 		return ERR_PTR(-EROFS);
 	}
@@ -75,10 +74,14 @@ static int au_open(struct inode *inode, struct file *file)
 	int t, err;
 
 	if (file->f_mode & FMODE_WRITE) {
+		struct au_sbinfo *si = AU_SB(dentry->d_sb);
+
 		/* O_TRUNC: nothing of the data is needed. */
+		down_read(&si->rwsem);
 		t = au_wbr(dentry);
 		err = t < 0 ? t : au_copy_up(dentry, t,
 					     (file->f_flags & O_TRUNC) ? 0 : -1);
+		up_read(&si->rwsem);
 		if (err)
 			return err;
 	}

@@ -23,7 +23,7 @@ struct inode *au_alloc_inode(struct super_block *sb)
 		return NULL;
 	ai->h_inode = NULL;
 	ai->h_prev = NULL;
-	ai->bindex = 0;
+	ai->brid = ai->prev_brid = 0;
 	return &ai->vfs_inode;
 }
 
@@ -39,11 +39,11 @@ void au_evict_inode(struct inode *inode)
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
-	if (ai->h_inode && ai->bindex < si->nbr) {
+	if (ai->h_inode) {
 		/* The table forgets what cannot be asked for again. */
 		mutex_lock(&si->xino_mtx);
-		au_rs_ino_evicted(si->xino, si->br[ai->bindex].id,
-				  ai->h_inode->i_ino, ai->h_inode->i_nlink);
+		au_rs_ino_evicted(si->xino, ai->brid, ai->h_inode->i_ino,
+				  ai->h_inode->i_nlink);
 		mutex_unlock(&si->xino_mtx);
 	}
 	iput(ai->h_inode);
@@ -52,13 +52,13 @@ void au_evict_inode(struct inode *inode)
 	ai->h_prev = NULL;
 }
 
-/* The union number of @h_inode on branch @bindex. */
-int au_ino(struct au_sbinfo *si, unsigned int bindex, struct inode *h_inode, u64 *ino)
+/* The union number of @h_inode on the branch with id @brid. */
+int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino)
 {
 	int err;
 
 	mutex_lock(&si->xino_mtx);
-	err = au_rs_ino(si->xino, si->br[bindex].id, h_inode->i_ino, ino);
+	err = au_rs_ino(si->xino, brid, h_inode->i_ino, ino);
 	mutex_unlock(&si->xino_mtx);
 	return err;
 }
@@ -103,14 +103,11 @@ static struct inode *au_h_inode_get(struct inode *inode)
  */
 static int au_dir_lower_permission(struct inode *inode, int mask)
 {
-	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct au_dinfo *di;
 	struct dentry *alias;
 	unsigned int i;
 	int err = 0;
 
-	if (!au_rs_perm_all(si->rs, 1, !!(mask & (MAY_WRITE | MAY_APPEND))))
-		return 0;
 	alias = d_find_any_alias(inode);	/* a directory has one */
 	if (!alias)
 		return 0;
@@ -123,15 +120,32 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 	return err;
 }
 
+/* What the core says about a union inode's topmost entry, now. */
+static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *all)
+{
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
+	struct au_brset *brs;
+	int i;
+
+	rcu_read_lock();
+	brs = rcu_dereference(si->brs);
+	i = au_brs_index(brs, READ_ONCE(AU_I(inode)->brid));
+	*in_place = i >= 0 && au_rs_write_in_place(brs->rs, i);
+	*all = S_ISDIR(inode->i_mode) &&
+	       au_rs_perm_all(brs->rs, 1, !!(mask & (MAY_WRITE | MAY_APPEND)));
+	rcu_read_unlock();
+}
+
 static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 			 int mask)
 {
-	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct inode *h_inode;
 	int err, h_mask = mask & ~MAY_NOT_BLOCK;
+	bool in_place, all;
 
 	if (mask & MAY_NOT_BLOCK)
 		return -ECHILD;
+	au_perm_policy(inode, h_mask, &in_place, &all);
 	h_inode = au_h_inode_get(inode);
 	if (!h_inode)
 		return -ESTALE;
@@ -142,14 +156,13 @@ static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 	 * say.  A write to an entry on a read-only branch goes to a copy made
 	 * by the union, so the branch is not asked for write access there.
 	 */
-	if (!err && (h_mask & (MAY_WRITE | MAY_APPEND)) &&
-	    !au_rs_write_in_place(si->rs, AU_I(inode)->bindex) &&
+	if (!err && (h_mask & (MAY_WRITE | MAY_APPEND)) && !in_place &&
 	    !special_file(h_inode->i_mode))
 		h_mask &= ~(MAY_WRITE | MAY_APPEND);
 	if (!err)
 		err = inode_permission(&init_user_ns, h_inode, h_mask);
 	iput(h_inode);
-	if (!err && S_ISDIR(inode->i_mode))
+	if (!err && all)
 		err = au_dir_lower_permission(inode, h_mask);
 	return err;
 }
@@ -165,7 +178,7 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 
 	if (!di)
 		return -ESTALE;
-	au_h_path(dentry->d_sb, di, 0, &h_path);
+	au_h_path(di, 0, &h_path);
 	err = vfs_getattr(&h_path, stat, request_mask, flags);
 	if (!err)
 		au_cpattr(inode, d_inode(h_path.dentry));
@@ -179,8 +192,8 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 }
 
 /* Copy up as needed, then change the topmost entry as the caller. */
-static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
-		      struct iattr *ia)
+static int __au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
+			struct iattr *ia)
 {
 	struct inode *inode = d_inode(dentry);
 	struct iattr h_ia = *ia;
@@ -200,7 +213,7 @@ static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return -ESTALE;
-	au_h_path(dentry->d_sb, di, 0, &h_path);
+	au_h_path(di, 0, &h_path);
 	h_ia.ia_valid &= ~ATTR_FILE;
 	/* notify_change() does not take the kill bits together with a mode. */
 	if (h_ia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
@@ -221,6 +234,18 @@ static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
  * The target is copied: the lower link's text may live in its inode or a
  * page, which a copy-up may let go of while the VFS still walks the link.
  */
+static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
+		      struct iattr *ia)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	int err;
+
+	down_read(&si->rwsem);	/* one branch set throughout (dir.c) */
+	err = __au_setattr(mnt_userns, dentry, ia);
+	up_read(&si->rwsem);
+	return err;
+}
+
 static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 			       struct delayed_call *done)
 {
@@ -258,16 +283,12 @@ static int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	return err;
 }
 
-static int au_fileattr_set(struct user_namespace *mnt_userns,
-			   struct dentry *dentry, struct fileattr *fa)
+static int __au_fileattr_set(struct dentry *dentry, struct fileattr *fa)
 {
 	struct au_dinfo *di;
 	struct path h_path;
 	int t, err;
 
-	/* The caller must be allowed before anything is copied. */
-	if (!inode_owner_or_capable(mnt_userns, d_inode(dentry)))
-		return -EPERM;
 	t = au_wbr(dentry);
 	if (t < 0)
 		return t;
@@ -277,7 +298,7 @@ static int au_fileattr_set(struct user_namespace *mnt_userns,
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return -ESTALE;
-	au_h_path(dentry->d_sb, di, 0, &h_path);
+	au_h_path(di, 0, &h_path);
 	err = mnt_want_write(h_path.mnt);
 	if (!err) {
 		err = vfs_fileattr_set(&init_user_ns, h_path.dentry, fa);
@@ -285,6 +306,21 @@ static int au_fileattr_set(struct user_namespace *mnt_userns,
 	}
 	au_cpattr(d_inode(dentry), d_inode(h_path.dentry));
 	au_di_put(di);
+	return err;
+}
+
+static int au_fileattr_set(struct user_namespace *mnt_userns,
+			   struct dentry *dentry, struct fileattr *fa)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	int err;
+
+	/* The caller must be allowed before anything is copied. */
+	if (!inode_owner_or_capable(mnt_userns, d_inode(dentry)))
+		return -EPERM;
+	down_read(&si->rwsem);
+	err = __au_fileattr_set(dentry, fa);
+	up_read(&si->rwsem);
 	return err;
 }
 
@@ -376,15 +412,44 @@ static int au_xattr_get(const struct xattr_handler *handler,
 	return err;
 }
 
+static int __au_xattr_set(struct dentry *dentry, struct inode *inode,
+			  const char *name, const void *value, size_t size, int flags)
+{
+	struct au_dinfo *di;
+	struct path h_path;
+	int t, err;
+
+	t = au_wbr(dentry);
+	if (t < 0)
+		return t;
+	err = au_copy_up(dentry, t, -1);
+	if (err)
+		return err;
+	di = au_di_get_positive(dentry);
+	if (!di)
+		return -ESTALE;
+	au_h_path(di, 0, &h_path);
+	err = mnt_want_write(h_path.mnt);
+	if (!err) {
+		if (value)
+			err = vfs_setxattr(&init_user_ns, h_path.dentry, name, value, size, flags);
+		else
+			err = vfs_removexattr(&init_user_ns, h_path.dentry, name);
+		mnt_drop_write(h_path.mnt);
+	}
+	au_cpattr(inode, d_inode(h_path.dentry));
+	au_di_put(di);
+	return err;
+}
+
 static int au_xattr_set(const struct xattr_handler *handler,
 			struct user_namespace *mnt_userns,
 			struct dentry *dentry, struct inode *inode,
 			const char *name, const void *value,
 			size_t size, int flags)
 {
-	struct au_dinfo *di;
-	struct path h_path;
-	int t, err;
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	int err;
 
 	/*
 	 * Allowed and meaningful before anything is copied: the VFS checked
@@ -399,26 +464,9 @@ static int au_xattr_set(const struct xattr_handler *handler,
 		if (err < 0)
 			return err;
 	}
-	t = au_wbr(dentry);
-	if (t < 0)
-		return t;
-	err = au_copy_up(dentry, t, -1);
-	if (err)
-		return err;
-	di = au_di_get_positive(dentry);
-	if (!di)
-		return -ESTALE;
-	au_h_path(dentry->d_sb, di, 0, &h_path);
-	err = mnt_want_write(h_path.mnt);
-	if (!err) {
-		if (value)
-			err = vfs_setxattr(&init_user_ns, h_path.dentry, name, value, size, flags);
-		else
-			err = vfs_removexattr(&init_user_ns, h_path.dentry, name);
-		mnt_drop_write(h_path.mnt);
-	}
-	au_cpattr(inode, d_inode(h_path.dentry));
-	au_di_put(di);
+	down_read(&si->rwsem);
+	err = __au_xattr_set(dentry, inode, name, value, size, flags);
+	up_read(&si->rwsem);
 	return err;
 }
 
@@ -450,7 +498,7 @@ static void au_inode_fill(struct inode *inode, struct au_dinfo *di, u64 ino)
 
 	inode->i_ino = ino;
 	inode->i_acl = inode->i_default_acl = ACL_DONT_CACHE;
-	AU_I(inode)->bindex = di->lower[0].bindex;
+	AU_I(inode)->brid = au_di_brid(di, 0);
 	inode->i_mode = h_inode->i_mode & S_IFMT;
 	au_cpattr(inode, h_inode);
 	switch (inode->i_mode & S_IFMT) {
@@ -487,11 +535,11 @@ static struct inode *__au_iget(struct super_block *sb, struct au_dinfo *di, u64 
 	int err;
 
 	if (!ino) {
-		err = au_ino(si, di->lower[0].bindex, h_inode, &ino);
+		err = au_ino(si, au_di_brid(di, 0), h_inode, &ino);
 		if (err)
 			return ERR_PTR(err);
 	}
-	if (!au_rs_share_inode(si->rs, di->lower[0].bindex, S_ISDIR(h_inode->i_mode),
+	if (!au_rs_share_inode(di->brs->rs, di->lower[0].bindex, S_ISDIR(h_inode->i_mode),
 			       h_inode->i_nlink)) {
 		inode = new_inode(sb);
 		if (!inode)

@@ -10,7 +10,7 @@
 #include <linux/slab.h>
 #include "aufs.h"
 
-struct au_dinfo *au_di_alloc(unsigned int nlower)
+struct au_dinfo *au_di_alloc(struct au_brset *brs, unsigned int nlower)
 {
 	struct au_dinfo *di;
 
@@ -18,6 +18,8 @@ struct au_dinfo *au_di_alloc(unsigned int nlower)
 	if (!di)
 		return NULL;
 	kref_init(&di->kref);
+	kref_get(&brs->kref);
+	di->brs = brs;
 	di->nlower = nlower;
 	di->bopaque = di->bwh = di->bneg = -1;
 	return di;
@@ -25,9 +27,9 @@ struct au_dinfo *au_di_alloc(unsigned int nlower)
 
 /* An info with the one entry @h (its reference goes in) on branch @bindex;
  * on failure @h is put. */
-struct au_dinfo *au_di_one(struct dentry *h, unsigned int bindex)
+struct au_dinfo *au_di_one(struct au_brset *brs, struct dentry *h, unsigned int bindex)
 {
-	struct au_dinfo *di = au_di_alloc(1);
+	struct au_dinfo *di = au_di_alloc(brs, 1);
 
 	if (!di) {
 		dput(h);
@@ -45,6 +47,7 @@ static void au_di_release(struct kref *kref)
 
 	for (i = 0; i < di->nlower; i++)
 		dput(di->lower[i].dentry);
+	au_brs_put(di->brs);
 	kfree(di);
 }
 
@@ -54,8 +57,8 @@ void au_di_put(struct au_dinfo *di)
 		kref_put(&di->kref, au_di_release);
 }
 
-/* A reference to the dentry's current info, or NULL. */
-struct au_dinfo *au_di_get(struct dentry *dentry)
+/* A reference to the dentry's info as it is, or NULL. */
+static struct au_dinfo *au_di_get_raw(struct dentry *dentry)
 {
 	struct au_dinfo *di;
 
@@ -64,18 +67,6 @@ struct au_dinfo *au_di_get(struct dentry *dentry)
 	if (di)
 		kref_get(&di->kref);
 	spin_unlock(&dentry->d_lock);
-	return di;
-}
-
-/* As au_di_get(), but only for an info with at least one entry. */
-struct au_dinfo *au_di_get_positive(struct dentry *dentry)
-{
-	struct au_dinfo *di = au_di_get(dentry);
-
-	if (di && !di->nlower) {
-		au_di_put(di);
-		di = NULL;
-	}
 	return di;
 }
 
@@ -89,6 +80,199 @@ void au_di_set(struct dentry *dentry, struct au_dinfo *di)
 	dentry->d_fsdata = di;
 	spin_unlock(&dentry->d_lock);
 	au_di_put(old);
+}
+
+static bool au_di_is_current(struct au_sbinfo *si, struct au_dinfo *di)
+{
+	return di && di->brs == rcu_access_pointer(si->brs);
+}
+
+/* The entries of @name in the directory @pdi, as a new info (maybe negative). */
+static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
+				     const struct qstr *name)
+{
+	struct au_ctx ctx = au_ctx(si, pdi->brs);
+	struct au_brset *brs = pdi->brs;
+	struct au_lookup_out res;
+	struct au_lower *out;
+	struct au_dinfo *di;
+	int err;
+
+	out = kcalloc(brs->nbr, sizeof(*out), GFP_KERNEL);
+	if (!out)
+		return ERR_PTR(-ENOMEM);
+	err = au_rs_lookup(brs->rs, &ctx, pdi->lower, pdi->nlower, name->name,
+			   name->len, out, brs->nbr, &res);
+	if (err) {
+		kfree(out);
+		return ERR_PTR(err);
+	}
+	di = au_di_alloc(brs, res.nlower);
+	if (!di) {
+		while (res.nlower--)
+			dput(out[res.nlower].dentry);
+		kfree(out);
+		return ERR_PTR(-ENOMEM);
+	}
+	memcpy(di->lower, out, res.nlower * sizeof(*out));
+	kfree(out);
+	di->bopaque = res.bopaque;
+	di->bwh = res.bwh;
+	di->bneg = res.bneg;
+	return di;
+}
+
+/* The root's info for branch set @brs: every branch's root. */
+static struct au_dinfo *au_di_root(struct au_brset *brs)
+{
+	struct au_dinfo *di = au_di_alloc(brs, brs->nbr);
+	unsigned int i;
+
+	if (!di)
+		return NULL;
+	for (i = 0; i < brs->nbr; i++) {
+		di->lower[i].dentry = dget(brs->br[i].path.dentry);
+		di->lower[i].bindex = i;
+	}
+	return di;
+}
+
+/*
+ * Bring @dentry's info to the current branch set, its parent's being
+ * current: look the name up again.  The dentry stays what it is: a
+ * negative one stays negative, a positive one keeps its type; a file whose
+ * topmost entry is now another file, or anything that no longer fits, is
+ * -ESTALE (d_revalidate then drops it and the VFS looks it up anew).  A
+ * directory's inode follows its new topmost entry.
+ */
+static int au_di_refresh_one(struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct inode *inode = d_inode(dentry);
+	struct au_dinfo *pdi = NULL, *di;
+	struct dentry *parent = NULL;
+	struct au_brset *brs;
+	struct name_snapshot name;
+	struct inode *h_inode;
+	int err = 0;
+	u64 ino;
+
+	if (IS_ROOT(dentry)) {
+		brs = au_brs_get(si);
+		di = au_di_root(brs);
+		au_brs_put(brs);
+	} else {
+		parent = dget_parent(dentry);
+		pdi = au_di_get_raw(parent);
+		if (!au_di_is_current(si, pdi)) {
+			err = -EAGAIN;	/* the branches changed again: start over */
+			goto out;
+		}
+		take_dentry_name_snapshot(&name, dentry);
+		di = au_di_lookup(si, pdi, &name.name);
+		release_dentry_name_snapshot(&name);
+	}
+	if (IS_ERR_OR_NULL(di)) {
+		err = di ? PTR_ERR(di) : -ENOMEM;
+		goto out;
+	}
+	err = -ESTALE;
+	if (!inode != !di->nlower)
+		goto out_di;
+	if (inode) {
+		h_inode = d_inode(di->lower[0].dentry);
+		if ((h_inode->i_mode ^ inode->i_mode) & S_IFMT)
+			goto out_di;
+		if (h_inode != AU_I(inode)->h_inode) {
+			if (!S_ISDIR(inode->i_mode))
+				goto out_di;
+			/* a directory keeps its inode and number */
+			mutex_lock(&AU_I(inode)->cpup_mtx);
+			ino = inode->i_ino;
+			mutex_lock(&si->xino_mtx);
+			err = au_rs_ino_keep(si->xino, au_di_brid(di, 0), h_inode->i_ino, ino);
+			mutex_unlock(&si->xino_mtx);
+			if (!err)
+				au_inode_retop(inode, di, ino);
+			mutex_unlock(&AU_I(inode)->cpup_mtx);
+			if (err)
+				goto out_di;
+		}
+	}
+	au_di_set(dentry, di);
+	err = 0;
+	goto out;
+out_di:
+	au_di_put(di);
+out:
+	au_di_put(pdi);
+	dput(parent);
+	return err;
+}
+
+/*
+ * A reference to the dentry's info, made with the current branch set, or
+ * NULL.  After a remount changed the branches, the stale infos of the
+ * dentry and of its ancestors are refreshed first, top-down, one at a time
+ * (no recursion); ERR_PTR(-ESTALE) when the dentry no longer fits.
+ */
+static struct au_dinfo *au_di_get_fresh(struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct dentry *d, *p;
+	struct au_dinfo *di;
+	int err, tries = 0;
+
+	for (;;) {
+		di = au_di_get_raw(dentry);
+		if (!di || au_di_is_current(si, di))
+			return di;
+		au_di_put(di);
+		/* the topmost stale one, whose parent is current */
+		d = dget(dentry);
+		for (;;) {
+			p = dget_parent(d);
+			if (p == d) {
+				dput(p);
+				break;
+			}
+			di = au_di_get_raw(p);
+			err = au_di_is_current(si, di);
+			au_di_put(di);
+			if (err) {
+				dput(p);
+				break;
+			}
+			dput(d);
+			d = p;
+		}
+		err = au_di_refresh_one(d);
+		dput(d);
+		if (err == -EAGAIN && ++tries < 16)
+			continue;
+		if (err)
+			return ERR_PTR(err);
+	}
+}
+
+/* A reference to the dentry's current info, or NULL (also when stale). */
+struct au_dinfo *au_di_get(struct dentry *dentry)
+{
+	struct au_dinfo *di = au_di_get_fresh(dentry);
+
+	return IS_ERR(di) ? NULL : di;
+}
+
+/* As au_di_get(), but only for an info with at least one entry. */
+struct au_dinfo *au_di_get_positive(struct dentry *dentry)
+{
+	struct au_dinfo *di = au_di_get(dentry);
+
+	if (di && !di->nlower) {
+		au_di_put(di);
+		di = NULL;
+	}
+	return di;
 }
 
 /* ---- branch primitives for the core ---- */
@@ -145,44 +329,17 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 			 unsigned int flags)
 {
 	struct super_block *sb = dir->i_sb;
-	struct au_sbinfo *si = AU_SB(sb);
-	struct au_dinfo *pdi;
-	struct au_lookup_out res;
-	struct au_lower *out;
-	struct au_dinfo *di;
+	struct au_dinfo *pdi, *di;
 	struct inode *inode = NULL;
-	int err;
 
 	pdi = au_di_get(dentry->d_parent);
 	if (!pdi)
 		return ERR_PTR(-ESTALE);
-	out = kcalloc(si->nbr, sizeof(*out), GFP_KERNEL);
-	if (!out) {
-		au_di_put(pdi);
-		return ERR_PTR(-ENOMEM);
-	}
-	err = au_rs_lookup(si->rs, &si->ctx, pdi->lower, pdi->nlower,
-			   dentry->d_name.name, dentry->d_name.len,
-			   out, si->nbr, &res);
+	di = au_di_lookup(AU_SB(sb), pdi, &dentry->d_name);
 	au_di_put(pdi);
-	if (err) {
-		kfree(out);
-		return ERR_PTR(err);
-	}
-	di = au_di_alloc(res.nlower);
-	if (!di) {
-		while (res.nlower--)
-			dput(out[res.nlower].dentry);
-		kfree(out);
-		return ERR_PTR(-ENOMEM);
-	}
-	memcpy(di->lower, out, res.nlower * sizeof(*out));
-	kfree(out);
-	di->bopaque = res.bopaque;
-	di->bwh = res.bwh;
-	di->bneg = res.bneg;
+	if (IS_ERR(di))
+		return ERR_CAST(di);
 	au_di_set(dentry, di);
-
 	if (di->nlower) {
 		inode = au_iget(sb, di);
 		if (IS_ERR(inode))
@@ -194,7 +351,8 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 /* ---- dentry operations ---- */
 
 /*
- * udba=reval: a cached union dentry is still good while every lower entry it
+ * A cached union dentry made before a branch change is brought up to date
+ * (au_di_get()).  udba=reval: it is still good while every lower entry it
  * stands on is still hashed and positive (a lower entry removed, renamed or
  * replaced behind the union's back is unhashed or negative).  Negative
  * dentries are always looked up again, since any branch may have gained
@@ -212,6 +370,7 @@ static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 	inode = d_inode(dentry);
 	if (!inode)
 		return 0;
+	/* after a branch change: refreshed here, or dropped if it cannot be */
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return 0;

@@ -32,15 +32,15 @@ static bool au_fill(struct dir_context *ctx, const char *name, int len,
 
 int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
 {
-	struct au_sbinfo *si = AU_CTX_SI(ctx);
+	struct au_brset *brs = AU_CTX_BRS(ctx);
 	struct au_rdctx rd = { .ctx.actor = au_fill, .cookie = cookie };
 	struct path path;
 	struct file *h_file;
 	int err;
 
-	if (bindex >= si->nbr)
+	if (bindex >= brs->nbr)
 		return -EINVAL;
-	path.mnt = si->br[bindex].path.mnt;
+	path.mnt = brs->br[bindex].path.mnt;
 	path.dentry = dir;
 	/* Like lookups, reading a branch directory is the union's own work. */
 	h_file = dentry_open(&path, O_RDONLY | O_DIRECTORY,
@@ -61,6 +61,7 @@ int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
 
 struct au_dirfile {
 	struct au_rs_dir *cache;
+	struct au_brset *brs;		/* the cache's branch indexes refer to it */
 };
 
 static int au_dir_open(struct inode *inode, struct file *file)
@@ -78,6 +79,8 @@ static int au_dir_release(struct inode *inode, struct file *file)
 	struct au_dirfile *df = file->private_data;
 
 	au_rs_dir_free(df->cache);
+	if (df->brs)
+		au_brs_put(df->brs);
 	kfree(df);
 	return 0;
 }
@@ -88,16 +91,24 @@ static int au_dir_refresh(struct file *file, struct au_dirfile *df)
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct au_rs_dir *d = NULL;
+	struct au_ctx ctx;
 	int err;
 
 	if (!di)
 		return -ESTALE;
-	err = au_rs_readdir(si->rs, &si->ctx, di->lower, di->nlower, &d);
-	au_di_put(di);
-	if (err)
+	ctx = au_ctx(si, di->brs);
+	err = au_rs_readdir(di->brs->rs, &ctx, di->lower, di->nlower, &d);
+	if (err) {
+		au_di_put(di);
 		return err;
+	}
 	au_rs_dir_free(df->cache);
 	df->cache = d;
+	if (df->brs)
+		au_brs_put(df->brs);
+	kref_get(&di->brs->kref);
+	df->brs = di->brs;
+	au_di_put(di);
 	return 0;
 }
 
@@ -122,10 +133,10 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 		err = au_rs_dir_entry(df->cache, i, &e);
 		if (err)
 			return err;
-		if (e.bindex >= si->nbr)
+		if (e.bindex >= df->brs->nbr)
 			return -EIO;
 		mutex_lock(&si->xino_mtx);
-		err = au_rs_ino(si->xino, si->br[e.bindex].id, e.ino, &ino);
+		err = au_rs_ino(si->xino, df->brs->br[e.bindex].id, e.ino, &ino);
 		mutex_unlock(&si->xino_mtx);
 		if (err)
 			return err;
@@ -143,7 +154,6 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 static int au_dir_fsync(struct file *file, loff_t start, loff_t end, int datasync)
 {
 	struct dentry *dentry = file->f_path.dentry;
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct file *h_file;
 	struct path h_path;
@@ -151,8 +161,8 @@ static int au_dir_fsync(struct file *file, loff_t start, loff_t end, int datasyn
 
 	if (!di)
 		return -ESTALE;
-	if (au_rs_write_in_place(si->rs, di->lower[0].bindex)) {
-		au_h_path(dentry->d_sb, di, 0, &h_path);
+	if (au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
+		au_h_path(di, 0, &h_path);
 		h_file = dentry_open(&h_path, O_RDONLY | O_DIRECTORY, current_cred());
 		err = PTR_ERR_OR_ZERO(h_file);
 		if (!err) {

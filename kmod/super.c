@@ -22,12 +22,55 @@
 /* Mask for si= values: a raw kernel pointer is never shown. */
 static unsigned long au_si_mask;
 
-/* Mount context for au_c_br_resolve/au_c_br_relation. */
+/*
+ * Mount and remount context for au_c_br_resolve() & co: the resolved
+ * branch paths, by position.  A remount starts with the current branches
+ * at their positions; the core then inserts, forgets and removes.
+ */
 struct au_mctx {
+	unsigned int n;
 	struct path paths[AU_BRANCH_MAX];
 	char *abs[AU_BRANCH_MAX];	/* d_path() buffers */
 	struct path target;	/* the directory mounted on, if known */
 };
+
+static void au_mctx_free(struct au_mctx *m)
+{
+	unsigned int i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->n; i++) {
+		path_put(&m->paths[i]);
+		kfree(m->abs[i]);
+	}
+	path_put(&m->target);
+	kfree(m);
+}
+
+/* Drop position @idx; those after it move up. */
+static void au_mctx_drop(struct au_mctx *m, unsigned int idx)
+{
+	if (idx >= m->n)
+		return;
+	path_put(&m->paths[idx]);
+	kfree(m->abs[idx]);
+	memmove(&m->paths[idx], &m->paths[idx + 1], (m->n - idx - 1) * sizeof(m->paths[0]));
+	memmove(&m->abs[idx], &m->abs[idx + 1], (m->n - idx - 1) * sizeof(m->abs[0]));
+	m->n--;
+	m->paths[m->n] = (struct path){};
+	m->abs[m->n] = NULL;
+}
+
+void au_c_br_forget(void *mctx, u32 idx)
+{
+	au_mctx_drop(mctx, idx);
+}
+
+void au_c_br_removed(void *mctx, u32 idx)
+{
+	au_mctx_drop(mctx, idx);
+}
 
 /*
  * The directory being mounted on, when we are called from mount(2).  The
@@ -61,10 +104,10 @@ int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 	struct au_mctx *m = mctx;
 	struct path path;
 	struct super_block *sb;
-	char *s;
+	char *s, *abs;
 	int err;
 
-	if (idx >= AU_BRANCH_MAX)
+	if (idx > m->n || m->n >= AU_BRANCH_MAX)
 		return -ENOSPC;
 	s = kmemdup_nul(name, len, GFP_KERNEL);
 	if (!s)
@@ -73,23 +116,27 @@ int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 	kfree(s);
 	if (err)
 		return err;
-	path_put(&m->paths[idx]);
+	abs = kmalloc(PATH_MAX, GFP_KERNEL);
+	if (!abs) {
+		path_put(&path);
+		return -ENOMEM;
+	}
+	/* the new branch takes position idx */
+	memmove(&m->paths[idx + 1], &m->paths[idx], (m->n - idx) * sizeof(m->paths[0]));
+	memmove(&m->abs[idx + 1], &m->abs[idx], (m->n - idx) * sizeof(m->abs[0]));
 	m->paths[idx] = path;
+	m->abs[idx] = abs;
+	m->n++;
 	sb = path.dentry->d_sb;
 	out->is_dir = d_is_dir(path.dentry);
 	out->sb_rdonly = sb_rdonly(sb) || __mnt_is_readonly(path.mnt);
 	out->is_aufs = sb->s_type == &au_fs_type;
 	out->under_mountpoint = m->target.dentry && path_is_under(&path, &m->target);
 	strscpy(out->fs_type, sb->s_type->name, sizeof(out->fs_type));
-	if (!m->abs[idx])
-		m->abs[idx] = kmalloc(PATH_MAX, GFP_KERNEL);
-	if (m->abs[idx]) {
-		char *p = d_path(&path, m->abs[idx], PATH_MAX);
-
-		if (!IS_ERR(p)) {
-			out->abs_path = p;
-			out->abs_len = strlen(p);
-		}
+	s = d_path(&path, abs, PATH_MAX);
+	if (!IS_ERR(s)) {
+		out->abs_path = s;
+		out->abs_len = strlen(s);
 	}
 	return 0;
 }
@@ -114,12 +161,109 @@ u32 au_c_br_relation(void *mctx, u32 a, u32 b)
 	return 0;
 }
 
+/* ---- branch sets ---- */
+
+static void au_brs_free_rcu(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct au_brset, rcu));
+}
+
+static void au_brs_release(struct kref *kref)
+{
+	struct au_brset *brs = container_of(kref, struct au_brset, kref);
+	unsigned int i;
+
+	for (i = 0; i < brs->nbr; i++)
+		path_put(&brs->br[i].path);
+	au_rs_sb_free(brs->rs);
+	/* lock-free readers may still look at it (au_brs_get) */
+	call_rcu(&brs->rcu, au_brs_free_rcu);
+}
+
+void au_brs_put(struct au_brset *brs)
+{
+	kref_put(&brs->kref, au_brs_release);
+}
+
+/* The current branch set, referenced. */
+struct au_brset *au_brs_get(struct au_sbinfo *si)
+{
+	struct au_brset *brs;
+
+	rcu_read_lock();
+	do {
+		brs = rcu_dereference(si->brs);
+	} while (!kref_get_unless_zero(&brs->kref));
+	rcu_read_unlock();
+	return brs;
+}
+
+/* Index of the branch with id @id in @brs, or -1. */
+int au_brs_index(struct au_brset *brs, unsigned int id)
+{
+	unsigned int i;
+
+	for (i = 0; i < brs->nbr; i++)
+		if (brs->br[i].id == id)
+			return i;
+	return -1;
+}
+
+/*
+ * A branch set for the core state @rs, whose branches are the context's
+ * paths (taken from it).  On failure @rs is freed too.
+ */
+static struct au_brset *au_brs_new(struct au_rs_sb *rs, struct au_mctx *m,
+				   unsigned int gen)
+{
+	unsigned int i, n = au_rs_sb_nbr(rs);
+	struct au_brinfo bi;
+	struct au_brset *brs;
+
+	if (!n || n > AU_BRANCH_MAX || n != m->n) {
+		au_rs_sb_free(rs);
+		return ERR_PTR(-EINVAL);
+	}
+	brs = kzalloc(struct_size(brs, br, n), GFP_KERNEL);
+	if (!brs) {
+		au_rs_sb_free(rs);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&brs->kref);
+	brs->gen = gen;
+	brs->rs = rs;
+	for (i = 0; i < n; i++) {
+		if (au_rs_sb_brinfo(rs, i, &bi)) {
+			au_brs_put(brs);
+			return ERR_PTR(-EINVAL);
+		}
+		brs->br[i].path = m->paths[i];
+		m->paths[i] = (struct path){};
+		brs->br[i].id = bi.id;
+		brs->nbr = i + 1;
+	}
+	return brs;
+}
+
+static int au_stack_depth(struct au_brset *brs)
+{
+	int depth = 0;
+	unsigned int i;
+
+	for (i = 0; i < brs->nbr; i++)
+		depth = max(depth, brs->br[i].path.dentry->d_sb->s_stack_depth);
+	return depth + 1;
+}
+
+/* ---- superblock operations ---- */
+
 static int au_statfs(struct dentry *dentry, struct kstatfs *buf)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_brset *brs = au_brs_get(AU_SB(dentry->d_sb));
 	int err;
 
-	err = vfs_statfs(&si->br[0].path, buf);
+	err = vfs_statfs(&brs->br[0].path, buf);
+	au_brs_put(brs);
 	if (err)
 		return err;
 	buf->f_type = AUFS_SUPER_MAGIC;
@@ -130,6 +274,7 @@ static int au_statfs(struct dentry *dentry, struct kstatfs *buf)
 static int au_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct au_sbinfo *si = AU_SB(root->d_sb);
+	struct au_brset *brs;
 	char *buf;
 	int n;
 
@@ -137,27 +282,169 @@ static int au_show_options(struct seq_file *m, struct dentry *root)
 	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
-	n = au_rs_show_options(si->rs, buf, PAGE_SIZE);
+	brs = au_brs_get(si);
+	n = au_rs_show_options(brs->rs, buf, PAGE_SIZE);
+	au_brs_put(brs);
 	if (n > 0)
 		seq_write(m, buf, n);
 	kfree(buf);
 	return n < 0 ? n : 0;
 }
 
-/* Remount: the core says whether the options can be applied as they are. */
+/*
+ * Is a union object in use with its topmost entry on branch @id: an open
+ * file, a mapping, a cwd, a mount point (with @writers: open for writing)?
+ * Unused dentries are let go first, so what is left is in use.  The root
+ * does not count: a remount moves it to the new branches itself.
+ */
+static bool au_br_busy(struct super_block *sb, unsigned int id, bool writers)
+{
+	struct inode *inode;
+	bool busy = false;
+
+	shrink_dcache_sb(sb);
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		struct au_inode *ai = AU_I(inode);
+
+		if (inode == d_inode(sb->s_root))
+			continue;
+		spin_lock(&inode->i_lock);
+		if (!(inode->i_state & (I_NEW | I_FREEING | I_WILL_FREE)) &&
+		    (ai->brid == id || (ai->h_prev && ai->prev_brid == id)) &&
+		    (!writers || atomic_read(&inode->i_writecount) > 0))
+			busy = true;
+		spin_unlock(&inode->i_lock);
+		if (busy)
+			break;
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	return busy;
+}
+
+/* What makes the change from @old to @new impossible now: -EBUSY, or 0. */
+static int au_remount_busy(struct super_block *sb, struct au_brset *old,
+			   struct au_brset *new)
+{
+	unsigned int i;
+	int j;
+
+	for (i = 0; i < old->nbr; i++) {
+		unsigned int id = old->br[i].id;
+
+		j = au_brs_index(new, id);
+		if (j < 0 && au_br_busy(sb, id, false)) {
+			pr_err("del: branch %pd is busy (open files, cwd or mount points)\n",
+			       old->br[i].path.dentry);
+			return -EBUSY;
+		}
+		if (j >= 0 && au_rs_write_in_place(old->rs, i) &&
+		    !au_rs_write_in_place(new->rs, j) && au_br_busy(sb, id, true)) {
+			pr_err("mod: branch %pd has files open for writing\n",
+			       old->br[i].path.dentry);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/* The root follows the new branch set at once (it is never looked up). */
+static int au_root_refresh(struct super_block *sb, struct au_brset *brs)
+{
+	struct dentry *root = sb->s_root;
+	struct inode *inode = d_inode(root);
+	struct au_dinfo *di = au_di_alloc(brs, brs->nbr);
+	unsigned int i;
+
+	if (!di)
+		return -ENOMEM;
+	for (i = 0; i < brs->nbr; i++) {
+		di->lower[i].dentry = dget(brs->br[i].path.dentry);
+		di->lower[i].bindex = i;
+	}
+	mutex_lock(&AU_I(inode)->cpup_mtx);
+	if (d_inode(di->lower[0].dentry) != AU_I(inode)->h_inode)
+		au_inode_retop(inode, di, AUFS_ROOT_INO);
+	mutex_unlock(&AU_I(inode)->cpup_mtx);
+	au_di_set(root, di);
+	return 0;
+}
+
+/*
+ * Remount: the core applies the options and branch changes to a copy of
+ * the mount's state; if that works and no branch that goes (or stops
+ * being writable) is in use, the new branch set replaces the old one in
+ * one step, under the rwsem every change of the union read-holds.  On any
+ * error the mount is exactly as it was.  Cached dentries follow lazily
+ * (au_di_get()); open files keep the branch they were opened on.
+ */
 static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 {
 	struct au_sbinfo *si = AU_SB(sb);
+	struct au_brset *old, *new = NULL;
+	struct au_rs_sb *nrs = NULL;
+	struct au_mctx *m;
+	unsigned int i;
 	char *msg;
 	int err;
 
 	msg = kzalloc(AU_MSG_MAX, GFP_KERNEL);
-	if (!msg)
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	if (!msg || !m) {
+		kfree(msg);
+		kfree(m);
 		return -ENOMEM;
-	err = au_rs_remount(si->rs, data, data ? strnlen(data, PAGE_SIZE) : 0,
-			    msg, AU_MSG_MAX);
-	if (err)
+	}
+	down_write(&si->rwsem);
+	old = au_brs_get(si);
+	for (i = 0; i < old->nbr; i++) {
+		m->paths[i] = old->br[i].path;
+		path_get(&m->paths[i]);
+		m->n++;
+	}
+	err = au_rs_remount(old->rs, data, data ? strnlen(data, PAGE_SIZE) : 0,
+			    !!(*flags & SB_RDONLY), m, &nrs, msg, AU_MSG_MAX);
+	if (err) {
 		pr_err("%s\n", msg[0] ? msg : "bad remount options");
+		goto out;
+	}
+	if (!nrs)
+		goto out;	/* nothing changes */
+	new = au_brs_new(nrs, m, old->gen + 1);
+	if (IS_ERR(new)) {
+		err = PTR_ERR(new);
+		new = NULL;
+		goto out;
+	}
+	err = -EINVAL;
+	if (au_stack_depth(new) > sb->s_stack_depth) {
+		pr_err("remount: a new branch is stacked too deep for this mount\n");
+		goto out;
+	}
+	err = au_remount_busy(sb, old, new);
+	if (err)
+		goto out;
+	err = au_root_refresh(sb, new);
+	if (err)
+		goto out;
+	rcu_assign_pointer(si->brs, new);
+	au_brs_put(old);	/* the mount's reference */
+	new = NULL;
+	mutex_lock(&si->xino_mtx);
+	for (i = 0; i < old->nbr; i++)
+		if (au_brs_index(rcu_dereference_protected(si->brs, 1), old->br[i].id) < 0)
+			au_rs_xino_forget_branch(si->xino, old->br[i].id);
+	mutex_unlock(&si->xino_mtx);
+	err = au_sysfs_refresh(si);
+	if (err)
+		pr_warn("remount: /sys/fs/aufs/si_%lx not rebuilt (%d)\n", si->id, err);
+	err = 0;
+out:
+	au_brs_put(old);
+	if (new)
+		au_brs_put(new);
+	up_write(&si->rwsem);
+	au_mctx_free(m);
 	kfree(msg);
 	return err;
 }
@@ -168,20 +455,21 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
  */
 static int au_sync_fs(struct super_block *sb, int wait)
 {
-	struct au_sbinfo *si = AU_SB(sb);
+	struct au_brset *brs;
 	struct super_block *h_sb;
 	unsigned int i, j;
 	int err = 0, e;
 
 	if (!wait)
 		return 0;	/* the second, waiting pass does the work */
-	for (i = 0; i < si->nbr; i++) {
-		if (!au_rs_write_in_place(si->rs, i))
+	brs = au_brs_get(AU_SB(sb));
+	for (i = 0; i < brs->nbr; i++) {
+		if (!au_rs_write_in_place(brs->rs, i))
 			continue;
-		h_sb = si->br[i].path.mnt->mnt_sb;
+		h_sb = brs->br[i].path.mnt->mnt_sb;
 		for (j = 0; j < i; j++)
-			if (si->br[j].path.mnt->mnt_sb == h_sb &&
-			    au_rs_write_in_place(si->rs, j))
+			if (brs->br[j].path.mnt->mnt_sb == h_sb &&
+			    au_rs_write_in_place(brs->rs, j))
 				break;
 		if (j < i)
 			continue;	/* synced already */
@@ -191,6 +479,7 @@ static int au_sync_fs(struct super_block *sb, int wait)
 		if (e && !err)
 			err = e;
 	}
+	au_brs_put(brs);
 	return err;
 }
 
@@ -231,14 +520,13 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 		return NULL;
 	si->sb = sb;
 	mutex_init(&si->xino_mtx);
+	init_rwsem(&si->rwsem);
 	atomic64_set(&si->next_id, 0);
 	si->cred = prepare_creds();
 	if (!si->cred) {
 		kfree(si);
 		return NULL;
 	}
-	si->ctx.si = si;
-	si->ctx.cred = si->cred;
 	au_si_init_kobj(si);	/* from here on, au_si_put() frees si */
 	si->xino = au_rs_xino_new();
 	if (!si->xino) {
@@ -251,56 +539,18 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 	return si;
 }
 
-/* Take the resolved branch paths from the mount context. */
-static int au_si_take_branches(struct au_sbinfo *si, struct au_mctx *m)
+static struct dentry *au_make_root(struct super_block *sb, struct au_brset *brs)
 {
-	struct au_brinfo bi;
-	unsigned int i;
-	int err;
-
-	si->nbr = au_rs_sb_nbr(si->rs);
-	if (!si->nbr || si->nbr > AU_BRANCH_MAX)
-		return -EINVAL;
-	si->br = kcalloc(si->nbr, sizeof(*si->br), GFP_KERNEL);
-	if (!si->br)
-		return -ENOMEM;
-	for (i = 0; i < si->nbr; i++) {
-		err = au_rs_sb_brinfo(si->rs, i, &bi);
-		if (err)
-			return err;
-		si->br[i].path = m->paths[i];
-		m->paths[i].mnt = NULL;
-		m->paths[i].dentry = NULL;
-		si->br[i].perm = bi.perm;
-		si->br[i].flags = bi.flags;
-		si->br[i].id = bi.id;
-	}
-	return 0;
-}
-
-static int au_stack_depth(struct au_sbinfo *si)
-{
-	int depth = 0;
-	unsigned int i;
-
-	for (i = 0; i < si->nbr; i++)
-		depth = max(depth, si->br[i].path.dentry->d_sb->s_stack_depth);
-	return depth + 1;
-}
-
-static struct dentry *au_make_root(struct super_block *sb)
-{
-	struct au_sbinfo *si = AU_SB(sb);
 	struct au_dinfo *di;
 	struct inode *inode;
 	struct dentry *root;
 	unsigned int i;
 
-	di = au_di_alloc(si->nbr);
+	di = au_di_alloc(brs, brs->nbr);
 	if (!di)
 		return ERR_PTR(-ENOMEM);
-	for (i = 0; i < si->nbr; i++) {
-		di->lower[i].dentry = dget(si->br[i].path.dentry);
+	for (i = 0; i < brs->nbr; i++) {
+		di->lower[i].dentry = dget(brs->br[i].path.dentry);
 		di->lower[i].bindex = i;
 	}
 	inode = au_iget_root(sb, di);
@@ -320,10 +570,11 @@ static struct dentry *au_make_root(struct super_block *sb)
 int au_fill_super(struct super_block *sb, void *data, int silent)
 {
 	struct au_sbinfo *si;
+	struct au_brset *brs;
+	struct au_rs_sb *rs = NULL;
 	struct au_mctx *m;
 	struct dentry *root;
 	char *msg;
-	unsigned int i;
 	int err;
 
 	si = au_si_alloc(sb);
@@ -339,16 +590,19 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	au_mount_target(&m->target);
 
 	err = au_rs_sb_new(data, data ? strnlen(data, PAGE_SIZE) : 0, sb_rdonly(sb),
-			   m, &si->rs, msg, AU_MSG_MAX);
+			   m, &rs, msg, AU_MSG_MAX);
 	if (err) {
 		pr_err("%s\n", msg[0] ? msg : "bad mount options");
 		goto out;
 	}
-	err = au_si_take_branches(si, m);
-	if (err)
+	brs = au_brs_new(rs, m, 0);
+	if (IS_ERR(brs)) {
+		err = PTR_ERR(brs);
 		goto out;
+	}
+	rcu_assign_pointer(si->brs, brs);	/* the mount's reference */
 
-	sb->s_stack_depth = au_stack_depth(si);
+	sb->s_stack_depth = au_stack_depth(brs);
 	if (sb->s_stack_depth > FILESYSTEM_MAX_STACK_DEPTH) {
 		pr_err("maximum filesystem stacking depth exceeded\n");
 		err = -EINVAL;
@@ -366,7 +620,7 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	 */
 	sb->s_flags |= SB_NOSEC | SB_POSIXACL;
 
-	root = au_make_root(sb);
+	root = au_make_root(sb, brs);
 	if (IS_ERR(root)) {
 		err = PTR_ERR(root);
 		goto out;
@@ -375,14 +629,7 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	err = au_sysfs_add(si);
 	/* on error, mount_nodev calls au_kill_sb, which releases everything */
 out:
-	if (m) {
-		for (i = 0; i < AU_BRANCH_MAX; i++) {
-			path_put(&m->paths[i]);
-			kfree(m->abs[i]);
-		}
-		path_put(&m->target);
-	}
-	kfree(m);
+	au_mctx_free(m);
 	kfree(msg);
 	return err;
 }

@@ -301,6 +301,27 @@ impl BranchTable {
         Ok(())
     }
 
+    /// A copy, with fallible allocations.
+    pub fn try_clone(&self) -> Result<BranchTable, OptError> {
+        let mut branches = Vec::new();
+        branches.try_reserve(self.branches.len())?;
+        for b in self.branches.iter() {
+            let mut path = Vec::new();
+            add_path(&mut path, &b.path)?;
+            branches.push(Branch { path, perm: b.perm.clone(), id: b.id });
+        }
+        let mut facts = Vec::new();
+        facts.try_reserve(self.facts.len())?;
+        for f in self.facts.iter() {
+            let mut fs_type = Vec::new();
+            add_path(&mut fs_type, &f.fs_type)?;
+            let mut abs_path = Vec::new();
+            add_path(&mut abs_path, &f.abs_path)?;
+            facts.push(BranchFacts { fs_type, abs_path, ..*f });
+        }
+        Ok(BranchTable { branches, facts, next_id: self.next_id })
+    }
+
     pub fn len(&self) -> usize {
         self.branches.len()
     }

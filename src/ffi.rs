@@ -434,6 +434,20 @@ impl Resolver for KResolver {
             _ => Relation::Distinct,
         }
     }
+
+    fn forget(&mut self, idx: usize) {
+        if let Ok(idx) = u32::try_from(idx) {
+            // SAFETY: plain call; the shim checks the index.
+            unsafe { au_c_br_forget(self.mctx, idx) }
+        }
+    }
+
+    fn removed(&mut self, idx: usize) {
+        if let Ok(idx) = u32::try_from(idx) {
+            // SAFETY: plain call; the shim checks the index.
+            unsafe { au_c_br_removed(self.mctx, idx) }
+        }
+    }
 }
 
 /// Write an option error's message for the shim to print.
@@ -484,15 +498,37 @@ pub unsafe extern "C" fn au_rs_sb_new(
 }
 
 /// # Safety
-/// `sb` from au_rs_sb_new; `data` valid for `len` bytes; `msg` NULL or
-/// valid for `msglen` bytes.
+/// `sb` from au_rs_sb_new; `data` valid for `len` bytes; `mctx` the shim's
+/// remount context (its positions hold the current branches); `out` a valid
+/// out pointer; `msg` NULL or valid for `msglen` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_remount(sb: *const au_rs_sb, data: *const u8, len: u32, msg: *mut c_char, msglen: u32) -> c_int {
+pub unsafe extern "C" fn au_rs_remount(
+    sb: *const au_rs_sb,
+    data: *const u8,
+    len: u32,
+    rdonly: u32,
+    mctx: *mut c_void,
+    out: *mut *mut au_rs_sb,
+    msg: *mut c_char,
+    msglen: u32,
+) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let mut r = KResolver { mctx };
     // SAFETY: caller's contract.
-    match s.remount(unsafe { bytes(data, len) }) {
-        Ok(()) => 0,
+    let res = s.remount(unsafe { bytes(data, len) }, rdonly != 0, &mut r);
+    match res {
+        Ok(None) => {
+            // SAFETY: caller's contract on out.
+            unsafe { *out = ptr::null_mut() };
+            0
+        }
+        Ok(Some(n)) => {
+            let Some(b) = try_box(n) else { return errno_ret(Errno::ENOMEM) };
+            // SAFETY: caller's contract on out.
+            unsafe { *out = Box::into_raw(b) as *mut au_rs_sb };
+            0
+        }
         Err(e) => {
             // SAFETY: caller's contract on msg.
             unsafe { put_msg(msg, msglen, &e) };
@@ -787,6 +823,16 @@ pub unsafe extern "C" fn au_rs_ino_evicted(x: *mut au_rs_xino, brid: u32, h_ino:
     // SAFETY: caller's contract.
     if let Some(x) = unsafe { xino_mut(x) } {
         x.evicted(brid, h_ino, h_nlink);
+    }
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino_forget_branch(x: *mut au_rs_xino, brid: u32) {
+    // SAFETY: caller's contract.
+    if let Some(x) = unsafe { xino_mut(x) } {
+        x.forget_branch(brid);
     }
 }
 

@@ -21,25 +21,22 @@ impl Sb {
         Ok(Sb { opts, table })
     }
 
-    /// Check a remount's options.  Plain remounts (ro/rw, or the options
-    /// the mount already has, as mount(8) passes them back) are fine;
-    /// branch changes and new options are refused with EOPNOTSUPP rather
-    /// than silently ignored: the module cannot apply them yet.
-    pub fn remount(&self, data: &[u8]) -> Result<(), OptError> {
-        let (new, ops) = opts::parse_remount(data, &self.opts)?;
-        if !ops.is_empty() {
-            return Err(OptError::new(
-                crate::Errno::EOPNOTSUPP,
-                alloc::string::String::from("remount: branch changes are not supported yet (umount and mount again)"),
-            ));
+    /// A remount: the options and branch changes of `data` applied, left to
+    /// right, to a copy of this mount's state, each new branch resolved
+    /// through `r` and checked as at mount time.  `Ok(None)`: nothing
+    /// changes (ro/rw only, or the options the mount already has, as
+    /// mount(8) passes them back).  On an error nothing is changed: the
+    /// caller keeps this state and discards the resolver's.
+    pub fn remount(&self, data: &[u8], rdonly: bool, r: &mut dyn Resolver) -> Result<Option<Sb>, OptError> {
+        let (opts, ops) = opts::parse_remount(data, &self.opts)?;
+        if ops.is_empty() && opts == self.opts {
+            return Ok(None);
         }
-        if new != self.opts {
-            return Err(OptError::new(
-                crate::Errno::EOPNOTSUPP,
-                alloc::string::String::from("remount: changing options is not supported yet (umount and mount again)"),
-            ));
+        let mut table = self.table.try_clone()?;
+        for op in ops.iter() {
+            table.apply(op, rdonly, r)?;
         }
-        Ok(())
+        Ok(Some(Sb { opts, table }))
     }
 
     /// The `xi_path` sysfs text.
@@ -65,13 +62,23 @@ mod tests {
     }
 
     #[test]
-    fn remount_refuses_what_it_cannot_apply() {
+    fn remount_applies_options_and_branch_changes() {
         let sb = Sb::mount(b"br=/a:/b,dio", false, &mut Dirs).unwrap();
-        assert_eq!(sb.remount(b""), Ok(()));
-        assert_eq!(sb.remount(b"si=1234abcd,relatime,dio"), Ok(()), "what /proc/mounts shows");
-        assert_eq!(sb.remount(b"append:/c").unwrap_err().errno, Errno::EOPNOTSUPP);
-        assert_eq!(sb.remount(b"udba=none").unwrap_err().errno, Errno::EOPNOTSUPP);
-        assert_eq!(sb.remount(b"bogus").unwrap_err().errno, Errno::EINVAL);
+        assert!(sb.remount(b"", false, &mut Dirs).unwrap().is_none());
+        assert!(sb.remount(b"si=1234abcd,relatime,dio", false, &mut Dirs).unwrap().is_none(), "what /proc/mounts shows");
+        let n = sb.remount(b"append:/c,append:/d=ro+wh,", false, &mut Dirs).unwrap().unwrap();
+        let paths: Vec<&[u8]> = n.table.iter().map(|b| b.path.as_slice()).collect();
+        assert_eq!(paths, [&b"/a"[..], b"/b", b"/c", b"/d"]);
+        assert_eq!(n.table.get(0).unwrap().id, sb.table.get(0).unwrap().id, "survivors keep their id");
+        let ids: Vec<u32> = n.table.iter().map(|b| b.id).collect();
+        assert_eq!(ids, [64, 65, 66, 67]);
+        let n = sb.remount(b"udba=none", false, &mut Dirs).unwrap().unwrap();
+        assert_eq!(n.opts.udba, crate::opts::Udba::None);
+        assert_eq!(n.table, sb.table);
+        assert_eq!(sb.remount(b"bogus", false, &mut Dirs).unwrap_err().errno, Errno::EINVAL);
+        assert_eq!(sb.remount(b"del:/nope", false, &mut Dirs).unwrap_err().errno, Errno::ENOENT);
+        let one = Sb::mount(b"br=/a", false, &mut Dirs).unwrap();
+        assert_eq!(one.remount(b"del:/a", false, &mut Dirs).unwrap_err().errno, Errno::EBUSY);
     }
 }
 

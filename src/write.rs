@@ -96,8 +96,10 @@ pub fn whiteout<B: WriteBackend>(b: &B, brs: &dyn Branches, t: u32, dir: &B::Nod
         }
         match b.link(t, &base, dir, &wh, Cred::Internal) {
             Ok(_) => return Ok(()),
-            // Too many links, or a filesystem without hard links: plain file.
-            Err(e) if e == Errno::EMLINK || e == Errno::EPERM || e == Errno::EOPNOTSUPP => {}
+            // Too many links, a filesystem without hard links, or a link the
+            // filesystem refuses across directories (EXDEV: ext4/xfs project
+            // quotas): a plain file.
+            Err(e) if e == Errno::EMLINK || e == Errno::EPERM || e == Errno::EOPNOTSUPP || e == Errno::EXDEV => {}
             Err(e) => return Err(e),
         }
     }
@@ -912,5 +914,16 @@ mod tests {
         assert_eq!(tmp_name(b"cpup", 0xbeef).unwrap(), b".wh..wh.cpup.beef");
         assert_eq!(tmp_name(b"rmdir", u64::MAX).unwrap(), b".wh..wh.rmdir.ffffffffffffffff");
         assert_eq!(name::check_user_name(&tmp_name(b"cpup", 1).unwrap()), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn whiteout_is_a_plain_file_where_a_link_is_refused() {
+        for e in [Errno::EXDEV, Errno::EMLINK] {
+            let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f"])]);
+            fail(&m, "link 0 d/.wh.f", e);
+            remove(&m, &m, &walk(&m, "d"), &walk(&m, "d/f"), 0, b"f", 1).unwrap();
+            assert!(m.get(0, "d/.wh.f").is_some(), "{e:?}");
+            assert!(names(&m, "d").is_empty());
+        }
     }
 }
