@@ -198,6 +198,15 @@ void au_rs_xino_forget_branch(struct au_rs_xino *x, __u32 brid);
 int au_rs_write_in_place(const struct au_rs_sb *sb, __u32 bindex);
 int au_rs_share_inode(const struct au_rs_sb *sb, __u32 bindex, __u32 is_dir,
 		      __u32 nlink);
+/*
+ * udba: is a cached negative dentry still good / must a positive one be
+ * compared with a new lookup?  @changed: fsnotify reported a change in the
+ * parent's branch directories since the dentry was looked up.  1 yes, 0 no.
+ */
+int au_rs_keep_negative(const struct au_rs_sb *sb, __u32 changed);
+int au_rs_must_compare(const struct au_rs_sb *sb, __u32 changed);
+/* 1: udba=notify (the shim watches the branch directories it caches). */
+int au_rs_udba_notify(const struct au_rs_sb *sb);
 /* 1: check a permission on every branch the object is on; 0: the top only. */
 int au_rs_perm_all(const struct au_rs_sb *sb, __u32 is_dir, __u32 write);
 

@@ -138,24 +138,61 @@ static struct au_dinfo *au_di_root(struct au_brset *brs)
 }
 
 /*
+ * Install @di (a new lookup of @dentry's name; its reference is taken) if
+ * it fits the dentry: a negative one stays negative, a positive one keeps
+ * its type; a file whose topmost entry is now another file, or anything
+ * that no longer fits, is -ESTALE (d_revalidate then drops it and the VFS
+ * looks it up anew).  A directory's inode follows its new topmost entry,
+ * keeping its number (and the mounts on it).
+ */
+static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct inode *inode = d_inode(dentry);
+	struct inode *h_inode;
+	int err = -ESTALE;
+	u64 ino;
+
+	if (!inode != !di->nlower)
+		goto out_di;
+	if (inode) {
+		h_inode = d_inode(di->lower[0].dentry);
+		if ((h_inode->i_mode ^ inode->i_mode) & S_IFMT)
+			goto out_di;
+		if (h_inode != AU_I(inode)->h_inode) {
+			if (!S_ISDIR(inode->i_mode))
+				goto out_di;
+			mutex_lock(&AU_I(inode)->cpup_mtx);
+			ino = inode->i_ino;
+			mutex_lock(&si->xino_mtx);
+			err = au_rs_ino_keep(si->xino, au_di_brid(di, 0), h_inode->i_ino, ino);
+			mutex_unlock(&si->xino_mtx);
+			if (!err)
+				au_inode_retop(inode, di, ino);
+			mutex_unlock(&AU_I(inode)->cpup_mtx);
+			if (err)
+				goto out_di;
+		}
+	}
+	au_di_set(dentry, di);
+	return 0;
+out_di:
+	au_di_put(di);
+	return err;
+}
+
+/*
  * Bring @dentry's info to the current branch set, its parent's being
- * current: look the name up again.  The dentry stays what it is: a
- * negative one stays negative, a positive one keeps its type; a file whose
- * topmost entry is now another file, or anything that no longer fits, is
- * -ESTALE (d_revalidate then drops it and the VFS looks it up anew).  A
- * directory's inode follows its new topmost entry.
+ * current: look the name up again (see au_di_update()).
  */
 static int au_di_refresh_one(struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	struct inode *inode = d_inode(dentry);
 	struct au_dinfo *pdi = NULL, *di;
 	struct dentry *parent = NULL;
 	struct au_brset *brs;
 	struct name_snapshot name;
-	struct inode *h_inode;
 	int err = 0;
-	u64 ino;
 
 	if (IS_ROOT(dentry)) {
 		brs = au_brs_get(si);
@@ -172,38 +209,10 @@ static int au_di_refresh_one(struct dentry *dentry)
 		di = au_di_lookup(si, pdi, &name.name);
 		release_dentry_name_snapshot(&name);
 	}
-	if (IS_ERR_OR_NULL(di)) {
+	if (IS_ERR_OR_NULL(di))
 		err = di ? PTR_ERR(di) : -ENOMEM;
-		goto out;
-	}
-	err = -ESTALE;
-	if (!inode != !di->nlower)
-		goto out_di;
-	if (inode) {
-		h_inode = d_inode(di->lower[0].dentry);
-		if ((h_inode->i_mode ^ inode->i_mode) & S_IFMT)
-			goto out_di;
-		if (h_inode != AU_I(inode)->h_inode) {
-			if (!S_ISDIR(inode->i_mode))
-				goto out_di;
-			/* a directory keeps its inode and number */
-			mutex_lock(&AU_I(inode)->cpup_mtx);
-			ino = inode->i_ino;
-			mutex_lock(&si->xino_mtx);
-			err = au_rs_ino_keep(si->xino, au_di_brid(di, 0), h_inode->i_ino, ino);
-			mutex_unlock(&si->xino_mtx);
-			if (!err)
-				au_inode_retop(inode, di, ino);
-			mutex_unlock(&AU_I(inode)->cpup_mtx);
-			if (err)
-				goto out_di;
-		}
-	}
-	au_di_set(dentry, di);
-	err = 0;
-	goto out;
-out_di:
-	au_di_put(di);
+	else
+		err = au_di_update(dentry, di);
 out:
 	au_di_put(pdi);
 	dput(parent);
@@ -350,36 +359,93 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 
 /* ---- dentry operations ---- */
 
+/* Do two infos stand on the same lower entries? */
+static bool au_di_same(struct au_dinfo *a, struct au_dinfo *b)
+{
+	unsigned int i;
+
+	if (a->nlower != b->nlower || a->brs != b->brs)
+		return false;
+	for (i = 0; i < a->nlower; i++)
+		if (a->lower[i].dentry != b->lower[i].dentry ||
+		    a->lower[i].bindex != b->lower[i].bindex)
+			return false;
+	return true;
+}
+
+/*
+ * udba: compare @dentry's cached info with a new lookup of its name on the
+ * branches.  1: still good (a directory may have taken the new info); 0: it
+ * must go.  A lookup that fails for another reason keeps a directory (its
+ * mounts) and drops a file.
+ */
+static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct dentry *parent = dget_parent(dentry);
+	struct au_dinfo *pdi = au_di_get(parent), *ndi;
+	struct name_snapshot name;
+	int valid = d_is_dir(dentry);
+
+	if (!pdi || pdi->brs != di->brs)
+		goto out;	/* a remount in between: the next use refreshes */
+	take_dentry_name_snapshot(&name, dentry);
+	ndi = au_di_lookup(si, pdi, &name.name);
+	release_dentry_name_snapshot(&name);
+	if (IS_ERR(ndi))
+		goto out;
+	if (au_di_same(di, ndi)) {
+		au_di_put(ndi);
+		valid = 1;
+	} else {
+		valid = !au_di_update(dentry, ndi);
+	}
+out:
+	au_di_put(pdi);
+	dput(parent);
+	return valid;
+}
+
 /*
  * A cached union dentry made before a branch change is brought up to date
- * (au_di_get()).  udba=reval: it is still good while every lower entry it
- * stands on is still hashed and positive (a lower entry removed, renamed or
- * replaced behind the union's back is unhashed or negative).  Negative
- * dentries are always looked up again, since any branch may have gained
- * the name.
+ * (au_di_get()).  Then the udba mode (the core decides) says what else:
+ * none: nothing; reval: every lower entry must still be hashed and
+ * positive, and a new lookup must find the same entries (a name created,
+ * removed, renamed, replaced, whited out or made opaque directly on a
+ * branch, above or below, shows at once); negative dentries are looked up
+ * again.
  */
 static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 {
 	struct au_dinfo *di;
-	struct inode *inode;
 	unsigned int i;
 	int valid = 1;
 
 	if (flags & LOOKUP_RCU)
 		return -ECHILD;
-	inode = d_inode(dentry);
-	if (!inode)
-		return 0;
+	if (d_really_is_negative(dentry)) {
+		di = au_di_get(dentry);
+		valid = di && au_rs_keep_negative(di->brs->rs, 0);
+		au_di_put(di);
+		return valid;
+	}
 	/* after a branch change: refreshed here, or dropped if it cannot be */
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return 0;
+	if (!au_rs_must_compare(di->brs->rs, 0) || IS_ROOT(dentry))
+		goto out;
 	for (i = 0; i < di->nlower && valid; i++) {
 		struct dentry *h = di->lower[i].dentry;
 
 		if (d_unhashed(h) || d_is_negative(h))
 			valid = 0;
 	}
+	if (!valid && d_is_dir(dentry))
+		valid = 1;	/* the comparison decides for a directory */
+	if (valid)
+		valid = au_reval_compare(dentry, di);
+out:
 	au_di_put(di);
 	return valid;
 }

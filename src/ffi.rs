@@ -1100,3 +1100,30 @@ pub unsafe extern "C" fn au_rs_perm_all(sb: *const au_rs_sb, is_dir: u32, write:
     let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
     (policy::perm_scope(s.opts.dirperm1, is_dir != 0, write != 0) == policy::PermScope::All) as c_int
 }
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_keep_negative(sb: *const au_rs_sb, changed: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
+    policy::keep_negative(policy::reval(s.opts.udba), changed != 0) as c_int
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_must_compare(sb: *const au_rs_sb, changed: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 1 };
+    policy::must_compare(policy::reval(s.opts.udba), changed != 0) as c_int
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_udba_notify(sb: *const au_rs_sb) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
+    (policy::reval(s.opts.udba) == policy::Reval::OnEvent) as c_int
+}

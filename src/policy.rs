@@ -2,6 +2,7 @@
 //! entry be written in place, may two names share one union inode, which
 //! branches' permissions count.  The answers are decided here, never in C.
 
+use crate::opts::Udba;
 use crate::union::Branches;
 
 /// May a file whose topmost entry is on branch `br` be opened for writing
@@ -50,6 +51,50 @@ pub fn perm_scope(dirperm1: bool, is_dir: bool, write: bool) -> PermScope {
     }
 }
 
+/// How a cached union dentry is checked against the branches before it is
+/// used again (udba: "user's direct branch access").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reval {
+    /// `udba=none`: never.  The fastest; a change made directly on a
+    /// branch may stay unseen (also a cached "no such file") until the
+    /// dentry leaves the cache.
+    Never,
+    /// `udba=reval`: every time: the name is looked up again on the
+    /// branches and the result compared with what is cached.
+    Always,
+    /// `udba=notify`: only when fsnotify reported a change in a branch
+    /// directory of the parent since the dentry was looked up.
+    OnEvent,
+}
+
+pub fn reval(udba: Udba) -> Reval {
+    match udba {
+        Udba::None => Reval::Never,
+        Udba::Reval => Reval::Always,
+        Udba::Notify => Reval::OnEvent,
+    }
+}
+
+/// Is a cached negative dentry ("no such name") still good?  Under
+/// `reval` a branch may have gained the name: never; under `none` always;
+/// under `notify` while no event came for the parent.
+pub fn keep_negative(r: Reval, parent_changed: bool) -> bool {
+    match r {
+        Reval::Never => true,
+        Reval::Always => false,
+        Reval::OnEvent => !parent_changed,
+    }
+}
+
+/// Must a cached positive dentry be compared with a new lookup?
+pub fn must_compare(r: Reval, parent_changed: bool) -> bool {
+    match r {
+        Reval::Never => false,
+        Reval::Always => true,
+        Reval::OnEvent => parent_changed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +110,19 @@ mod tests {
         assert!(!keep_ino_on_copy_up(&m, 1, false, 3));
         assert!(write_in_place(&m, 0));
         assert!(!write_in_place(&m, 1));
+    }
+
+    #[test]
+    fn udba_modes() {
+        assert_eq!(reval(Udba::None), Reval::Never);
+        assert!(keep_negative(Reval::Never, true));
+        assert!(!must_compare(Reval::Never, true));
+        assert!(!keep_negative(Reval::Always, false));
+        assert!(must_compare(Reval::Always, false));
+        assert!(keep_negative(Reval::OnEvent, false));
+        assert!(!keep_negative(Reval::OnEvent, true));
+        assert!(must_compare(Reval::OnEvent, true));
+        assert!(!must_compare(Reval::OnEvent, false));
     }
 
     #[test]

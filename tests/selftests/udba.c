@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * udba (user's direct branch access): a branch changed behind the union's
+ * back, while the union has the names cached.  Each kind of change: a file
+ * created (below, and above the entry that is cached), deleted, replaced
+ * by another type, rewritten, renamed, whited out, a directory made
+ * opaque.  reval and notify must show each change at the next access;
+ * none may show a stale view but never an error other than "gone", never
+ * garbage, and the right view after the cache is dropped.  Then two
+ * processes race for a bounded time: one changes the branches directly,
+ * one uses the union; the suite checks the kernel log afterwards.
+ */
+#include "aufs_test.h"
+
+#include <signal.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+FIXTURE(ud) {
+	char dir[PATH_MAX];
+	char up[PATH_MAX];	/* rw */
+	char mid[PATH_MAX];	/* ro+wh */
+	char low[PATH_MAX];	/* ro */
+	char mnt[PATH_MAX];
+	int mounted;
+	int tmpfs;
+};
+
+FIXTURE_VARIANT(ud) {
+	const char *udba;
+	int exact;	/* every change shows at the next access */
+};
+
+FIXTURE_VARIANT_ADD(ud, reval) { .udba = "reval", .exact = 1 };
+FIXTURE_VARIANT_ADD(ud, notify) { .udba = "notify", .exact = 1 };
+FIXTURE_VARIANT_ADD(ud, none) { .udba = "none", .exact = 0 };
+
+/* Twice: a recently used dentry survives one pass of the LRU. */
+static void drop_caches(void)
+{
+	int i, fd;
+
+	for (i = 0; i < 2; i++) {
+		fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+		if (fd >= 0) {
+			if (write(fd, "2\n", 2) < 0)
+				perror("drop_caches");
+			close(fd);
+		}
+	}
+}
+
+FIXTURE_SETUP(ud)
+{
+	struct statfs sf;
+	char d[MOUNT_DATA_MAX];
+
+	ASSERT_EQ(1, aufs_registered()) TH_LOG("aufs is not loaded: run this in the test VM");
+	umask(0);
+	ASSERT_EQ(0, make_workdir(self->dir, "ud"));
+	self->tmpfs = !statfs(test_root(), &sf) && sf.f_type == 0x01021994;
+	if (self->tmpfs)
+		ASSERT_EQ(0, mount("ud", self->dir, "tmpfs", 0, "size=64m,mode=0755"));
+	ASSERT_EQ(0, make_dir(self->up, self->dir, "up"));
+	ASSERT_EQ(0, make_dir(self->mid, self->dir, "mid"));
+	ASSERT_EQ(0, make_dir(self->low, self->dir, "low"));
+	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro+wh:%s=ro,udba=%s", self->up, self->mid,
+			   self->low, variant->udba));
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount: %s", strerror(errno));
+	self->mounted = 1;
+}
+
+FIXTURE_TEARDOWN(ud)
+{
+	if (self->mounted && umount2(self->mnt, 0)) {
+		TH_LOG("teardown: umount: %s", strerror(errno));
+		_metadata->passed = 0;
+		umount2(self->mnt, MNT_DETACH);
+	}
+	if (self->tmpfs)
+		umount2(self->dir, MNT_DETACH);
+	rm_tree(self->dir);
+}
+
+/* What the union shows at <mnt>/<rel>: "-" missing, "d" a directory, else the content. */
+static const char *view(FIXTURE_DATA(ud) *self, const char *rel)
+{
+	static char buf[4][256];
+	static int k;
+	char p[PATH_MAX], *b = buf[k++ & 3];
+	struct stat st;
+	ssize_t n;
+
+	if (pathf(p, "%s/%s", self->mnt, rel))
+		return "<long>";
+	if (stat(p, &st)) {
+		snprintf(b, sizeof(buf[0]), errno == ENOENT ? "-" : "<%s>", strerror(errno));
+		return b;
+	}
+	if (S_ISDIR(st.st_mode))
+		return "d";
+	n = read_file(p, b, sizeof(buf[0]) - 1);
+	if (n < 0) {
+		snprintf(b, sizeof(buf[0]), errno == ENOENT ? "-" : "<read: %s>", strerror(errno));
+		return b;
+	}
+	b[n] = 0;
+	return b;
+}
+
+/*
+ * Check the view of @rel after a direct change: @want when the mode is
+ * exact; otherwise @want or @old (never anything else), and @want after
+ * the caches are dropped.
+ */
+#define EXPECT_VIEW(rel, old, want) do {					\
+	const char *v_ = view(self, rel);					\
+	if (variant->exact) {							\
+		ASSERT_STREQ(want, v_) TH_LOG("%s: %s", variant->udba, rel);	\
+	} else {								\
+		ASSERT_TRUE(!strcmp(v_, want) || !strcmp(v_, old))		\
+			TH_LOG("%s: %s shows '%s'", variant->udba, rel, v_);	\
+		drop_caches();							\
+		ASSERT_STREQ(want, view(self, rel)) TH_LOG("after drop_caches");\
+	}									\
+} while (0)
+
+static const char *names(const char *dir, const char *rel)
+{
+	static char buf[2][4096];
+	static int k;
+	char p[PATH_MAX], *b = buf[k++ & 1];
+
+	if (pathf(p, "%s/%s", dir, rel) || list_dir(p, b, sizeof(buf[0])))
+		return "<error>";
+	if (!strncmp(b, "./..", 4))
+		return b[4] == '/' ? b + 5 : b + 4;
+	return b;
+}
+
+TEST_F(ud, created_below_and_above)
+{
+	char p[PATH_MAX];
+
+	ASSERT_STREQ("-", view(self, "new"));	/* a cached negative */
+	ASSERT_EQ(0, put_file(self->low, "new", "low\n"));
+	EXPECT_VIEW("new", "-", "low\n");
+	/* now cached from the bottom; the same name appears in the middle */
+	ASSERT_STREQ("low\n", view(self, "new"));
+	ASSERT_EQ(0, put_file(self->mid, "new", "mid\n"));
+	EXPECT_VIEW("new", "low\n", "mid\n");
+	/* and on the top branch */
+	ASSERT_EQ(0, pathf(p, "%s/new", self->up));
+	ASSERT_EQ(0, write_file(p, "up\n"));
+	EXPECT_VIEW("new", "mid\n", "up\n");
+}
+
+TEST_F(ud, deleted_replaced_rewritten)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, put_file(self->low, "del", "x\n"));
+	ASSERT_EQ(0, put_file(self->low, "typ", "file\n"));
+	ASSERT_EQ(0, put_file(self->low, "rw", "one\n"));
+	ASSERT_STREQ("x\n", view(self, "del"));
+	ASSERT_STREQ("file\n", view(self, "typ"));
+	ASSERT_STREQ("one\n", view(self, "rw"));
+	ASSERT_EQ(0, pathf(p, "%s/del", self->low));
+	ASSERT_EQ(0, unlink(p));
+	EXPECT_VIEW("del", "x\n", "-");
+	ASSERT_EQ(0, pathf(p, "%s/typ", self->low));
+	ASSERT_EQ(0, unlink(p));
+	ASSERT_EQ(0, mkdir(p, 0755));
+	EXPECT_VIEW("typ", "file\n", "d");
+	ASSERT_EQ(0, put_file(self->low, "rw", "two\n"));
+	ASSERT_STREQ("two\n", view(self, "rw")) TH_LOG("content is always the branch's");
+}
+
+TEST_F(ud, renamed_whited_out_made_opaque)
+{
+	char a[PATH_MAX], b[PATH_MAX], d[PATH_MAX];
+
+	ASSERT_EQ(0, put_file(self->low, "old", "o\n"));
+	ASSERT_EQ(0, put_file(self->low, "hide", "h\n"));
+	ASSERT_EQ(0, make_dir(d, self->low, "dir"));
+	ASSERT_EQ(0, put_file(d, "inner", "i\n"));
+	ASSERT_EQ(0, make_dir(d, self->mid, "dir"));
+	ASSERT_STREQ("o\n", view(self, "old"));
+	ASSERT_STREQ("-", view(self, "renamed"));
+	ASSERT_STREQ("h\n", view(self, "hide"));
+	ASSERT_STREQ("i\n", view(self, "dir/inner"));
+	ASSERT_EQ(0, pathf(a, "%s/old", self->low));
+	ASSERT_EQ(0, pathf(b, "%s/renamed", self->low));
+	ASSERT_EQ(0, rename(a, b));
+	EXPECT_VIEW("old", "o\n", "-");
+	EXPECT_VIEW("renamed", "-", "o\n");
+	/* a whiteout made on the middle (ro+wh) branch */
+	ASSERT_EQ(0, put_file(self->mid, ".wh.hide", ""));
+	EXPECT_VIEW("hide", "h\n", "-");
+	/* the middle directory made opaque */
+	ASSERT_EQ(0, put_file(d, ".wh..wh..opq", ""));
+	EXPECT_VIEW("dir/inner", "i\n", "-");
+	if (variant->exact)
+		ASSERT_STREQ("", names(self->mnt, "dir"));
+}
+
+/* A write through the union after the branch changed is never lost data. */
+TEST_F(ud, writes_after_direct_changes)
+{
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, put_file(self->low, "f", "low\n"));
+	ASSERT_STREQ("low\n", view(self, "f"));
+	ASSERT_EQ(0, pathf(p, "%s/f", self->up));
+	ASSERT_EQ(0, write_file(p, "up\n"));	/* directly on the rw branch */
+	ASSERT_EQ(0, pathf(p, "%s/f", self->mnt));
+	ASSERT_EQ(0, write_file(p, "via union\n"));
+	ASSERT_STREQ("via union\n", view(self, "f"));
+	ASSERT_EQ(0, pathf(p, "%s/f", self->up));
+	{
+		char buf[64] = "";
+
+		ASSERT_LT(0, read_file(p, buf, sizeof(buf) - 1));
+		ASSERT_STREQ("via union\n", buf);
+	}
+	drop_caches();
+	ASSERT_STREQ("via union\n", view(self, "f"));
+	ASSERT_EQ(0, pathf(p, "%s/f", self->low));
+	{
+		char buf[64] = "";
+
+		ASSERT_LT(0, read_file(p, buf, sizeof(buf) - 1));
+		ASSERT_STREQ("low\n", buf) TH_LOG("a read-only branch was written");
+	}
+}
+
+/* ---- the race ---- */
+
+static volatile sig_atomic_t stop;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Errors a user of the union may see while branches change under it. */
+static int allowed(int e)
+{
+	return e == ENOENT || e == ESTALE || e == ENOTDIR || e == EISDIR ||
+	       e == ENOTEMPTY || e == EEXIST || e == EXDEV || e == ELOOP;
+}
+
+static int changer(FIXTURE_DATA(ud) *self)
+{
+	const char *br[3] = { self->up, self->mid, self->low };
+	char p[PATH_MAX + 16], q[PATH_MAX + 16];
+	unsigned int r = getpid();
+
+	while (!stop) {
+		const char *b = br[(r = r * 1103515245 + 12345) % 3];
+		int n = (r >> 8) % 4;
+
+		snprintf(p, sizeof(p), "%s/n%d", b, n);
+		snprintf(q, sizeof(q), "%s/n%d", b, (n + 1) % 4);
+		switch ((r >> 12) % 7) {
+		case 0: write_file(p, "data\n"); break;
+		case 1: unlink(p); break;
+		case 2: mkdir(p, 0755); break;
+		case 3: rmdir(p); break;
+		case 4: rename(p, q); break;
+		case 5: snprintf(q, sizeof(q), "%s/.wh.n%d", b, n); write_file(q, ""); break;
+		case 6: snprintf(q, sizeof(q), "%s/.wh.n%d", b, n); unlink(q); break;
+		}
+	}
+	return 0;
+}
+
+static int user(FIXTURE_DATA(ud) *self)
+{
+	char p[PATH_MAX + 16], buf[64], list[4096];
+	unsigned int r = getpid() * 7;
+	struct stat st;
+	int bad = 0, fd;
+
+	while (!stop) {
+		int n = (r = r * 1103515245 + 12345) % 4, e = 0;
+
+		snprintf(p, sizeof(p), "%s/n%d", self->mnt, n);
+		switch ((r >> 10) % 5) {
+		case 0:
+			if (stat(p, &st))
+				e = errno;
+			break;
+		case 1:
+			if (list_dir(self->mnt, list, sizeof(list)))
+				e = errno;
+			else if (strstr(list, ".wh."))
+				bad++;
+			break;
+		case 2:
+			fd = open(p, O_RDONLY);
+			if (fd < 0) {
+				e = errno;
+			} else {
+				ssize_t k = read(fd, buf, sizeof(buf));
+
+				if (k < 0 && errno != EISDIR)
+					e = errno;
+				else if (k > 0 && (k != 5 || memcmp(buf, "data\n", 5)))
+					bad++;	/* garbage */
+				close(fd);
+			}
+			break;
+		case 3:
+			if (write_file(p, "data\n"))
+				e = errno;
+			break;
+		case 4:
+			if (unlink(p) && rmdir(p))
+				e = errno;
+			break;
+		}
+		if (e && !allowed(e)) {
+			fprintf(stderr, "# union: n%d: unexpected %s\n", n, strerror(e));
+			bad++;
+		}
+	}
+	return bad ? 1 : 0;
+}
+
+TEST_F_TIMEOUT(ud, direct_changes_race_with_union_users, 120)
+{
+	pid_t c, u;
+	int sc, su;
+
+	stop = 0;
+	signal(SIGALRM, on_alarm);
+	c = fork();
+	if (!c) {
+		alarm(8);
+		_exit(changer(self));
+	}
+	u = fork();
+	if (!u) {
+		alarm(8);
+		_exit(user(self));
+	}
+	ASSERT_EQ(c, waitpid(c, &sc, 0));
+	ASSERT_EQ(u, waitpid(u, &su, 0));
+	ASSERT_TRUE(WIFEXITED(sc) && WIFEXITED(su));
+	ASSERT_EQ(0, WEXITSTATUS(su)) TH_LOG("the union gave unexpected errors or data");
+	/* and afterwards the union is consistent with the branches again */
+	drop_caches();
+	ASSERT_EQ(NULL, strstr(names(self->mnt, "."), ".wh."));
+}
+
+TEST_HARNESS_MAIN
