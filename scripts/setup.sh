@@ -27,7 +27,11 @@ LINUX_SOURCE_PKG=linux-source-6.1
 #  gcc-12; objtool comes prebuilt in the headers), Debian's rustc with its
 #  library source (kernel-side Rust), libclang for bindgen, qemu + busybox +
 #  cpio for virtme-ng, linux-source for the kselftest headers (xz-utils to
-#  unpack it), python3-venv for build/venv.
+#  unpack it), python3-venv for build/venv; for the branch-filesystem and
+#  fault tests in the guest (which sees the host's root filesystem):
+#  e2fsprogs + xfsprogs (mkfs/fsck of the ext4 and xfs branch images),
+#  dmsetup (device-mapper tables of the fault tests), util-linux (losetup).
+#  Installing never starts a service (see NO_SERVICES below).
 PKGS=(
     linux-image-amd64 linux-headers-amd64
     gcc make kmod binutils libc6-dev
@@ -35,6 +39,7 @@ PKGS=(
     qemu-system-x86 busybox-static cpio
     "$LINUX_SOURCE_PKG" xz-utils
     python3 python3-venv
+    e2fsprogs xfsprogs dmsetup util-linux
 )
 
 did=0
@@ -76,6 +81,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     mkdir -p "$BUILD"
     log=$BUILD/setup-apt.log
     export DEBIAN_FRONTEND=noninteractive
+    # NO_SERVICES: a package's maintainer scripts must not start services on
+    # this machine (xfsprogs ships an xfs_scrub_all timer, for example):
+    # while apt runs, policy-rc.d says "forbidden" (exit 101) to
+    # invoke-rc.d and deb-systemd-invoke.  An existing policy-rc.d is kept.
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# scripts/setup.sh: no service starts during installation\nexit 101\n' >"$policy"
+        chmod 755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
     if ! { apt-get update -q && apt-get install "${APT_OPTS[@]}" "${missing[@]}"; } </dev/null >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         die "apt-get failed (full log: $log)"
@@ -83,6 +98,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     for p in "${missing[@]}"; do
         is_installed "$p" || die "package $p still not installed (log: $log)"
     done
+    if [ "$(trap -p EXIT)" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
 
 # Kernel image and build tree of the same release.

@@ -427,4 +427,261 @@ static inline int list_dir(const char *path, char *out, size_t size)
 	return ret;
 }
 
+/*
+ * ---- Tree manifests -----------------------------------------------------
+ *
+ * A manifest is one line per entry below a directory (and "." for the
+ * directory itself), sorted by path:
+ * "<path> <type> <mode> <size> <fnv1a-64 of the content or link target>",
+ * plus " ino=<n>" with MANIFEST_INO, " nlink=<n>" with MANIFEST_NLINK,
+ * " mtime=<s.ns>" with MANIFEST_MTIME, " uid=<n> gid=<n>" with
+ * MANIFEST_OWNER and " ctime=<s.ns>" with MANIFEST_CTIME.  Directories have
+ * size 0 (their size is a filesystem detail).  Does not cross mount points.
+ */
+#define MANIFEST_INO	1
+#define MANIFEST_NLINK	2
+#define MANIFEST_MTIME	4
+#define MANIFEST_OWNER	8
+#define MANIFEST_CTIME	16
+#define MANIFEST_ALL	31
+
+struct manifest {
+	char **lines;
+	size_t n, cap;
+	int err;		/* first errno seen while walking, 0 if none */
+	char errpath[PATH_MAX];
+};
+
+static inline unsigned long long fnv1a_update(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= c[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+#define FNV1A_INIT 0xcbf29ce484222325ULL
+
+/* fnv1a-64 of a file's content; 0 and errno set on error. */
+static inline int file_hash(const char *path, unsigned long long *h, off_t *len)
+{
+	static char buf[1 << 16];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+	off_t total = 0;
+
+	*h = FNV1A_INIT;
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		*h = fnv1a_update(*h, buf, n);
+		total += n;
+	}
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	if (len)
+		*len = total;
+	return 0;
+}
+
+static inline void manifest_add(struct manifest *m, const char *line)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 256;
+		char **l = realloc(m->lines, cap * sizeof(*l));
+
+		if (!l) {
+			m->err = m->err ? m->err : ENOMEM;
+			return;
+		}
+		m->lines = l;
+		m->cap = cap;
+	}
+	m->lines[m->n] = strdup(line);
+	if (m->lines[m->n])
+		m->n++;
+	else if (!m->err)
+		m->err = ENOMEM;
+}
+
+static inline void manifest_note_err(struct manifest *m, const char *path)
+{
+	if (!m->err) {
+		m->err = errno ? errno : EIO;
+		snprintf(m->errpath, sizeof(m->errpath), "%s", path);
+	}
+}
+
+static inline void manifest_walk(struct manifest *m, const char *top, const char *rel,
+				 dev_t dev, int flags)
+{
+	char path[PATH_MAX], sub[PATH_MAX], line[PATH_MAX + 256];
+	DIR *d;
+	struct dirent *de;
+
+	if (pathf(path, "%s%s%s", top, *rel ? "/" : "", rel)) {
+		m->err = m->err ? m->err : ENAMETOOLONG;
+		return;
+	}
+	d = opendir(path);
+	if (!d) {
+		manifest_note_err(m, path);
+		return;
+	}
+	for (;;) {
+		struct stat st;
+		unsigned long long h = FNV1A_INIT;
+		char full[PATH_MAX], extra[192] = "";
+		char type;
+
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				manifest_note_err(m, path);
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (pathf(sub, "%s%s%s", rel, *rel ? "/" : "", de->d_name) ||
+		    pathf(full, "%s/%s", top, sub)) {
+			m->err = m->err ? m->err : ENAMETOOLONG;
+			continue;
+		}
+		if (lstat(full, &st)) {
+			manifest_note_err(m, full);
+			snprintf(line, sizeof(line), "%s lstat-error:%d", sub, errno);
+			manifest_add(m, line);
+			continue;
+		}
+		if (S_ISREG(st.st_mode)) {
+			type = 'f';
+			if (file_hash(full, &h, NULL))
+				manifest_note_err(m, full);
+		} else if (S_ISDIR(st.st_mode)) {
+			type = 'd';
+		} else if (S_ISLNK(st.st_mode)) {
+			char t[PATH_MAX];
+			ssize_t n = readlink(full, t, sizeof(t));
+
+			type = 'l';
+			if (n < 0)
+				manifest_note_err(m, full);
+			else
+				h = fnv1a_update(h, t, n);
+		} else {
+			type = S_ISFIFO(st.st_mode) ? 'p' : S_ISCHR(st.st_mode) ? 'c' :
+			       S_ISBLK(st.st_mode) ? 'b' : S_ISSOCK(st.st_mode) ? 's' : '?';
+			h = fnv1a_update(h, &st.st_rdev, sizeof(st.st_rdev));
+		}
+		if (flags & MANIFEST_INO)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " ino=%llu", (unsigned long long)st.st_ino);
+		if (flags & MANIFEST_NLINK)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " nlink=%lu", (unsigned long)st.st_nlink);
+		if (flags & MANIFEST_MTIME)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " mtime=%lld.%09ld", (long long)st.st_mtim.tv_sec,
+				 st.st_mtim.tv_nsec);
+		if (flags & MANIFEST_OWNER)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " uid=%u gid=%u", (unsigned int)st.st_uid, (unsigned int)st.st_gid);
+		if (flags & MANIFEST_CTIME)
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra),
+				 " ctime=%lld.%09ld", (long long)st.st_ctim.tv_sec,
+				 st.st_ctim.tv_nsec);
+		snprintf(line, sizeof(line), "%s %c %04o %lld %016llx%s", sub, type,
+			 (unsigned int)(st.st_mode & 07777),
+			 type == 'd' ? 0LL : (long long)st.st_size, h, extra);
+		manifest_add(m, line);
+		if (type == 'd' && st.st_dev == dev)
+			manifest_walk(m, top, sub, dev, flags);
+	}
+	closedir(d);
+}
+
+/* Fill m (zeroed first) with the manifest of dir; 0, or -1 with m->err. */
+static inline int manifest_make(struct manifest *m, const char *dir, int flags)
+{
+	struct stat st;
+
+	char line[256], extra[192] = "";
+
+	memset(m, 0, sizeof(*m));
+	if (stat(dir, &st)) {
+		manifest_note_err(m, dir);
+		return -1;
+	}
+	/* the directory itself, as "." */
+	if (flags & MANIFEST_OWNER)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " uid=%u gid=%u",
+			 (unsigned int)st.st_uid, (unsigned int)st.st_gid);
+	if (flags & MANIFEST_MTIME)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " mtime=%lld.%09ld",
+			 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	if (flags & MANIFEST_CTIME)
+		snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " ctime=%lld.%09ld",
+			 (long long)st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+	snprintf(line, sizeof(line), ". d %04o 0%s", (unsigned int)(st.st_mode & 07777), extra);
+	manifest_add(m, line);
+	manifest_walk(m, dir, "", st.st_dev, flags);
+	qsort(m->lines, m->n, sizeof(m->lines[0]), cmp_str);
+	return m->err ? -1 : 0;
+}
+
+static inline void manifest_free(struct manifest *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		free(m->lines[i]);
+	free(m->lines);
+	memset(m, 0, sizeof(*m));
+}
+
+/*
+ * Compare two manifests; logs up to max differing lines ("-" only in a,
+ * "+" only in b) as TAP comments under title.  Returns the number of
+ * differences.
+ */
+static inline size_t manifest_diff(const struct manifest *a, const struct manifest *b,
+				   const char *title, size_t max)
+{
+	size_t i = 0, j = 0, diffs = 0;
+
+	while (i < a->n || j < b->n) {
+		int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->lines[i], b->lines[j]);
+
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		if (diffs++ == 0)
+			fprintf(stderr, "# %s:\n", title);
+		if (diffs <= max)
+			fprintf(stderr, "#   %c %s\n", c < 0 ? '-' : '+',
+				c < 0 ? a->lines[i] : b->lines[j]);
+		if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	if (diffs > max)
+		fprintf(stderr, "#   ... %zu differences in all\n", diffs);
+	fflush(stderr);
+	return diffs;
+}
+
 #endif /* AUFS_TEST_H */

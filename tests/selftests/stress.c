@@ -1,0 +1,844 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Concurrency: several processes on one union (rw tmpfs over a ro tmpfs
+ * holding files, hard links, a symlink and directories; plain directories
+ * instead of the tmpfs mounts when $AUFS_TEST_DIR is on another
+ * filesystem), all on the same few names, for a bounded time.
+ *
+ *   concurrent_copy_up_keeps_every_write
+ *       NPROC processes open the same lower files for writing before any of
+ *       them is copied up, then write: records appended with O_APPEND to one
+ *       file, each its own 4 KiB region (pwrite) of another.  However the
+ *       copy-ups race, every successful write must be in the final file
+ *       exactly once, in each process's order, after the lower content.
+ *
+ *   mixed_namespace_workload
+ *       NWORKERS processes doing random open/write (copy-up), read, stat,
+ *       readdir, rename, unlink, link, mkdir, rmdir, directory rename,
+ *       chmod and truncate, and one "copier" doing chmod/truncate/pwrite
+ *       (copy-up triggers) and rename/unlink, for MIXED_SECONDS, on the
+ *       names {,D0/,D1/,D2/,D3/,D0/sub/}{f0,f1,f2,f3} and D0..D3.
+ *       Allowed errnos: ENOENT, EEXIST, ENOTEMPTY, EXDEV, EBUSY (what the
+ *       races can legitimately give); anything else (EIO, ESTALE, EINVAL,
+ *       ENOMEM, ENOTDIR, EISDIR, ...) fails, as does a failed read/write on
+ *       an open file, or a ".wh." name in a readdir.  Afterwards:
+ *         - the lower branch is unchanged (every attribute and byte);
+ *         - in every union directory, readdir and lstat agree (each listed
+ *           name exists with the listed type, each name that exists is
+ *           listed, no duplicates, no .wh. names);
+ *         - the upper branch holds no name together with its whiteout and
+ *           no leftover copy-up temporary;
+ *         - the union tree (names, types, modes, sizes, contents; inode
+ *           numbers and link counts separately) is the same after
+ *           drop_caches=2, and after umount + mount.
+ *
+ * Nothing may hang: each test has a harness timeout, and the parent gives
+ * the workers their time plus HANG_GRACE seconds before it reports them.
+ * The suite's kernel-clean check afterwards catches WARN/BUG/lockdep.
+ */
+#include "aufs_test.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "kselftest_harness.h"
+
+#define NPROC 6			/* copy-up test */
+#define NRECORDS 150		/* appends per process */
+#define REGION 4096
+#define NWORKERS 4		/* mixed test, plus one copier */
+#define MIXED_SECONDS 30
+#define HANG_GRACE 60
+#define MAX_BAD 24
+#define CPUP_TMP ".wh..wh.cpup.tmp"
+
+FIXTURE(st) {
+	char dir[PATH_MAX];
+	char upper[PATH_MAX];
+	char lower[PATH_MAX];
+	char mnt[PATH_MAX];
+	char data[MOUNT_DATA_MAX];
+	int mounted;
+	int br_mounted[2];
+};
+
+static void populate(struct __test_metadata *_metadata, FIXTURE_DATA(st) *self)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	char buf[8192];
+	int i;
+
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = 'a' + i % 26;
+	ASSERT_EQ(0, write_file_mode((pathf(a, "%s/f0", self->lower), a), buf, 3000, 0644));
+	ASSERT_EQ(0, write_file_mode((pathf(a, "%s/f1", self->lower), a), buf + 1, 5000, 0640));
+	ASSERT_EQ(0, put_file(self->lower, "f2", "f2 on the lower branch\n"));
+	ASSERT_EQ(0, make_dir(NULL, self->lower, "D0"));
+	ASSERT_EQ(0, put_file(self->lower, "D0/f0", "D0/f0\n"));
+	ASSERT_EQ(0, put_file(self->lower, "D0/f1", "D0/f1\n"));
+	ASSERT_EQ(0, put_file(self->lower, "D0/f2", "D0/f2\n"));
+	ASSERT_EQ(0, make_dir(NULL, self->lower, "D0/sub"));
+	ASSERT_EQ(0, put_file(self->lower, "D0/sub/f0", "D0/sub/f0\n"));
+	ASSERT_EQ(0, make_dir(NULL, self->lower, "D1"));
+	/* hard links: f0 == D1/f0, D0/f2 == D1/f3 */
+	ASSERT_EQ(0, pathf(a, "%s/f0", self->lower));
+	ASSERT_EQ(0, pathf(b, "%s/D1/f0", self->lower));
+	ASSERT_EQ(0, link(a, b));
+	ASSERT_EQ(0, pathf(a, "%s/D0/f2", self->lower));
+	ASSERT_EQ(0, pathf(b, "%s/D1/f3", self->lower));
+	ASSERT_EQ(0, link(a, b));
+	ASSERT_EQ(0, make_dir(NULL, self->lower, "D2"));
+	ASSERT_EQ(0, pathf(a, "%s/l0", self->lower));
+	ASSERT_EQ(0, symlink("f0", a));
+	/* for the copy-up test */
+	ASSERT_EQ(0, write_file_mode((pathf(a, "%s/app", self->lower), a), buf, 1000, 0644));
+	for (i = 0; i < (int)sizeof(buf); i++)
+		buf[i] = 'L';
+	ASSERT_EQ(0, pathf(a, "%s/reg", self->lower));
+	{
+		int fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		ASSERT_LE(0, fd);
+		for (i = 0; i < NPROC; i++)
+			ASSERT_EQ(REGION, write(fd, buf, REGION));
+		close(fd);
+	}
+}
+
+/* Branches are tmpfs mounts, or plain directories when $AUFS_TEST_DIR is
+ * on another filesystem (the suite's ext4/xfs re-runs). */
+static int on_tmpfs(void)
+{
+	struct statfs sf;
+
+	return statfs(test_root(), &sf) || sf.f_type == 0x01021994 /* TMPFS_MAGIC */;
+}
+
+FIXTURE_SETUP(st)
+{
+	umask(0);
+	ASSERT_EQ(0, make_workdir(self->dir, "st"));
+	ASSERT_EQ(0, chmod(self->dir, 0755));
+	ASSERT_EQ(0, make_dir(self->upper, self->dir, "upper"));
+	ASSERT_EQ(0, make_dir(self->lower, self->dir, "lower"));
+	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	if (on_tmpfs()) {
+		ASSERT_EQ(0, mount("aufs-st", self->upper, "tmpfs", 0, "size=128m,mode=0755"));
+		self->br_mounted[0] = 1;
+		ASSERT_EQ(0, mount("aufs-st", self->lower, "tmpfs", 0, "size=64m,mode=0755"));
+		self->br_mounted[1] = 1;
+	}
+	populate(_metadata, self);
+	ASSERT_EQ(0, dataf(self->data, "br=%s=rw:%s=ro", self->upper, self->lower));
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, self->data))
+		TH_LOG("mount -o %s: %s", self->data, strerror(errno));
+	self->mounted = 1;
+}
+
+FIXTURE_TEARDOWN(st)
+{
+	const char *br[2] = { self->upper, self->lower };
+	int i;
+
+	if (self->mounted && umount2(self->mnt, 0)) {
+		TH_LOG("teardown: umount %s: %s", self->mnt, strerror(errno));
+		_metadata->passed = 0;
+		umount2(self->mnt, MNT_DETACH);
+	}
+	for (i = 0; i < 2; i++) {
+		if (self->br_mounted[i] && umount2(br[i], 0)) {
+			TH_LOG("teardown: umount %s: %s", br[i], strerror(errno));
+			_metadata->passed = 0;
+			umount2(br[i], MNT_DETACH);
+		}
+	}
+	rm_tree(self->dir);
+}
+
+/* ---- shared bookkeeping between the processes ---- */
+
+enum op {
+	OP_WRITE, OP_READ, OP_STAT, OP_READDIR, OP_RENAME, OP_UNLINK, OP_LINK,
+	OP_MKDIR, OP_RMDIR, OP_RENAME_DIR, OP_CHMOD, OP_TRUNCATE, OP_PWRITE, NOPS
+};
+static const char *const op_name[NOPS] = {
+	"open+write", "open+read", "lstat", "readdir", "rename", "unlink", "link",
+	"mkdir", "rmdir", "rename-dir", "chmod", "truncate", "open+pwrite",
+};
+
+/* errno buckets counted per operation */
+static const int counted[] = {
+	0, ENOENT, EEXIST, ENOTEMPTY, EXDEV, EBUSY, ENOTDIR, EISDIR, EINVAL, EIO,
+	ESTALE, ENOMEM, ENOSPC, EPERM, EACCES, ELOOP,
+};
+#define NCOUNTED (int)(sizeof(counted) / sizeof(counted[0]))
+
+struct shared {
+	unsigned long count[NOPS][NCOUNTED + 1];	/* last: other errnos */
+	unsigned long bad_total;
+	char bad[MAX_BAD][256];
+	/* copy-up test: how many writes each process got done */
+	int appended[NPROC];
+	int regions_done[NPROC];
+};
+
+static struct shared *sh_map(void)
+{
+	void *p = mmap(NULL, sizeof(struct shared), PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int allowed(int e)
+{
+	return e == ENOENT || e == EEXIST || e == ENOTEMPTY || e == EXDEV || e == EBUSY;
+}
+
+static void bad(struct shared *s, int who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(struct shared *s, int who, const char *fmt, ...)
+{
+	unsigned long i = __atomic_fetch_add(&s->bad_total, 1, __ATOMIC_SEQ_CST);
+	va_list ap;
+	int n;
+
+	if (i >= MAX_BAD)
+		return;
+	n = snprintf(s->bad[i], sizeof(s->bad[i]), "process %d: ", who);
+	va_start(ap, fmt);
+	vsnprintf(s->bad[i] + n, sizeof(s->bad[i]) - n, fmt, ap);
+	va_end(ap);
+}
+
+/* Count the outcome of op; an unexpected errno is reported. 1 if it succeeded. */
+static int tally(struct shared *s, int who, enum op op, int r, int e, const char *a, const char *b)
+{
+	int i, slot = NCOUNTED;
+
+	if (r >= 0)
+		e = 0;
+	for (i = 0; i < NCOUNTED; i++) {
+		if (counted[i] == e) {
+			slot = i;
+			break;
+		}
+	}
+	__atomic_fetch_add(&s->count[op][slot], 1, __ATOMIC_RELAXED);
+	if (r < 0 && !allowed(e))
+		bad(s, who, "%s(%s%s%s): %s (errno %d)", op_name[op], a, b ? ", " : "", b ? b : "",
+		    strerror(e), e);
+	return r >= 0;
+}
+
+static void report(struct shared *s)
+{
+	char line[1024];
+	int op, i;
+	unsigned long j;
+
+	for (op = 0; op < NOPS; op++) {
+		size_t o = 0;
+		unsigned long total = 0;
+
+		for (i = 0; i <= NCOUNTED; i++)
+			total += s->count[op][i];
+		if (!total)
+			continue;
+		o += snprintf(line + o, sizeof(line) - o, "%-12s %6lu:", op_name[op], total);
+		for (i = 0; i <= NCOUNTED; i++) {
+			if (!s->count[op][i])
+				continue;
+			o += snprintf(line + o, sizeof(line) - o, " %s %lu",
+				      i == NCOUNTED ? "other" : counted[i] ? strerrorname_np(counted[i]) : "ok",
+				      s->count[op][i]);
+		}
+		fprintf(stderr, "#   %s\n", line);
+	}
+	for (j = 0; j < s->bad_total && j < MAX_BAD; j++)
+		fprintf(stderr, "# UNEXPECTED: %s\n", s->bad[j]);
+	if (s->bad_total > MAX_BAD)
+		fprintf(stderr, "# ... %lu unexpected results in all\n", s->bad_total);
+	fflush(stderr);
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait for the n children in pids; those still running deadline seconds
+ * from now are reported, SIGKILLed and waited for a little more.  Returns
+ * the number of children that did not exit 0 by themselves.
+ */
+static int wait_children(pid_t *pids, int n, double deadline, char *why, size_t whysz)
+{
+	int left = n, failed = 0, i, st;
+	double end = now() + deadline;
+
+	why[0] = '\0';
+	while (left > 0 && now() < end) {
+		pid_t p = waitpid(-1, &st, WNOHANG);
+
+		if (p <= 0) {
+			usleep(100000);
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			if (pids[i] != p)
+				continue;
+			pids[i] = 0;
+			left--;
+			if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+				failed++;
+				snprintf(why + strlen(why), whysz - strlen(why), " [process %d: %s %d]", i,
+					 WIFEXITED(st) ? "exit" : "signal",
+					 WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!pids[i])
+			continue;
+		failed++;
+		snprintf(why + strlen(why), whysz - strlen(why), " [process %d: still running (hung?)]", i);
+		kill(pids[i], SIGKILL);
+	}
+	end = now() + 10;
+	while (left > 0 && now() < end) {
+		if (waitpid(-1, &st, WNOHANG) > 0)
+			left--;
+		else
+			usleep(100000);
+	}
+	return failed;
+}
+
+/* ================================================================== */
+
+static void cpup_child(FIXTURE_DATA(st) *self, struct shared *s, int id)
+{
+	char app[PATH_MAX], reg[PATH_MAX], rec[32], buf[REGION];
+	int fa, fr, i;
+
+	pathf(app, "%s/app", self->mnt);
+	pathf(reg, "%s/reg", self->mnt);
+	/* odd processes start a little later: some open after a copy-up */
+	if (id & 1)
+		usleep(id * 2000);
+	fa = open(app, O_WRONLY | O_APPEND);
+	fr = open(reg, O_WRONLY);
+	if (fa < 0 || fr < 0) {
+		bad(s, id, "open: %s", strerror(errno));
+		_exit(1);
+	}
+	for (i = 0; i < NRECORDS; i++) {
+		int n = snprintf(rec, sizeof(rec), "p%02d r%05d\n", id, i);
+
+		if (write(fa, rec, n) != n) {
+			bad(s, id, "append %d: %s", i, strerror(errno));
+			_exit(1);
+		}
+		s->appended[id] = i + 1;
+		if (i % 25 == 0) {
+			/* a new descriptor now and then, opened after the copy-up */
+			close(fa);
+			fa = open(app, O_WRONLY | O_APPEND);
+			if (fa < 0) {
+				bad(s, id, "reopen: %s", strerror(errno));
+				_exit(1);
+			}
+		}
+		if (i % 10 == 0) {
+			memset(buf, 'a' + id, sizeof(buf));
+			snprintf(buf, sizeof(buf), "process %d pass %d", id, i);
+			if (pwrite(fr, buf, REGION, (off_t)id * REGION) != REGION) {
+				bad(s, id, "pwrite %d: %s", i, strerror(errno));
+				_exit(1);
+			}
+			s->regions_done[id] = i + 1;
+		}
+	}
+	close(fa);
+	close(fr);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(st, concurrent_copy_up_keeps_every_write, 300)
+{
+	struct shared *s = sh_map();
+	pid_t pids[NPROC];
+	char p[PATH_MAX], why[1024], lower_app[1024];
+	static char buf[1 << 20];
+	int next[NPROC] = { 0 };
+	ssize_t n, lower_len;
+	struct manifest before, after;
+	int i, failed;
+	char *q, *end;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, manifest_make(&before, self->lower, MANIFEST_ALL));
+	ASSERT_EQ(0, pathf(p, "%s/app", self->lower));
+	lower_len = read_file(p, lower_app, sizeof(lower_app));
+	ASSERT_EQ(1000, lower_len);
+	for (i = 0; i < NPROC; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0)
+			cpup_child(self, s, i);
+	}
+	failed = wait_children(pids, NPROC, 200, why, sizeof(why));
+	report(s);
+	EXPECT_EQ(0, failed) TH_LOG("processes:%s", why);
+	EXPECT_EQ(0, s->bad_total);
+
+	/* app: the lower content, then every record once, in each process's order */
+	ASSERT_EQ(0, pathf(p, "%s/app", self->mnt));
+	n = read_file(p, buf, sizeof(buf));
+	ASSERT_LE(lower_len, n);
+	EXPECT_EQ(0, memcmp(buf, lower_app, lower_len)) TH_LOG("the lower content is not at the start");
+	q = buf + lower_len;
+	end = buf + n;
+	while (q < end) {
+		int id, r;
+		char *nl = memchr(q, '\n', end - q);
+
+		ASSERT_NE(NULL, nl) TH_LOG("torn record at offset %zd", q - buf);
+		*nl = '\0';
+		ASSERT_EQ(2, sscanf(q, "p%d r%d", &id, &r)) TH_LOG("garbage at offset %zd: '%.40s'", q - buf, q);
+		ASSERT_TRUE(id >= 0 && id < NPROC);
+		EXPECT_EQ(next[id], r) TH_LOG("process %d: record %d where %d was due (lost or repeated write)",
+					      id, r, next[id]);
+		next[id] = r + 1;
+		q = nl + 1;
+	}
+	failed = 0;
+	for (i = 0; i < NPROC; i++) {
+		if (s->appended[i] != next[i]) {
+			TH_LOG("process %d appended %d records, %d are in the file", i,
+			       s->appended[i], next[i]);
+			failed++;
+		}
+	}
+	EXPECT_EQ(0, failed);
+
+	/* reg: each region holds its process's last pass */
+	ASSERT_EQ(0, pathf(p, "%s/reg", self->mnt));
+	n = read_file(p, buf, sizeof(buf));
+	ASSERT_EQ(NPROC * REGION, n);
+	for (i = 0; i < NPROC; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "process %d pass %d", i, s->regions_done[i] - 1);
+		EXPECT_STREQ(want, buf + i * REGION) TH_LOG("region %d", i);
+		EXPECT_EQ('a' + i, buf[(i + 1) * REGION - 1]);
+	}
+
+	ASSERT_EQ(0, manifest_make(&after, self->lower, MANIFEST_ALL));
+	EXPECT_EQ(0, manifest_diff(&before, &after, "lower branch changed", 40));
+	manifest_free(&before);
+	manifest_free(&after);
+	munmap(s, sizeof(*s));
+}
+
+/* ================================================================== */
+
+static const char *const FILES[] = { "f0", "f1", "f2", "f3" };
+static const char *const DIRS[] = { "", "D0/", "D1/", "D2/", "D3/", "D0/sub/" };
+static const char *const TOPDIRS[] = { "D0", "D1", "D2", "D3" };
+#define NELEM(a) (int)(sizeof(a) / sizeof((a)[0]))
+
+static void a_file(const char *mnt, uint64_t *x, char *out)
+{
+	pathf(out, "%s/%s%s", mnt, DIRS[rnd(x) % NELEM(DIRS)], FILES[rnd(x) % NELEM(FILES)]);
+}
+
+static void a_dir(const char *mnt, uint64_t *x, char *out)
+{
+	int i = rnd(x) % (NELEM(TOPDIRS) + 1);
+
+	if (i == NELEM(TOPDIRS))
+		pathf(out, "%s/D0/sub", mnt);
+	else
+		pathf(out, "%s/%s", mnt, TOPDIRS[i]);
+}
+
+static void do_write(struct shared *s, int id, const char *p, int flags, uint64_t *x)
+{
+	char rec[64];
+	int fd = open(p, flags, 0644), n;
+
+	if (!tally(s, id, flags & O_APPEND ? OP_WRITE : OP_PWRITE, fd, errno, p, NULL))
+		return;
+	n = snprintf(rec, sizeof(rec), "w%d %llu\n", id, (unsigned long long)(rnd(x) % 100000));
+	if ((flags & O_APPEND ? write(fd, rec, n) : pwrite(fd, rec, n, rnd(x) % 2048)) != n)
+		bad(s, id, "write to %s: %s", p, strerror(errno));
+	close(fd);
+}
+
+static void do_read(struct shared *s, int id, const char *p)
+{
+	char buf[4096];
+	int fd = open(p, O_RDONLY), n;
+
+	if (!tally(s, id, OP_READ, fd, errno, p, NULL))
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		bad(s, id, "read of %s: %s", p, strerror(errno));
+	close(fd);
+}
+
+static void do_readdir(struct shared *s, int id, const char *p)
+{
+	DIR *d = opendir(p);
+	struct dirent *de;
+
+	if (!tally(s, id, OP_READDIR, d ? 0 : -1, errno, p, NULL))
+		return;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if (!strncmp(de->d_name, ".wh.", 4))
+			bad(s, id, "readdir of %s shows %s", p, de->d_name);
+	}
+	if (errno)
+		bad(s, id, "readdir of %s: %s", p, strerror(errno));
+	closedir(d);
+}
+
+static void worker(FIXTURE_DATA(st) *self, struct shared *s, int id, double until)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL * (id + 1);
+	char a[PATH_MAX], b[PATH_MAX];
+	struct stat st;
+	unsigned long it;
+
+	for (it = 0; it < 1000000 && (it % 16 || now() < until); it++) {
+		unsigned int k = rnd(&x) % 100;
+		int r;
+
+		if (k < 18) {
+			a_file(self->mnt, &x, a);
+			do_write(s, id, a, O_WRONLY | O_APPEND | (rnd(&x) & 1 ? O_CREAT : 0), &x);
+		} else if (k < 26) {
+			a_file(self->mnt, &x, a);
+			do_read(s, id, a);
+		} else if (k < 34) {
+			if (rnd(&x) & 1)
+				a_file(self->mnt, &x, a);
+			else
+				a_dir(self->mnt, &x, a);
+			r = lstat(a, &st);
+			tally(s, id, OP_STAT, r, errno, a, NULL);
+		} else if (k < 44) {
+			if (rnd(&x) % 3 == 0)
+				pathf(a, "%s", self->mnt);
+			else
+				a_dir(self->mnt, &x, a);
+			do_readdir(s, id, a);
+		} else if (k < 56) {
+			a_file(self->mnt, &x, a);
+			a_file(self->mnt, &x, b);
+			r = rename(a, b);
+			tally(s, id, OP_RENAME, r, errno, a, b);
+		} else if (k < 64) {
+			a_file(self->mnt, &x, a);
+			r = unlink(a);
+			tally(s, id, OP_UNLINK, r, errno, a, NULL);
+		} else if (k < 71) {
+			a_file(self->mnt, &x, a);
+			a_file(self->mnt, &x, b);
+			r = link(a, b);
+			tally(s, id, OP_LINK, r, errno, a, b);
+		} else if (k < 77) {
+			a_dir(self->mnt, &x, a);
+			r = mkdir(a, 0755);
+			tally(s, id, OP_MKDIR, r, errno, a, NULL);
+		} else if (k < 83) {
+			a_dir(self->mnt, &x, a);
+			r = rmdir(a);
+			tally(s, id, OP_RMDIR, r, errno, a, NULL);
+		} else if (k < 88) {
+			pathf(a, "%s/%s", self->mnt, TOPDIRS[rnd(&x) % NELEM(TOPDIRS)]);
+			pathf(b, "%s/%s", self->mnt, TOPDIRS[rnd(&x) % NELEM(TOPDIRS)]);
+			r = rename(a, b);
+			tally(s, id, OP_RENAME_DIR, r, errno, a, b);
+		} else if (k < 94) {
+			a_file(self->mnt, &x, a);
+			r = chmod(a, (rnd(&x) & 1) ? 0644 : 0600);
+			tally(s, id, OP_CHMOD, r, errno, a, NULL);
+		} else {
+			a_file(self->mnt, &x, a);
+			r = truncate(a, rnd(&x) % 3000);
+			tally(s, id, OP_TRUNCATE, r, errno, a, NULL);
+		}
+	}
+	_exit(0);
+}
+
+/* The copier: copy-up triggers and renames/unlinks on the same names. */
+static void copier(FIXTURE_DATA(st) *self, struct shared *s, int id, double until)
+{
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	char a[PATH_MAX], b[PATH_MAX];
+	unsigned long it;
+
+	for (it = 0; it < 1000000 && (it % 16 || now() < until); it++) {
+		unsigned int k = rnd(&x) % 5;
+		int r;
+
+		a_file(self->mnt, &x, a);
+		switch (k) {
+		case 0:
+			r = chmod(a, (rnd(&x) & 1) ? 0640 : 0604);
+			tally(s, id, OP_CHMOD, r, errno, a, NULL);
+			break;
+		case 1:
+			r = truncate(a, rnd(&x) % 4096);
+			tally(s, id, OP_TRUNCATE, r, errno, a, NULL);
+			break;
+		case 2:
+			do_write(s, id, a, O_WRONLY, &x);
+			break;
+		case 3:
+			a_file(self->mnt, &x, b);
+			r = rename(a, b);
+			tally(s, id, OP_RENAME, r, errno, a, b);
+			break;
+		default:
+			r = unlink(a);
+			tally(s, id, OP_UNLINK, r, errno, a, NULL);
+			break;
+		}
+	}
+	_exit(0);
+}
+
+/* ---- the final checks ---- */
+
+static int dtype_of(mode_t m)
+{
+	return S_ISREG(m) ? DT_REG : S_ISDIR(m) ? DT_DIR : S_ISLNK(m) ? DT_LNK :
+	       S_ISFIFO(m) ? DT_FIFO : S_ISCHR(m) ? DT_CHR : S_ISBLK(m) ? DT_BLK : DT_SOCK;
+}
+
+/*
+ * In the union directory rel (and below): readdir and lstat agree.
+ * Returns the number of problems (logged).
+ */
+static int check_dir(const char *mnt, const char *rel)
+{
+	static const char *const probe[] = {
+		"f0", "f1", "f2", "f3", "D0", "D1", "D2", "D3", "sub", "l0", "app", "reg",
+	};
+	char path[PATH_MAX], sub[PATH_MAX], names[256][NAME_MAX + 1];
+	int n = 0, i, j, problems = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	pathf(path, "%s%s%s", mnt, *rel ? "/" : "", rel);
+	d = opendir(path);
+	if (!d) {
+		fprintf(stderr, "# opendir %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		for (i = 0; i < n; i++) {
+			if (!strcmp(names[i], de->d_name)) {
+				fprintf(stderr, "# %s: %s listed twice\n", path, de->d_name);
+				problems++;
+			}
+		}
+		if (n < 256)
+			snprintf(names[n++], sizeof(names[0]), "%s", de->d_name);
+		if (!strncmp(de->d_name, ".wh.", 4)) {
+			fprintf(stderr, "# %s: whiteout-like name %s listed\n", path, de->d_name);
+			problems++;
+		}
+		pathf(sub, "%s/%s", path, de->d_name);
+		if (lstat(sub, &st)) {
+			fprintf(stderr, "# %s listed but lstat: %s\n", sub, strerror(errno));
+			problems++;
+			continue;
+		}
+		if (de->d_type != DT_UNKNOWN && de->d_type != dtype_of(st.st_mode)) {
+			fprintf(stderr, "# %s: d_type %d, lstat mode 0%o\n", sub, de->d_type, st.st_mode);
+			problems++;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			char r2[PATH_MAX];
+
+			pathf(r2, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+			problems += check_dir(mnt, r2);
+		}
+	}
+	if (errno) {
+		fprintf(stderr, "# readdir %s: %s\n", path, strerror(errno));
+		problems++;
+	}
+	closedir(d);
+	/* every name that lstat finds is listed */
+	for (i = 0; i < NELEM(probe); i++) {
+		int listed = 0;
+
+		for (j = 0; j < n; j++)
+			listed |= !strcmp(names[j], probe[i]);
+		pathf(sub, "%s/%s", path, probe[i]);
+		if (!lstat(sub, &st) && !listed) {
+			fprintf(stderr, "# %s exists (mode 0%o) but readdir does not list it\n", sub,
+				st.st_mode);
+			problems++;
+		}
+	}
+	return problems;
+}
+
+/* The upper branch: no name next to its own whiteout, no copy-up temporary. */
+static int check_upper(const char *top, const char *rel)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	struct dirent *de;
+	struct stat st;
+	int problems = 0;
+	DIR *d;
+
+	pathf(path, "%s%s%s", top, *rel ? "/" : "", rel);
+	d = opendir(path);
+	if (!d)
+		return 1;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		pathf(sub, "%s/%s", path, de->d_name);
+		if (!strcmp(de->d_name, CPUP_TMP)) {
+			fprintf(stderr, "# leftover copy-up temporary %s\n", sub);
+			problems++;
+		} else if (!strncmp(de->d_name, ".wh.", 4) && strncmp(de->d_name, ".wh..wh.", 8)) {
+			pathf(sub, "%s/%s", path, de->d_name + 4);
+			if (!lstat(sub, &st)) {
+				fprintf(stderr, "# %s and its whiteout %s/%s both exist\n", sub, path,
+					de->d_name);
+				problems++;
+			}
+		} else if (!lstat(sub, &st) && S_ISDIR(st.st_mode)) {
+			char r2[PATH_MAX];
+
+			pathf(r2, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+			problems += check_upper(top, r2);
+		}
+	}
+	closedir(d);
+	return problems;
+}
+
+static int drop_caches(const char *what)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	sync();
+	r = write(fd, what, strlen(what)) == (ssize_t)strlen(what) ? 0 : -1;
+	close(fd);
+	return r;
+}
+
+TEST_F_TIMEOUT(st, mixed_namespace_workload, 400)
+{
+	struct shared *s = sh_map();
+	struct manifest lower0, lower1, lower2, m1, m1i, m1n, m2, m2i, m3, m3n;
+	pid_t pids[NWORKERS + 1];
+	char why[1024];
+	double until;
+	int i, failed;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, manifest_make(&lower0, self->lower, MANIFEST_ALL));
+	until = now() + MIXED_SECONDS;
+	for (i = 0; i <= NWORKERS; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0) {
+			if (i == NWORKERS)
+				copier(self, s, i, until);
+			worker(self, s, i, until);
+		}
+	}
+	failed = wait_children(pids, NWORKERS + 1, MIXED_SECONDS + HANG_GRACE, why, sizeof(why));
+	TH_LOG("%d workers and a copier for %d s; outcomes per operation:", NWORKERS, MIXED_SECONDS);
+	report(s);
+	EXPECT_EQ(0, failed) TH_LOG("processes:%s", why);
+	EXPECT_EQ(0, s->bad_total) TH_LOG("unexpected results (see UNEXPECTED above)");
+
+	/* the lower branch */
+	ASSERT_EQ(0, manifest_make(&lower1, self->lower, MANIFEST_ALL));
+	EXPECT_EQ(0, manifest_diff(&lower0, &lower1, "lower branch changed (- before, + after)", 40));
+
+	/* readdir == lstat everywhere; the upper branch is tidy */
+	EXPECT_EQ(0, check_dir(self->mnt, ""));
+	EXPECT_EQ(0, check_upper(self->upper, ""));
+
+	/* the same tree after dropping dentries and inodes, and after a remount */
+	ASSERT_EQ(0, manifest_make(&m1, self->mnt, 0)) TH_LOG("%s: %s", m1.errpath, strerror(m1.err));
+	ASSERT_EQ(0, manifest_make(&m1i, self->mnt, MANIFEST_INO | MANIFEST_NLINK));
+	ASSERT_EQ(0, manifest_make(&m1n, self->mnt, MANIFEST_NLINK));
+	log_text("union tree after the workload", "");
+	for (i = 0; i < (int)m1.n && i < 80; i++)
+		fprintf(stderr, "#   %s\n", m1.lines[i]);
+	ASSERT_EQ(0, drop_caches("2"));
+	ASSERT_EQ(0, manifest_make(&m2, self->mnt, 0)) TH_LOG("%s: %s", m2.errpath, strerror(m2.err));
+	ASSERT_EQ(0, manifest_make(&m2i, self->mnt, MANIFEST_INO | MANIFEST_NLINK));
+	EXPECT_EQ(0, manifest_diff(&m1, &m2, "union tree changed by drop_caches=2 (- before, + after)", 40));
+	EXPECT_EQ(0, manifest_diff(&m1i, &m2i,
+				   "inode numbers / link counts changed by drop_caches=2 (- before, + after)", 40));
+	EXPECT_EQ(0, check_dir(self->mnt, ""));
+
+	ASSERT_EQ(0, umount2(self->mnt, 0)) TH_LOG("umount: %s", strerror(errno));
+	self->mounted = 0;
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, self->data)) TH_LOG("mount again: %s", strerror(errno));
+	self->mounted = 1;
+	ASSERT_EQ(0, manifest_make(&m3, self->mnt, 0)) TH_LOG("%s: %s", m3.errpath, strerror(m3.err));
+	ASSERT_EQ(0, manifest_make(&m3n, self->mnt, MANIFEST_NLINK));
+	EXPECT_EQ(0, manifest_diff(&m1, &m3, "union tree changed by umount + mount (- before, + after)", 40));
+	EXPECT_EQ(0, manifest_diff(&m1n, &m3n, "link counts changed by umount + mount (- before, + after)", 40));
+	EXPECT_EQ(0, check_dir(self->mnt, ""));
+	ASSERT_EQ(0, manifest_make(&lower2, self->lower, MANIFEST_ALL));
+	EXPECT_EQ(0, manifest_diff(&lower0, &lower2, "lower branch changed by the remount", 40));
+
+	manifest_free(&lower0);
+	manifest_free(&lower1);
+	manifest_free(&lower2);
+	manifest_free(&m1);
+	manifest_free(&m1i);
+	manifest_free(&m1n);
+	manifest_free(&m2);
+	manifest_free(&m2i);
+	manifest_free(&m3);
+	manifest_free(&m3n);
+	munmap(s, sizeof(*s));
+}
+
+TEST_HARNESS_MAIN
