@@ -18,6 +18,19 @@
 # Environment: AUFS_TEST_TIMEOUT per program (default 600 s); a program
 # still running AUFS_STUCK_GRACE (60) s after that is "stuck in the kernel"
 # and ends the suite.
+#
+# Branch filesystems: before the zz_* programs, the programs matching
+# AUFS_BRANCHFS_PROGS (default: t_difftest.sh writable_union hardening* stress)
+# run again for each filesystem in AUFS_BRANCHFS_TYPES (default: ext4 xfs),
+# as "<name>@<fs>", with AUFS_TEST_DIR on that filesystem (a loop device
+# over an image in the guest's /tmp; ext4 with user_xattr, acl and project
+# quota, xfs with project quota) and AUFS_TEST_BRANCH_FS=<fs>.  The C
+# programs then make their branches as directories there (they check the
+# filesystem of $AUFS_TEST_DIR); the difftest, which mounts a tmpfs on its
+# work directory, runs with LD_PRELOAD=tests/vm/branchfs_preload.c (built
+# here with gcc), which makes that tmpfs a directory on <fs>.  Afterwards
+# the filesystem is unmounted and checked (e2fsck -fn, xfs_repair -n).
+# AUFS_BRANCHFS_TYPES= (empty) turns this off.
 set -u
 export LC_ALL=C
 
@@ -48,6 +61,10 @@ ALLOWED_TAINT=$((4096 | 8192))  # O: out-of-tree module, E: unsigned module
 suite_ok() {   # suite_ok NAME
     SUITE_N=$((SUITE_N + 1)); PASS=$((PASS + 1))
     echo "ok $SUITE_N $1"
+}
+suite_skip() { # suite_skip NAME REASON
+    SUITE_N=$((SUITE_N + 1)); SKIP=$((SKIP + 1))
+    echo "ok $SUITE_N $1 # SKIP $2"
 }
 suite_fail() { # suite_fail NAME [COMMENT_LINE...]
     local name=$1; shift
@@ -110,7 +127,9 @@ totals_field() {
     fi
 }
 
-# run_program NAME PATH: run one TAP program, aggregate its Totals line.
+# run_program NAME PATH [TESTDIR]: run one TAP program (in and with
+# AUFS_TEST_DIR=TESTDIR, default $TESTDIR, and the extra NAME=VALUE
+# environment in the RUN_ENV array), aggregate its Totals line.
 # Returns 1 when the program could not be stopped (stuck in the kernel).
 #
 # The program's output goes through tee (live, so that the last lines before
@@ -118,14 +137,15 @@ totals_field() {
 # for that file, not for the pipe, so a program stuck in uninterruptible
 # sleep (that even timeout's SIGKILL cannot end) does not hang the suite:
 # after the deadline it is reported and the suite stops.
+declare -a RUN_ENV=()
 run_program() {
-    local name=$1 path=$2 out=$WORK/$1.out rc pipe deadline
+    local name=$1 path=$2 dir=${3:-$TESTDIR} out=$WORK/$1.out rc pipe deadline t0=$SECONDS
     echo "# ===== $name ====="
     rm -f "$out.rc"
     (
-        cd "$TESTDIR" || exit 1
+        cd "$dir" || exit 1
         ulimit -c 0
-        env AUFS_KO="$KO" AUBR="$AUBR" AUFS_TEST_DIR="$TESTDIR" REPO="$REPO" \
+        env AUFS_KO="$KO" AUBR="$AUBR" AUFS_TEST_DIR="$dir" REPO="$REPO" "${RUN_ENV[@]}" \
             timeout -k 10 "$PER_TEST_TIMEOUT" "$path" </dev/null 2>&1
         echo $? >"$out.rc"
     ) | tee "$out" &
@@ -159,7 +179,7 @@ run_program() {
             suite_fail "$name exit status" "$name exited with status $rc"
         fi
         PASS=$((PASS + p)); FAIL=$((FAIL + f)); SKIP=$((SKIP + s))
-        SUMMARY+=("$name: pass:$p fail:$f skip:$s exit:$rc")
+        SUMMARY+=("$name: pass:$p fail:$f skip:$s exit:$rc ($((SECONDS - t0)) s)")
     else
         local why="exited with status $rc and printed no '# Totals:' line"
         [ "$rc" = 124 ] || [ "$rc" = 137 ] && why="timed out after ${PER_TEST_TIMEOUT}s (status $rc)"
@@ -169,6 +189,143 @@ run_program() {
     fi
     cleanup_mounts "$name"
     check_kernel "$name"
+    return 0
+}
+
+# ---- Branch filesystems: re-runs with AUFS_TEST_DIR on ext4 and xfs ----
+BRANCHFS_TYPES=${AUFS_BRANCHFS_TYPES-ext4 xfs}
+BRANCHFS_PROGS=${AUFS_BRANCHFS_PROGS-t_difftest.sh writable_union hardening* stress}
+BRANCHFS_IMG_SIZE=1G     # sparse, in the guest's /tmp
+PRELOAD=                 # tests/vm/branchfs_preload.c, built once (for the difftest)
+BFS_DEV= BFS_MNT= BFS_IMG=
+
+branchfs_wanted() {      # branchfs_wanted NAME: NAME matches BRANCHFS_PROGS
+    local pat
+    local -a pats
+    read -ra pats <<<"$BRANCHFS_PROGS"
+    for pat in "${pats[@]}"; do
+        # shellcheck disable=SC2053  # a glob pattern on purpose
+        [[ $1 == $pat ]] && return 0
+    done
+    return 1
+}
+
+branchfs_count() {       # tmpfs mounts redirected so far (branchfs_preload.c)
+    if [ -f "$BFS_MNT/.branchfs.log" ]; then wc -l <"$BFS_MNT/.branchfs.log"; else echo 0; fi
+}
+
+# branchfs_up FS: image + loop device + mkfs + mount on /tmp/aufs-test-FS.
+branchfs_up() {
+    local fs=$1 opts out
+    local -a mkfs
+    BFS_MNT=/tmp/aufs-test-$fs BFS_IMG=$WORK/branch-$fs.img BFS_DEV=
+    case $fs in
+        ext4) mkfs=(mkfs.ext4 -q -F -O quota,project -E lazy_itable_init=1,lazy_journal_init=1)
+              opts=user_xattr,acl,prjquota,noinit_itable ;;
+        xfs)  mkfs=(mkfs.xfs -q -f); opts=prjquota ;;
+        *)    mkfs=("mkfs.$fs"); opts=defaults ;;
+    esac
+    modprobe -q loop 2>/dev/null
+    modprobe -q "$fs" 2>/dev/null
+    if ! grep -qw "$fs" /proc/filesystems; then
+        suite_skip "$fs branch filesystem" "the kernel has no $fs"
+        return 1
+    fi
+    if ! command -v "${mkfs[0]}" >/dev/null || ! command -v losetup >/dev/null; then
+        suite_skip "$fs branch filesystem" "${mkfs[0]} or losetup missing (scripts/setup.sh installs them)"
+        return 1
+    fi
+    if ! out=$(truncate -s "$BRANCHFS_IMG_SIZE" "$BFS_IMG" 2>&1 && "${mkfs[@]}" "$BFS_IMG" 2>&1); then
+        suite_fail "$fs branch filesystem" "${mkfs[*]} $BFS_IMG: $out"
+        rm -f "$BFS_IMG"
+        return 1
+    fi
+    if ! BFS_DEV=$(losetup -f --show "$BFS_IMG" 2>&1); then
+        suite_fail "$fs branch filesystem" "losetup: $BFS_DEV"
+        rm -f "$BFS_IMG"
+        return 1
+    fi
+    mkdir -p "$BFS_MNT"
+    if ! out=$(mount -t "$fs" -o "$opts" "$BFS_DEV" "$BFS_MNT" 2>&1); then
+        suite_fail "$fs branch filesystem" "mount -t $fs -o $opts $BFS_DEV $BFS_MNT: $out"
+        losetup -d "$BFS_DEV"
+        rm -f "$BFS_IMG"
+        return 1
+    fi
+    chmod 0755 "$BFS_MNT"
+    suite_ok "$fs branch filesystem"
+    echo "# $fs on $BFS_DEV ($BRANCHFS_IMG_SIZE image) at $BFS_MNT: $(awk -v m="$BFS_MNT" '$2 == m { print $4 }' /proc/self/mounts)"
+    return 0
+}
+
+# branchfs_down FS: unmount, check the filesystem, free the loop device.
+branchfs_down() {
+    local fs=$1 out rc=0
+    if ! out=$(umount -R "$BFS_MNT" 2>&1); then
+        suite_fail "$fs branch filesystem unmounts" "umount -R $BFS_MNT: $out" \
+            "$(grep -F " $BFS_MNT" /proc/self/mounts)"
+        umount -R -l "$BFS_MNT" 2>/dev/null
+        # Still in use (e.g. by a process an oops left behind): no check.
+        suite_skip "$fs branch filesystem is consistent afterwards" "not checked: still in use"
+        losetup -d "$BFS_DEV" 2>/dev/null
+        rm -f "$BFS_IMG"
+        check_kernel "$fs branch filesystem"
+        return
+    fi
+    case $fs in
+        ext4) out=$(e2fsck -fn "$BFS_DEV" 2>&1) || rc=$? ;;
+        xfs)  out=$(xfs_repair -n "$BFS_DEV" 2>&1) || rc=$? ;;
+        *)    out="no checker for $fs" ;;
+    esac
+    if [ "$rc" = 0 ]; then
+        suite_ok "$fs branch filesystem is consistent afterwards"
+    else
+        local -a l
+        mapfile -t l < <(printf '%s\n' "$out" | tail -n 40)
+        suite_fail "$fs branch filesystem is consistent afterwards" "checker exit status $rc:" "${l[@]}"
+    fi
+    losetup -d "$BFS_DEV" 2>/dev/null
+    rm -f "$BFS_IMG"
+    check_kernel "$fs branch filesystem"
+}
+
+# run_branchfs: the re-runs; returns 1 when a program got stuck.
+run_branchfs() {
+    local fs f name n0 out scripts=0
+    local -a todo=() types
+    for f in "${PROGS[@]}"; do
+        branchfs_wanted "$(basename "$f")" || continue
+        todo+=("$f")
+        [[ $f != *.sh ]] || scripts=1
+    done
+    read -ra types <<<"$BRANCHFS_TYPES"
+    [ "${#todo[@]}" -gt 0 ] && [ "${#types[@]}" -gt 0 ] || return 0
+    echo "# ===== branch filesystems: ${types[*]} ====="
+    # The preload library is for the scripts (the difftest); C programs
+    # are static and look at $AUFS_TEST_DIR's filesystem themselves.
+    if [ -z "$PRELOAD" ] && [ "$scripts" = 1 ]; then
+        if out=$(gcc -O2 -shared -fPIC -o "$WORK/branchfs_preload.so" "$SCRIPTS/branchfs_preload.c" 2>&1); then
+            PRELOAD=$WORK/branchfs_preload.so
+            suite_ok "branch-filesystem preload library"
+        else
+            suite_fail "branch-filesystem preload library" \
+                "gcc $SCRIPTS/branchfs_preload.c: $out" "the difftest runs below use tmpfs branches"
+        fi
+    fi
+    for fs in "${types[@]}"; do
+        branchfs_up "$fs" || continue
+        for f in "${todo[@]}"; do
+            name=$(basename "$f")@$fs
+            RUN_ENV=(AUFS_TEST_BRANCH_FS="$fs")
+            [ -z "$PRELOAD" ] || [[ $f != *.sh ]] || RUN_ENV+=(LD_PRELOAD="$PRELOAD")
+            n0=$(branchfs_count)
+            run_program "$name" "$f" "$BFS_MNT" || { RUN_ENV=(); return 1; }
+            RUN_ENV=()
+            n0=$(($(branchfs_count) - n0))
+            [ "$n0" = 0 ] || echo "# $name: $n0 tmpfs mount(s) were made directories on $fs (LD_PRELOAD)"
+        done
+        branchfs_down "$fs"
+    done
     return 0
 }
 
@@ -215,14 +372,20 @@ elif [ "$insmod_ok" = 0 ]; then
         suite_fail "$(basename "$f")" "not run: the module is not loaded"
     done
 else
-    stuck=0
+    stuck=0 branchfs_done=0
     for f in "${PROGS[@]}"; do
+        # The branch-filesystem re-runs come before zz_* (zz_rmmod unloads aufs).
+        if [ "$branchfs_done" = 0 ] && [[ $(basename "$f") == zz_* ]]; then
+            branchfs_done=1
+            [ "$stuck" = 1 ] || run_branchfs || stuck=1
+        fi
         if [ "$stuck" = 1 ]; then
             suite_fail "$(basename "$f")" "not run: an earlier program is stuck in the kernel"
             continue
         fi
         run_program "$(basename "$f")" "$f" || stuck=1
     done
+    [ "$branchfs_done" = 1 ] || [ "$stuck" = 1 ] || run_branchfs || stuck=1
 fi
 
 # If the module is still loaded (zz_rmmod normally unloads it), unload it so
