@@ -20,6 +20,8 @@
 #define AUFS_SUPER_MAGIC	0x61756673	/* "aufs" */
 #define AUFS_ROOT_INO		2
 
+struct au_watch;
+
 struct au_branch {
 	struct path path;
 	unsigned int id;
@@ -76,6 +78,8 @@ struct au_sbinfo {
 	struct au_rs_xino *xino;	/* inode numbers, under xino_mtx */
 	struct mutex xino_mtx;
 	atomic64_t next_id;		/* names the union's temporary entries */
+	struct fsnotify_group *fsn;	/* udba=notify, made when first needed */
+	struct mutex fsn_mtx;
 	const struct cred *cred;	/* the mounter's: the union's own changes */
 	unsigned long id;		/* si=, /sys/fs/aufs/si_<id> */
 	struct dentry *dbg;		/* debugfs aufs/si_<id> */
@@ -96,6 +100,7 @@ struct au_sbinfo {
 struct au_dinfo {
 	struct kref kref;
 	struct au_brset *brs;		/* what the bindexes refer to (referenced) */
+	long pgen, ogen;		/* udba=notify: parent's, own event count */
 	int bopaque, bwh, bneg;
 	unsigned int nlower;
 	struct au_lower lower[];	/* top first */
@@ -113,6 +118,7 @@ struct au_inode {
 	struct inode *h_prev;
 	unsigned int brid, prev_brid;	/* branch ids of h_inode, h_prev */
 	struct mutex cpup_mtx;		/* serializes copy-ups of this inode */
+	struct au_watch *w;		/* udba=notify, directories (notify.c) */
 	struct inode vfs_inode;
 };
 
@@ -214,6 +220,13 @@ extern const struct file_operations au_file_fops;
 
 /* readdir.c */
 extern const struct file_operations au_dir_fops;
+
+/* notify.c */
+extern atomic_t au_nmarks;
+long au_notify_gen(struct inode *dir);
+void au_notify_watch(struct inode *dir, struct au_dinfo *di);
+void au_notify_unwatch(struct inode *inode);
+void au_notify_fin(struct au_sbinfo *si);
 
 /* sysfs.c */
 int au_sysfs_init(void);

@@ -666,7 +666,10 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 	}
 	/* Inode first: d_revalidate compares the dentry's entries with it. */
 	au_inode_retop(inode, ndi, ino);
+	kref_get(&ndi->kref);
 	au_di_set(dentry, ndi);
+	au_notify_watch(inode, ndi);	/* a directory: its new branch directory */
+	au_di_put(ndi);
 	if (parent)
 		au_cpattr(d_inode(parent), d_inode(pdi->lower[pi].dentry));
 	err = 0;

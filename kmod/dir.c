@@ -82,8 +82,11 @@ static int __au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 		au_di_put(di);
 		goto out;
 	}
+	kref_get(&di->kref);
 	au_di_set(dentry, di);
 	d_instantiate(dentry, inode);
+	au_notify_watch(inode, di);
+	au_di_put(di);
 	err = 0;
 out:
 	au_di_put(pdi);
@@ -252,8 +255,12 @@ static void au_di_keep_top(struct dentry *dentry)
 	if (!di)
 		return;
 	n = au_di_one(di->brs, dget(di->lower[0].dentry), di->lower[0].bindex);
-	if (n)
+	if (n) {
+		kref_get(&n->kref);
 		au_di_set(dentry, n);
+		au_notify_watch(d_inode(dentry), n);
+		au_di_put(n);
+	}
 	au_di_put(di);
 }
 

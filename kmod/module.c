@@ -9,6 +9,7 @@
 #include <linux/slab.h>
 #include <linux/log2.h>
 #include <linux/debugfs.h>
+#include <linux/fsnotify_backend.h>
 #include "aufs.h"
 
 /* ---- services for the Rust core ---- */
@@ -82,8 +83,10 @@ static void au_kill_sb(struct super_block *sb)
 	if (si)
 		au_sysfs_del(si);
 	kill_anon_super(sb);
-	if (si)
+	if (si) {
+		au_notify_fin(si);
 		au_si_put(si);
+	}
 }
 
 /* debugfs aufs/: per mount, si_<id>/xino_entries (inode number table size). */
@@ -121,6 +124,7 @@ static int __init aufs_init(void)
 	if (err)
 		goto out_cache;
 	au_debugfs = debugfs_create_dir(AUFS_NAME, NULL);
+	debugfs_create_atomic_t("notify_marks", 0400, au_debugfs, &au_nmarks);
 	err = register_filesystem(&au_fs_type);
 	if (err)
 		goto out_sysfs;
@@ -140,6 +144,7 @@ static void __exit aufs_exit(void)
 	unregister_filesystem(&au_fs_type);
 	debugfs_remove(au_debugfs);
 	au_sysfs_fin();
+	fsnotify_wait_marks_destroyed();	/* their free_mark is ours */
 	rcu_barrier();	/* inodes are freed by RCU */
 	kmem_cache_destroy(au_inode_cachep);
 }

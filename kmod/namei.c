@@ -87,10 +87,14 @@ static bool au_di_is_current(struct au_sbinfo *si, struct au_dinfo *di)
 	return di && di->brs == rcu_access_pointer(si->brs);
 }
 
-/* The entries of @name in the directory @pdi, as a new info (maybe negative). */
+/*
+ * The entries of @name in the directory @pdi (union inode @pdir), as a new
+ * info (maybe negative), with the parent's event count as it was before.
+ */
 static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
-				     const struct qstr *name)
+				     struct inode *pdir, const struct qstr *name)
 {
+	long pgen = au_notify_gen(pdir);
 	struct au_ctx ctx = au_ctx(si, pdi->brs);
 	struct au_brset *brs = pdi->brs;
 	struct au_lookup_out res;
@@ -119,6 +123,7 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	di->bopaque = res.bopaque;
 	di->bwh = res.bwh;
 	di->bneg = res.bneg;
+	di->pgen = pgen;
 	return di;
 }
 
@@ -174,7 +179,11 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
 				goto out_di;
 		}
 	}
+	kref_get(&di->kref);	/* a concurrent refresh may replace it */
 	au_di_set(dentry, di);
+	if (inode)
+		au_notify_watch(inode, di);
+	au_di_put(di);
 	return 0;
 out_di:
 	au_di_put(di);
@@ -206,7 +215,7 @@ static int au_di_refresh_one(struct dentry *dentry)
 			goto out;
 		}
 		take_dentry_name_snapshot(&name, dentry);
-		di = au_di_lookup(si, pdi, &name.name);
+		di = au_di_lookup(si, pdi, d_inode(parent), &name.name);
 		release_dentry_name_snapshot(&name);
 	}
 	if (IS_ERR_OR_NULL(di))
@@ -344,16 +353,21 @@ struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 	pdi = au_di_get(dentry->d_parent);
 	if (!pdi)
 		return ERR_PTR(-ESTALE);
-	di = au_di_lookup(AU_SB(sb), pdi, &dentry->d_name);
+	di = au_di_lookup(AU_SB(sb), pdi, dir, &dentry->d_name);
 	au_di_put(pdi);
 	if (IS_ERR(di))
 		return ERR_CAST(di);
+	kref_get(&di->kref);
 	au_di_set(dentry, di);
 	if (di->nlower) {
 		inode = au_iget(sb, di);
-		if (IS_ERR(inode))
+		if (IS_ERR(inode)) {
+			au_di_put(di);
 			return ERR_CAST(inode);
+		}
+		au_notify_watch(inode, di);
 	}
+	au_di_put(di);
 	return d_splice_alias(inode, dentry);
 }
 
@@ -384,18 +398,20 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct dentry *parent = dget_parent(dentry);
 	struct au_dinfo *pdi = au_di_get(parent), *ndi;
+	long ogen = au_notify_gen(d_inode(dentry));
 	struct name_snapshot name;
 	int valid = d_is_dir(dentry);
 
 	if (!pdi || pdi->brs != di->brs)
 		goto out;	/* a remount in between: the next use refreshes */
 	take_dentry_name_snapshot(&name, dentry);
-	ndi = au_di_lookup(si, pdi, &name.name);
+	ndi = au_di_lookup(si, pdi, d_inode(parent), &name.name);
 	release_dentry_name_snapshot(&name);
 	if (IS_ERR(ndi))
 		goto out;
+	ndi->ogen = ogen;
 	if (au_di_same(di, ndi)) {
-		au_di_put(ndi);
+		au_di_set(dentry, ndi);	/* the same, with the new event counts */
 		valid = 1;
 	} else {
 		valid = !au_di_update(dentry, ndi);
@@ -407,13 +423,29 @@ out:
 }
 
 /*
+ * udba=notify: did an event come, for the parent's branch directories or
+ * (a directory) its own, since @di was made?  Unwatched counts as yes.
+ */
+static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di)
+{
+	struct dentry *parent = dget_parent(dentry);
+	long pgen = au_notify_gen(d_inode(parent));
+	long ogen = d_is_dir(dentry) ? au_notify_gen(d_inode(dentry)) : 0;
+
+	dput(parent);
+	return pgen < 0 || pgen != di->pgen || ogen < 0 ||
+	       (d_is_dir(dentry) && ogen != di->ogen);
+}
+
+/*
  * A cached union dentry made before a branch change is brought up to date
  * (au_di_get()).  Then the udba mode (the core decides) says what else:
  * none: nothing; reval: every lower entry must still be hashed and
  * positive, and a new lookup must find the same entries (a name created,
  * removed, renamed, replaced, whited out or made opaque directly on a
  * branch, above or below, shows at once); negative dentries are looked up
- * again.
+ * again; notify: the same, but only when an event came for the branch
+ * directories involved since the dentry was looked up (notify.c).
  */
 static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 {
@@ -425,7 +457,7 @@ static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 		return -ECHILD;
 	if (d_really_is_negative(dentry)) {
 		di = au_di_get(dentry);
-		valid = di && au_rs_keep_negative(di->brs->rs, 0);
+		valid = di && au_rs_keep_negative(di->brs->rs, au_di_changed(dentry, di));
 		au_di_put(di);
 		return valid;
 	}
@@ -433,7 +465,8 @@ static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return 0;
-	if (!au_rs_must_compare(di->brs->rs, 0) || IS_ROOT(dentry))
+	if (IS_ROOT(dentry) ||
+	    !au_rs_must_compare(di->brs->rs, au_di_changed(dentry, di)))
 		goto out;
 	for (i = 0; i < di->nlower && valid; i++) {
 		struct dentry *h = di->lower[i].dentry;

@@ -429,6 +429,13 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 		goto out;
 	rcu_assign_pointer(si->brs, new);
 	au_brs_put(old);	/* the mount's reference */
+	{
+		struct au_dinfo *rdi = au_di_get(sb->s_root);
+
+		if (rdi)
+			au_notify_watch(d_inode(sb->s_root), rdi);
+		au_di_put(rdi);
+	}
 	new = NULL;
 	mutex_lock(&si->xino_mtx);
 	for (i = 0; i < old->nbr; i++)
@@ -520,6 +527,7 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 		return NULL;
 	si->sb = sb;
 	mutex_init(&si->xino_mtx);
+	mutex_init(&si->fsn_mtx);
 	init_rwsem(&si->rwsem);
 	atomic64_set(&si->next_id, 0);
 	si->cred = prepare_creds();
@@ -564,6 +572,7 @@ static struct dentry *au_make_root(struct super_block *sb, struct au_brset *brs)
 		return ERR_PTR(-ENOMEM);
 	}
 	root->d_fsdata = di;
+	au_notify_watch(inode, di);
 	return root;
 }
 

@@ -359,4 +359,69 @@ TEST_F_TIMEOUT(ud, direct_changes_race_with_union_users, 120)
 	ASSERT_EQ(NULL, strstr(names(self->mnt, "."), ".wh."));
 }
 
+/* ---- fsnotify marks come and go (udba=notify) ---- */
+
+static long marks(void)
+{
+	char buf[32] = "";
+
+	if (access("/sys/kernel/debug/aufs", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (read_file("/sys/kernel/debug/aufs/notify_marks", buf, sizeof(buf) - 1) <= 0)
+		return -1;
+	return atol(buf);
+}
+
+TEST(notify_marks_are_released)
+{
+	char dir[PATH_MAX], up[PATH_MAX], low[PATH_MAX], mnt[PATH_MAX], d[MOUNT_DATA_MAX], p[PATH_MAX];
+	long base, n;
+	int i, fd;
+
+	ASSERT_EQ(1, aufs_registered());
+	ASSERT_EQ(0, make_workdir(dir, "udm"));
+	ASSERT_EQ(0, make_dir(up, dir, "up"));
+	ASSERT_EQ(0, make_dir(low, dir, "low"));
+	ASSERT_EQ(0, make_dir(mnt, dir, "mnt"));
+	for (i = 0; i < 10; i++) {
+		ASSERT_EQ(0, pathf(p, "%s/d%d", low, i));
+		ASSERT_EQ(0, mkdir(p, 0755));
+		ASSERT_EQ(0, pathf(p, "%s/d%d", up, i));
+		ASSERT_EQ(0, mkdir(p, 0755));
+	}
+	base = marks();
+	ASSERT_LE(0, base) TH_LOG("no debugfs aufs/notify_marks");
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro,udba=notify", up, low));
+	ASSERT_EQ(0, aufs_mount(mnt, 0, d));
+	ASSERT_EQ(base + 2, marks()) TH_LOG("the root's two branch directories");
+	for (i = 0; i < 10; i++) {
+		struct stat st;
+
+		ASSERT_EQ(0, pathf(p, "%s/d%d", mnt, i));
+		ASSERT_EQ(0, stat(p, &st));
+	}
+	ASSERT_EQ(base + 22, marks()) TH_LOG("two per cached directory");
+	/* a directory that stays in use; the others can be evicted */
+	ASSERT_EQ(0, pathf(p, "%s/d0", mnt));
+	fd = open(p, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, fd);
+	drop_caches();
+	ASSERT_EQ(base + 4, marks()) TH_LOG("evicted directories keep marks");
+	/* branch deletion: the marks on it go with the refresh */
+	ASSERT_EQ(0, pathf(d, "del:%s", low));
+	ASSERT_EQ(0, mount(AUFS_SOURCE, mnt, AUFS_FSTYPE, MS_REMOUNT, d)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, pathf(p, "%s/d0/.", mnt));
+	{
+		struct stat st;
+
+		ASSERT_EQ(0, stat(p, &st));
+	}
+	n = marks();
+	ASSERT_EQ(base + 2, n) TH_LOG("marks on a deleted branch stay: %ld", n - base);
+	close(fd);
+	ASSERT_EQ(0, umount2(mnt, 0));
+	ASSERT_EQ(base, marks()) TH_LOG("marks left after umount");
+	rm_tree(dir);
+}
+
 TEST_HARNESS_MAIN

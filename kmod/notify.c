@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * aufs: udba=notify.  Each cached union directory has a watch: an event
+ * count and fsnotify marks on its branch directories.  A create, delete or
+ * move in one of them (made through the union or behind its back) bumps
+ * the count; a dentry info records its parent's count (and a directory its
+ * own) when it is looked up, and d_revalidate compares with the branches
+ * only when a count moved (the core decides: policy::must_compare).
+ *
+ * Lifetimes: the event handler touches only the watch, which each mark
+ * references, never the union inode (an event may run while the inode is
+ * evicted).  Marks go when the union inode is evicted, when a refresh no
+ * longer has their branch directory, or when the branch filesystem goes
+ * (fsnotify removes them itself).  The group reference is put at umount;
+ * module exit waits for the marks still being freed.
+ */
+#define pr_fmt(fmt) "aufs: " fmt
+
+#include <linux/fsnotify_backend.h>
+#include <linux/slab.h>
+#include "aufs.h"
+
+#define AU_FSN_MASK	(FS_CREATE | FS_DELETE | FS_MOVED_FROM | FS_MOVED_TO | \
+			 FS_DELETE_SELF | FS_MOVE_SELF)
+
+struct au_watch {
+	refcount_t ref;			/* the union inode's + one per mark */
+	atomic_t gen;			/* bumped by every event */
+	struct mutex mtx;		/* marks */
+	struct list_head marks;
+};
+
+struct au_mark {
+	struct fsnotify_mark fsn;
+	struct au_watch *w;		/* referenced */
+	struct inode *h_inode;		/* what it marks; only compared */
+	struct list_head list;		/* w->marks */
+};
+
+/* Marks the union holds (added, not yet dropped), every mount: debugfs
+ * aufs/notify_marks.  fsnotify frees a dropped mark later (after SRCU). */
+atomic_t au_nmarks = ATOMIC_INIT(0);
+
+static void au_watch_put(struct au_watch *w)
+{
+	if (refcount_dec_and_test(&w->ref))
+		kfree(w);
+}
+
+static int au_fsn_event(struct fsnotify_mark *mark, u32 mask, struct inode *inode,
+			struct inode *dir, const struct qstr *name, u32 cookie)
+{
+	struct au_mark *m = container_of(mark, struct au_mark, fsn);
+
+	atomic_inc(&m->w->gen);
+	return 0;
+}
+
+static void au_fsn_free_mark(struct fsnotify_mark *mark)
+{
+	struct au_mark *m = container_of(mark, struct au_mark, fsn);
+
+	au_watch_put(m->w);
+	kfree(m);
+}
+
+static const struct fsnotify_ops au_fsn_ops = {
+	.handle_inode_event	= au_fsn_event,
+	.free_mark		= au_fsn_free_mark,
+};
+
+/* The mount's group, made when first needed. */
+static struct fsnotify_group *au_notify_group(struct au_sbinfo *si)
+{
+	struct fsnotify_group *g = READ_ONCE(si->fsn);
+
+	if (g)
+		return g;
+	mutex_lock(&si->fsn_mtx);
+	if (!si->fsn) {
+		/* NOFS: marks are removed from ->evict_inode, also in reclaim */
+		g = fsnotify_alloc_group(&au_fsn_ops, FSNOTIFY_GROUP_NOFS);
+		if (IS_ERR(g))
+			pr_warn_once("udba=notify: no fsnotify group (%ld): checking every time\n",
+				     PTR_ERR(g));
+		else
+			WRITE_ONCE(si->fsn, g);
+	}
+	g = si->fsn;
+	mutex_unlock(&si->fsn_mtx);
+	return g;
+}
+
+/* The union directory's event count, or -1 when it is not watched. */
+long au_notify_gen(struct inode *dir)
+{
+	struct au_watch *w;
+
+	if (!dir || !S_ISDIR(dir->i_mode))
+		return -1;
+	w = READ_ONCE(AU_I(dir)->w);
+	return w ? atomic_read(&w->gen) : -1;
+}
+
+static bool au_di_has(struct au_dinfo *di, struct inode *h_inode)
+{
+	unsigned int i;
+
+	for (i = 0; i < di->nlower; i++)
+		if (d_inode(di->lower[i].dentry) == h_inode)
+			return true;
+	return false;
+}
+
+static void au_mark_drop(struct fsnotify_group *g, struct au_mark *m)
+{
+	list_del(&m->list);
+	atomic_dec(&au_nmarks);
+	fsnotify_destroy_mark(&m->fsn, g);
+	fsnotify_put_mark(&m->fsn);	/* ours, from fsnotify_init_mark() */
+}
+
+/*
+ * udba=notify (the core says): make the marks of union directory @dir
+ * exactly the branch directories of @di.  Whatever happened before a new
+ * mark existed is covered: adding one bumps the count, so the next
+ * revalidation compares once.
+ */
+void au_notify_watch(struct inode *dir, struct au_dinfo *di)
+{
+	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct fsnotify_group *g;
+	struct au_watch *w;
+	struct au_mark *m, *n;
+	bool moved = false;
+	unsigned int i;
+
+	if (!S_ISDIR(dir->i_mode) || !au_rs_udba_notify(di->brs->rs))
+		return;
+	g = au_notify_group(si);
+	if (IS_ERR_OR_NULL(g))
+		return;
+	w = READ_ONCE(AU_I(dir)->w);
+	if (!w) {
+		w = kzalloc(sizeof(*w), GFP_KERNEL);
+		if (!w)
+			return;		/* unwatched: every check compares */
+		refcount_set(&w->ref, 1);
+		atomic_set(&w->gen, 1);
+		mutex_init(&w->mtx);
+		INIT_LIST_HEAD(&w->marks);
+		if (cmpxchg(&AU_I(dir)->w, NULL, w)) {
+			kfree(w);
+			w = READ_ONCE(AU_I(dir)->w);
+		}
+	}
+	mutex_lock(&w->mtx);
+	list_for_each_entry_safe(m, n, &w->marks, list)
+		if (!au_di_has(di, m->h_inode))
+			au_mark_drop(g, m);
+	for (i = 0; i < di->nlower; i++) {
+		struct inode *h_inode = d_inode(di->lower[i].dentry);
+		bool have = false;
+
+		list_for_each_entry(m, &w->marks, list)
+			have |= m->h_inode == h_inode;
+		if (have)
+			continue;
+		moved = true;
+		m = kzalloc(sizeof(*m), GFP_KERNEL);
+		if (!m)
+			continue;
+		fsnotify_init_mark(&m->fsn, g);
+		m->fsn.mask = AU_FSN_MASK;
+		refcount_inc(&w->ref);
+		m->w = w;
+		m->h_inode = h_inode;
+		if (fsnotify_add_inode_mark(&m->fsn, h_inode, 0)) {
+			fsnotify_put_mark(&m->fsn);	/* frees it */
+			continue;
+		}
+		list_add(&m->list, &w->marks);
+		atomic_inc(&au_nmarks);
+	}
+	if (moved)
+		atomic_inc(&w->gen);
+	mutex_unlock(&w->mtx);
+}
+
+/* The union inode goes: so do its marks (->evict_inode). */
+void au_notify_unwatch(struct inode *inode)
+{
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
+	struct au_watch *w = AU_I(inode)->w;
+	struct au_mark *m, *n;
+
+	if (!w)
+		return;
+	AU_I(inode)->w = NULL;
+	mutex_lock(&w->mtx);
+	list_for_each_entry_safe(m, n, &w->marks, list)
+		au_mark_drop(si->fsn, m);
+	mutex_unlock(&w->mtx);
+	au_watch_put(w);
+}
+
+/* umount, after every inode is gone: the group's reference. */
+void au_notify_fin(struct au_sbinfo *si)
+{
+	if (!IS_ERR_OR_NULL(si->fsn))
+		fsnotify_put_group(si->fsn);
+	si->fsn = NULL;
+}
