@@ -179,6 +179,18 @@ static ssize_t au_write_iter(struct kiocb *iocb, struct iov_iter *iter)
 		ret = PTR_ERR(h_file);
 		goto out;
 	}
+	/*
+	 * Set-id bits and capabilities go first, through the union (as
+	 * overlayfs does): the real file carries the union path, so the real
+	 * write would otherwise call back into au_setattr() with the lower
+	 * inode locked.
+	 */
+	au_cpattr(inode, file_inode(h_file));
+	ret = file_remove_privs(file);
+	if (ret) {
+		fput(h_file);
+		goto out;
+	}
 	/* The branch's freeze protection, as a write(2) on it would take. */
 	file_start_write(h_file);
 	ret = vfs_iter_write(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
@@ -260,7 +272,10 @@ static long au_fallocate(struct file *file, int mode, loff_t off, loff_t len)
 		err = PTR_ERR(h_file);
 		goto out;
 	}
-	err = vfs_fallocate(h_file, mode, off, len);
+	au_cpattr(inode, file_inode(h_file));
+	err = file_remove_privs(file);	/* see au_write_iter() */
+	if (!err)
+		err = vfs_fallocate(h_file, mode, off, len);
 	au_cpattr(inode, file_inode(h_file));
 	fput(h_file);
 out:

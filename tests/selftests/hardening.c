@@ -531,6 +531,46 @@ TEST_F(hd, orphan_copy_up_after_its_directory_went)
 	ASSERT_STREQ("", listing(self->mnt, "."));
 }
 
+/*
+ * A write by someone who may not keep the set-id bits removes them (the
+ * kill-privileges path): through the union, without deadlocking on the
+ * lower inode the real write holds.
+ */
+static int write_as_nobody(void *arg)
+{
+	int fd = open(((struct path_arg *)arg)->path, O_WRONLY | O_APPEND);
+
+	if (fd < 0)
+		return 1;
+	if (write(fd, "x", 1) != 1)
+		return 2;
+	if (fallocate(fd, 0, 0, 4096))
+		return 3;
+	return close(fd) ? 4 : 0;
+}
+
+TEST_F(hd, write_by_another_user_drops_setid_bits)
+{
+	struct path_arg a;
+	struct stat st;
+	char p[PATH_MAX];
+
+	ASSERT_EQ(0, pathf(p, "%s/suid", self->lower));
+	ASSERT_EQ(0, write_file(p, "s"));
+	ASSERT_EQ(0, chmod(p, 06777));
+	hd_mount(_metadata, self);
+	P(a.path, "%s/suid", self->mnt);
+	ASSERT_EQ(0, as_nobody(write_as_nobody, &a));
+	ASSERT_EQ(0, stat(a.path, &st));
+	ASSERT_EQ(0, st.st_mode & (S_ISUID | S_ISGID)) TH_LOG("mode %o", st.st_mode);
+	ASSERT_EQ(0, pathf(p, "%s/suid", self->upper));
+	ASSERT_EQ(0, stat(p, &st));
+	ASSERT_EQ(0, st.st_mode & (S_ISUID | S_ISGID));
+	ASSERT_EQ(0, pathf(p, "%s/suid", self->lower));
+	ASSERT_EQ(0, stat(p, &st));
+	ASSERT_EQ(06777, st.st_mode & 07777) TH_LOG("the lower file changed");
+}
+
 /* ================================================================== */
 /* 6. one copy-up does not block the mount's namespace operations     */
 /* ================================================================== */
