@@ -193,49 +193,70 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 	return 0;
 }
 
-/* Copy up as needed, then change the topmost entry as the caller. */
-static int __au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
-			struct iattr *ia)
+/*
+ * A change of @dentry's attributes (setattr, xattrs, chattr flags), made
+ * by the caller after the checks: copy it up as the cpup policy says
+ * (@trunc as for au_copy_up()), then lend its topmost entry, with write
+ * access to that branch.  au_change_end() ends it and refreshes the union
+ * inode.  Callers hold si->rwsem for reading.
+ */
+static int au_change_begin(struct dentry *dentry, loff_t trunc,
+			   struct au_dinfo **pdi, struct path *h_path)
 {
-	struct inode *inode = d_inode(dentry);
+	int t, err;
+
+	t = au_wbr(dentry);
+	if (t < 0)
+		return t;
+	err = au_copy_up(dentry, t, trunc);
+	if (err)
+		return err;
+	*pdi = au_di_get_positive(dentry);
+	if (!*pdi)
+		return -ESTALE;
+	au_h_path(*pdi, 0, h_path);
+	err = mnt_want_write(h_path->mnt);
+	if (err) {
+		au_di_put(*pdi);
+		*pdi = NULL;
+	}
+	return err;
+}
+
+static void au_change_end(struct dentry *dentry, struct au_dinfo *di,
+			  struct path *h_path)
+{
+	mnt_drop_write(h_path->mnt);
+	au_cpattr(d_inode(dentry), d_inode(h_path->dentry));
+	au_di_put(di);
+}
+
+/* Copy up as needed, then change the topmost entry as the caller. */
+static int __au_setattr(struct dentry *dentry, struct iattr *ia)
+{
 	struct iattr h_ia = *ia;
 	struct au_dinfo *di;
 	struct path h_path;
-	int t, err;
+	int err;
 
 	err = setattr_prepare(&init_user_ns, dentry, ia);
 	if (err)
 		return err;
-	t = au_wbr(dentry);
-	if (t < 0)
-		return t;
-	err = au_copy_up(dentry, t, (ia->ia_valid & ATTR_SIZE) ? ia->ia_size : -1);
+	err = au_change_begin(dentry, (ia->ia_valid & ATTR_SIZE) ? ia->ia_size : -1,
+			      &di, &h_path);
 	if (err)
 		return err;
-	di = au_di_get_positive(dentry);
-	if (!di)
-		return -ESTALE;
-	au_h_path(di, 0, &h_path);
 	h_ia.ia_valid &= ~ATTR_FILE;
 	/* notify_change() does not take the kill bits together with a mode. */
 	if (h_ia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
 		h_ia.ia_valid &= ~ATTR_MODE;
-	err = mnt_want_write(h_path.mnt);
-	if (!err) {
-		inode_lock(d_inode(h_path.dentry));
-		err = notify_change(&init_user_ns, h_path.dentry, &h_ia, NULL);
-		inode_unlock(d_inode(h_path.dentry));
-		mnt_drop_write(h_path.mnt);
-	}
-	au_cpattr(inode, d_inode(h_path.dentry));
-	au_di_put(di);
+	inode_lock(d_inode(h_path.dentry));
+	err = notify_change(&init_user_ns, h_path.dentry, &h_ia, NULL);
+	inode_unlock(d_inode(h_path.dentry));
+	au_change_end(dentry, di, &h_path);
 	return err;
 }
 
-/*
- * The target is copied: the lower link's text may live in its inode or a
- * page, which a copy-up may let go of while the VFS still walks the link.
- */
 static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 		      struct iattr *ia)
 {
@@ -243,11 +264,15 @@ static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 	int err;
 
 	down_read(&si->rwsem);	/* one branch set throughout (dir.c) */
-	err = __au_setattr(mnt_userns, dentry, ia);
+	err = __au_setattr(dentry, ia);
 	up_read(&si->rwsem);
 	return err;
 }
 
+/*
+ * The target is copied: the lower link's text may live in its inode or a
+ * page, which a copy-up may let go of while the VFS still walks the link.
+ */
 static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 			       struct delayed_call *done)
 {
@@ -289,25 +314,13 @@ static int __au_fileattr_set(struct dentry *dentry, struct fileattr *fa)
 {
 	struct au_dinfo *di;
 	struct path h_path;
-	int t, err;
+	int err;
 
-	t = au_wbr(dentry);
-	if (t < 0)
-		return t;
-	err = au_copy_up(dentry, t, -1);
+	err = au_change_begin(dentry, -1, &di, &h_path);
 	if (err)
 		return err;
-	di = au_di_get_positive(dentry);
-	if (!di)
-		return -ESTALE;
-	au_h_path(di, 0, &h_path);
-	err = mnt_want_write(h_path.mnt);
-	if (!err) {
-		err = vfs_fileattr_set(&init_user_ns, h_path.dentry, fa);
-		mnt_drop_write(h_path.mnt);
-	}
-	au_cpattr(d_inode(dentry), d_inode(h_path.dentry));
-	au_di_put(di);
+	err = vfs_fileattr_set(&init_user_ns, h_path.dentry, fa);
+	au_change_end(dentry, di, &h_path);
 	return err;
 }
 
@@ -414,33 +427,21 @@ static int au_xattr_get(const struct xattr_handler *handler,
 	return err;
 }
 
-static int __au_xattr_set(struct dentry *dentry, struct inode *inode,
-			  const char *name, const void *value, size_t size, int flags)
+static int __au_xattr_set(struct dentry *dentry, const char *name,
+			  const void *value, size_t size, int flags)
 {
 	struct au_dinfo *di;
 	struct path h_path;
-	int t, err;
+	int err;
 
-	t = au_wbr(dentry);
-	if (t < 0)
-		return t;
-	err = au_copy_up(dentry, t, -1);
+	err = au_change_begin(dentry, -1, &di, &h_path);
 	if (err)
 		return err;
-	di = au_di_get_positive(dentry);
-	if (!di)
-		return -ESTALE;
-	au_h_path(di, 0, &h_path);
-	err = mnt_want_write(h_path.mnt);
-	if (!err) {
-		if (value)
-			err = vfs_setxattr(&init_user_ns, h_path.dentry, name, value, size, flags);
-		else
-			err = vfs_removexattr(&init_user_ns, h_path.dentry, name);
-		mnt_drop_write(h_path.mnt);
-	}
-	au_cpattr(inode, d_inode(h_path.dentry));
-	au_di_put(di);
+	if (value)
+		err = vfs_setxattr(&init_user_ns, h_path.dentry, name, value, size, flags);
+	else
+		err = vfs_removexattr(&init_user_ns, h_path.dentry, name);
+	au_change_end(dentry, di, &h_path);
 	return err;
 }
 
@@ -467,7 +468,7 @@ static int au_xattr_set(const struct xattr_handler *handler,
 			return err;
 	}
 	down_read(&si->rwsem);
-	err = __au_xattr_set(dentry, inode, name, value, size, flags);
+	err = __au_xattr_set(dentry, name, value, size, flags);
 	up_read(&si->rwsem);
 	return err;
 }

@@ -684,4 +684,22 @@ static inline size_t manifest_diff(const struct manifest *a, const struct manife
 	return diffs;
 }
 
+/*
+ * The sorted names in <dir>/<rel> without "." and "..", joined by '/'
+ * ("" for an empty directory, "<error>" when it cannot be read).  Returns
+ * one of four static buffers, so a few calls can stand in one assertion.
+ */
+static inline const char *names_in(const char *dir, const char *rel)
+{
+	static char buf[4][8192];
+	static int k;
+	char p[PATH_MAX], *b = buf[k++ & 3];
+
+	if (pathf(p, "%s/%s", dir, rel) || list_dir(p, b, sizeof(buf[0])))
+		return "<error>";
+	if (!strncmp(b, "./..", 4))
+		return b[4] == '/' ? b + 5 : b + 4;
+	return b;
+}
+
 #endif /* AUFS_TEST_H */

@@ -142,24 +142,6 @@ static int exists(const char *dir, const char *rel)
 	return !pathf(p, "%s/%s", dir, rel) && !lstat(p, &st);
 }
 
-/* Sorted listing of <dir>/<rel> without . and .., names joined by '/'. */
-static const char *listing(const char *dir, const char *rel)
-{
-	static char buf[2][8192];
-	static int k;
-	char p[PATH_MAX];
-	char *b = buf[k++ & 1];
-
-	b[0] = 0;
-	if (pathf(p, "%s/%s", dir, rel) || list_dir(p, b, sizeof(buf[0]))) {
-		snprintf(b, sizeof(buf[0]), "<%s>", strerror(errno));
-		return b;
-	}
-	/* list_dir() gives "./../a/b": keep "a/b" */
-	if (!strncmp(b, "./..", 4))
-		return b[4] == '/' ? b + 5 : b + 4;
-	return b;
-}
 
 /* Run @fn as uid/gid NOBODY in a child; its exit status (0: all good). */
 static int as_nobody(int (*fn)(void *), void *arg)
@@ -437,7 +419,7 @@ TEST_F(hd, lower_directory_permission_counts_unless_dirperm1)
 	dir = opendir(a.path);
 	ASSERT_NE(NULL, dir);
 	closedir(dir);
-	ASSERT_STREQ("secret", listing(self->mnt, "d"));
+	ASSERT_STREQ("secret", names_in(self->mnt, "d"));
 	ASSERT_EQ(3, as_nobody(peek_as_nobody, &a)) TH_LOG("a 0700 lower directory was readable");
 	hd_umount(_metadata, self);
 	strcpy(self->opts, ",dirperm1");
@@ -528,7 +510,7 @@ TEST_F(hd, orphan_copy_up_after_its_directory_went)
 	ASSERT_STREQ("UPwer\n", buf);
 	close(fd);
 	ASSERT_STREQ("lower\n", content(self->lower, "d/f"));
-	ASSERT_STREQ("", listing(self->mnt, "."));
+	ASSERT_STREQ("", names_in(self->mnt, "."));
 }
 
 /*
@@ -735,10 +717,10 @@ TEST_F(hd, exchange_of_directories_keeps_deleted_lower_entries_deleted)
 			hd_umount(_metadata, self);
 			hd_mount(_metadata, self);
 		}
-		ASSERT_STREQ("y", listing(self->mnt, "a")) TH_LOG("pass %d", pass);
-		ASSERT_STREQ("x", listing(self->mnt, "b")) TH_LOG("pass %d", pass);
+		ASSERT_STREQ("y", names_in(self->mnt, "a")) TH_LOG("pass %d", pass);
+		ASSERT_STREQ("x", names_in(self->mnt, "b")) TH_LOG("pass %d", pass);
 	}
-	ASSERT_STREQ("gone", listing(self->lower, "b"));
+	ASSERT_STREQ("gone", names_in(self->lower, "b"));
 }
 
 TEST_F(hd, rename_of_directory_with_lower_contents_below_is_exdev)
@@ -763,8 +745,8 @@ TEST_F(hd, rename_of_directory_with_lower_contents_below_is_exdev)
 			hd_umount(_metadata, self);
 			hd_mount(_metadata, self);
 		}
-		ASSERT_STREQ("mine/theirs", listing(self->mnt, "d/c")) TH_LOG("pass %d", pass);
-		ASSERT_STREQ("d", listing(self->mnt, "."));
+		ASSERT_STREQ("mine/theirs", names_in(self->mnt, "d/c")) TH_LOG("pass %d", pass);
+		ASSERT_STREQ("d", names_in(self->mnt, "."));
 	}
 }
 

@@ -156,19 +156,6 @@ static const char *content(const char *dir, const char *rel)
 	return b;
 }
 
-/* Sorted listing without . and .., names joined by '/'. */
-static const char *names(const char *dir, const char *rel)
-{
-	static char buf[2][8192];
-	static int k;
-	char p[PATH_MAX], *b = buf[k++ & 1];
-
-	if (pathf(p, "%s/%s", dir, rel) || list_dir(p, b, sizeof(buf[0])))
-		return "<error>";
-	if (!strncmp(b, "./..", 4))
-		return b[4] == '/' ? b + 5 : b + 4;
-	return b;
-}
 
 /* ================================================================== */
 
@@ -188,14 +175,14 @@ TEST_F(rm, add_append_prepend_del_mod_and_br)
 	ASSERT_EQ(0, put_file(d, "only_d", "d\n"));
 	rm_mount(_metadata, self, "br=%s=rw:%s=ro", a, b);
 	ASSERT_STREQ("b\n", content(self->mnt, "f"));
-	ASSERT_STREQ("f", names(self->mnt, "."));
+	ASSERT_STREQ("f", names_in(self->mnt, "."));
 
 	/* append: at the bottom, default ro; the union gains what it has */
 	ASSERT_EQ(0, remount(self, "append:%s", d));
 	snprintf(x, sizeof(x), "%s=ro\n", d);
 	ASSERT_STREQ(x, si_file(self->mnt, "br2"));
 	ASSERT_STREQ("66\n", si_file(self->mnt, "brid2"));
-	ASSERT_STREQ("f/only_d", names(self->mnt, "."));
+	ASSERT_STREQ("f/only_d", names_in(self->mnt, "."));
 
 	/* add:1: between a and b, above b: c's f now shows */
 	ASSERT_EQ(0, remount(self, "add:1:%s=ro+wh", c));
@@ -204,12 +191,12 @@ TEST_F(rm, add_append_prepend_del_mod_and_br)
 	ASSERT_STREQ("67\n", si_file(self->mnt, "brid1"));
 	ASSERT_STREQ("65\n", si_file(self->mnt, "brid2")) TH_LOG("b keeps its id");
 	ASSERT_STREQ("c\n", content(self->mnt, "f")) TH_LOG("the cached f follows the new top");
-	ASSERT_STREQ("f/only_c/only_d", names(self->mnt, "."));
+	ASSERT_STREQ("f/only_c/only_d", names_in(self->mnt, "."));
 
 	/* del: c goes, b's f shows again */
 	ASSERT_EQ(0, remount(self, "del:%s", c));
 	ASSERT_STREQ("b\n", content(self->mnt, "f"));
-	ASSERT_STREQ("f/only_d", names(self->mnt, "."));
+	ASSERT_STREQ("f/only_d", names_in(self->mnt, "."));
 	ASSERT_STREQ("", si_file(self->mnt, "br3")) TH_LOG("br<N> files are rebuilt");
 
 	/* prepend: e on top, default rw for index 0... as given here, ro */
@@ -230,7 +217,7 @@ TEST_F(rm, add_append_prepend_del_mod_and_br)
 	/* a new br= replaces the list; survivors of the same path keep nothing */
 	ASSERT_EQ(0, remount(self, "br=%s=rw:%s=ro", a, c));
 	ASSERT_STREQ("c\n", content(self->mnt, "f"));
-	ASSERT_STREQ("f/new/new2/only_c", names(self->mnt, "."));
+	ASSERT_STREQ("f/new/new2/only_c", names_in(self->mnt, "."));
 	ASSERT_STREQ("", si_file(self->mnt, "br2"));
 }
 
@@ -373,7 +360,7 @@ TEST_F(rm, busy_branches)
 	ASSERT_EQ(0, remount(self, "mod:%s=rw", a));
 	/* nothing in use any more: both go */
 	ASSERT_EQ(0, remount(self, "del:%s,del:%s", b, c));
-	ASSERT_STREQ("w", names(self->mnt, "."));
+	ASSERT_STREQ("w", names_in(self->mnt, "."));
 }
 
 /* What was open before keeps its branch; the names follow the new union. */
@@ -395,16 +382,16 @@ TEST_F(rm, open_files_keep_their_branch)
 	ASSERT_EQ(0, pathf(p, "%s/f", self->mnt));
 	fd = open(p, O_RDONLY);
 	ASSERT_LE(0, fd);
-	ASSERT_STREQ("x", names(self->mnt, "dir"));
+	ASSERT_STREQ("x", names_in(self->mnt, "dir"));
 	ASSERT_EQ(0, remount(self, "add:1:%s=ro", n));
 	ASSERT_EQ(4, pread(fd, buf, sizeof(buf) - 1, 0));
 	ASSERT_STREQ("old\n", buf);
 	close(fd);
 	ASSERT_STREQ("new\n", content(self->mnt, "f"));
-	ASSERT_STREQ("x/y", names(self->mnt, "dir")) TH_LOG("a cached directory merges the new branch");
+	ASSERT_STREQ("x/y", names_in(self->mnt, "dir")) TH_LOG("a cached directory merges the new branch");
 	ASSERT_EQ(0, remount(self, "del:%s", n));
 	ASSERT_STREQ("old\n", content(self->mnt, "f"));
-	ASSERT_STREQ("x", names(self->mnt, "dir"));
+	ASSERT_STREQ("x", names_in(self->mnt, "dir"));
 }
 
 /* Docker's way to 127 branches: one page of br:, then append: batches. */

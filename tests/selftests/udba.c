@@ -129,18 +129,6 @@ static const char *view(FIXTURE_DATA(ud) *self, const char *rel)
 	}									\
 } while (0)
 
-static const char *names(const char *dir, const char *rel)
-{
-	static char buf[2][4096];
-	static int k;
-	char p[PATH_MAX], *b = buf[k++ & 1];
-
-	if (pathf(p, "%s/%s", dir, rel) || list_dir(p, b, sizeof(buf[0])))
-		return "<error>";
-	if (!strncmp(b, "./..", 4))
-		return b[4] == '/' ? b + 5 : b + 4;
-	return b;
-}
 
 TEST_F(ud, created_below_and_above)
 {
@@ -205,7 +193,7 @@ TEST_F(ud, renamed_whited_out_made_opaque)
 	ASSERT_EQ(0, put_file(d, ".wh..wh..opq", ""));
 	EXPECT_VIEW("dir/inner", "i\n", "-");
 	if (variant->exact)
-		ASSERT_STREQ("", names(self->mnt, "dir"));
+		ASSERT_STREQ("", names_in(self->mnt, "dir"));
 }
 
 /* A write through the union after the branch changed is never lost data. */
@@ -356,7 +344,7 @@ TEST_F_TIMEOUT(ud, direct_changes_race_with_union_users, 120)
 	ASSERT_EQ(0, WEXITSTATUS(su)) TH_LOG("the union gave unexpected errors or data");
 	/* and afterwards the union is consistent with the branches again */
 	drop_caches();
-	ASSERT_EQ(NULL, strstr(names(self->mnt, "."), ".wh."));
+	ASSERT_EQ(NULL, strstr(names_in(self->mnt, "."), ".wh."));
 }
 
 /* ---- fsnotify marks come and go (udba=notify) ---- */
