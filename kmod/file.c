@@ -5,8 +5,10 @@
  * overlayfs does): a write, a writable shared mapping or fallocate then
  * never has to copy under the locks they run with, and a union with no
  * writable branch refuses the open with EROFS.  A file opened for reading
- * follows a copy-up someone else makes.  The real file carries the union
- * path (/proc/PID/maps shows it, a mapping keeps the union mount busy).
+ * follows a copy-up someone else makes.  The real file is opened on its own
+ * branch path: branch filesystems look at file_dentry() of their files (xfs
+ * does in fallocate), which only a ->d_real could map back from a union
+ * path, as overlayfs does.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -35,18 +37,18 @@ static struct file *au_h_open(struct file *file)
 	struct dentry *dentry = file->f_path.dentry;
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int flags = file->f_flags & ~AU_OPEN_DROP;
-	struct inode *h_inode;
 	struct file *h_file;
+	struct path h_path;
 
 	if (!di)
 		return ERR_PTR(-ESTALE);
-	h_inode = d_inode(di->lower[0].dentry);
 	if (file->f_mode & FMODE_WRITE &&
 	    !au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
 		au_di_put(di);
 		return ERR_PTR(-EROFS);
 	}
-	h_file = open_with_fake_path(&file->f_path, flags, h_inode, current_cred());
+	au_h_path(di, 0, &h_path);
+	h_file = dentry_open(&h_path, flags, current_cred());
 	au_di_put(di);
 	if (!IS_ERR(h_file))
 		file->f_mode |= h_file->f_mode & FMODE_CAN_ODIRECT;
@@ -181,9 +183,7 @@ static ssize_t au_write_iter(struct kiocb *iocb, struct iov_iter *iter)
 	}
 	/*
 	 * Set-id bits and capabilities go first, through the union (as
-	 * overlayfs does): the real file carries the union path, so the real
-	 * write would otherwise call back into au_setattr() with the lower
-	 * inode locked.
+	 * overlayfs does), so the union inode shows the change at once.
 	 */
 	au_cpattr(inode, file_inode(h_file));
 	ret = file_remove_privs(file);
