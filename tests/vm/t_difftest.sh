@@ -4,6 +4,10 @@
 # insmod.  `make test-vm` builds the binary (cargo build --release -p
 # aufs-difftest).
 # Prints TAP ending in "# Totals: ..."; exit 0 pass, 1 failure, 4 skipped.
+# The suite compares the trees after dropping the caches and after a
+# remount, runs every fourth seed as uid 65534, reports a seed whose
+# operation blocks in the kernel as STUCK after 60 s and goes on, and stops
+# itself before guest-suite.sh's per-program timeout (tests/difftest/README.md).
 set -u
 if [ -z "${REPO:-}" ]; then
     REPO=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)

@@ -3,8 +3,10 @@
 //! mode, a second flattened copy in `selfcheck` mode).
 
 use crate::fixture::{self, Caps};
-use crate::flatten::{self, Branch};
+use crate::flatten::{self, Branch, Perm};
+use crate::model;
 use crate::ops::{Bug, Side};
+use crate::privs;
 use crate::sys;
 use std::path::{Path, PathBuf};
 
@@ -30,8 +32,13 @@ pub struct Env {
     pub reference: Side,
     /// The aufs mount data (`run` mode) or a description of the branches.
     pub mount_data: String,
-    /// xattr namespace of the operations: "user." or "trusted.".
+    /// xattr namespace of most operations: "user." or "trusted.".
     pub xattr_prefix: String,
+    /// The other namespace, used by some operations (`None`: only the
+    /// first one, when a namespace was forced).
+    pub xattr_alt: Option<String>,
+    /// Depth of the deep directory chain, if the fixture has one.
+    pub deep: Option<usize>,
     tmpfs_mounted: bool,
     aufs_mounted: bool,
 }
@@ -113,8 +120,11 @@ fn probe_xattr(dir: &Path, name: &str) -> Result<bool, String> {
     }
 }
 
-/// (prefix used by operations, prefix usable in fixtures if any).
-fn choose_xattr_ns(dir: &Path, ns: XattrNs) -> Result<(String, Option<String>), String> {
+/// (prefix used by most operations, the other prefix used by some, the
+/// prefixes usable in fixtures).
+type XattrChoice = (String, Option<String>, Vec<String>);
+
+fn choose_xattr_ns(dir: &Path, ns: XattrNs) -> Result<XattrChoice, String> {
     let user = || probe_xattr(dir, "user.probe");
     let trusted = || {
         if sys::geteuid() == 0 {
@@ -123,16 +133,18 @@ fn choose_xattr_ns(dir: &Path, ns: XattrNs) -> Result<(String, Option<String>), 
             Ok(false)
         }
     };
+    let only = |p: &str, ok: bool| if ok { vec![p.to_string()] } else { vec![] };
     Ok(match ns {
-        XattrNs::User => ("user.".into(), user()?.then(|| "user.".into())),
-        XattrNs::Trusted => ("trusted.".into(), trusted()?.then(|| "trusted.".into())),
+        XattrNs::User => ("user.".into(), None, only("user.", user()?)),
+        XattrNs::Trusted => ("trusted.".into(), None, only("trusted.", trusted()?)),
         XattrNs::Auto => {
-            if user()? {
-                ("user.".into(), Some("user.".into()))
-            } else if trusted()? {
-                ("trusted.".into(), Some("trusted.".into()))
+            let (u, t) = (user()?, trusted()?);
+            let mut fixture = only("user.", u);
+            fixture.extend(only("trusted.", t));
+            if u || !t {
+                ("user.".into(), Some("trusted.".into()), fixture)
             } else {
-                ("user.".into(), None)
+                ("trusted.".into(), Some("user.".into()), fixture)
             }
         }
     })
@@ -147,6 +159,9 @@ pub struct EnvSpec {
     pub workdir: PathBuf,
     pub bug: Option<Bug>,
     pub xattr_ns: XattrNs,
+    /// Unprivileged seed: fixtures give entries to the test user (the
+    /// runner switches to it after the set-up).
+    pub unpriv: bool,
 }
 
 impl Env {
@@ -157,18 +172,17 @@ impl Env {
             mode: spec.mode,
             workdir: w.clone(),
             branches: Vec::new(),
-            union: Side {
-                root: w.join("mnt"),
-                aufs_names: spec.mode == Mode::Selfcheck,
-                bug: spec.bug,
-            },
-            reference: Side {
-                root: w.join("ref"),
-                aufs_names: true,
-                bug: None,
-            },
+            union: Side::new(
+                w.join("mnt"),
+                spec.mode == Mode::Selfcheck,
+                spec.bug,
+                w.join("stash-union"),
+            ),
+            reference: Side::new(w.join("ref"), true, None, w.join("stash-ref")),
             mount_data: String::new(),
             xattr_prefix: "user.".into(),
+            xattr_alt: None,
+            deep: None,
             tmpfs_mounted: false,
             aufs_mounted: false,
         };
@@ -232,11 +246,13 @@ impl Env {
                     .map_err(|e| err("create", &m, e))?;
             }
         }
-        let (prefix, fixture_prefix) = choose_xattr_ns(&w, spec.xattr_ns)?;
+        let (prefix, alt, fixture_prefixes) = choose_xattr_ns(&w, spec.xattr_ns)?;
         self.xattr_prefix = prefix;
+        self.xattr_alt = alt;
         let caps = Caps {
             root: sys::geteuid() == 0,
-            xattr_prefix: fixture_prefix,
+            xattr_prefixes: fixture_prefixes,
+            user: spec.unpriv.then_some((privs::TEST_UID, privs::TEST_GID)),
         };
         let perms = fixture::choose_perms(spec.seed, spec.branches);
         for (i, perm) in perms.iter().enumerate() {
@@ -250,15 +266,28 @@ impl Env {
         for d in [&self.reference.root, &self.union.root] {
             sys::mkdir(d, 0o755).map_err(|e| err("mkdir", d, e))?;
         }
-        fixture::populate(spec.seed, &self.branches, caps)
+        for d in [&self.reference.links.stash, &self.union.links.stash] {
+            sys::mkdir(d, 0o700).map_err(|e| err("mkdir", d, e))?;
+        }
+        self.deep = fixture::populate(spec.seed, &self.branches, caps)
             .map_err(|e| format!("populating branches: {}", sys::errno_name(e)))?;
-        flatten::flatten(&self.branches, &self.reference.root).map_err(|e| {
+        let writable = |b: usize| self.branches[b].perm == Perm::Rw;
+        let flat = flatten::flatten(&self.branches, &self.reference.root).map_err(|e| {
             format!(
                 "flattening into {}: {}",
                 self.reference.root.display(),
                 sys::errno_name(e)
             )
         })?;
+        model::init_links(
+            &mut self.reference.links,
+            &self.reference.root,
+            &flat.groups,
+            writable,
+        )?;
+        self.reference
+            .dirperms
+            .init(&self.branches, &flat.root, &self.reference.root, writable)?;
         match self.mode {
             Mode::Run => {
                 let br: Vec<String> = self
@@ -279,16 +308,59 @@ impl Env {
             }
             Mode::Selfcheck => {
                 self.mount_data = describe_layout(&self.branches);
-                flatten::flatten(&self.branches, &self.union.root).map_err(|e| {
+                let flat = flatten::flatten(&self.branches, &self.union.root).map_err(|e| {
                     format!(
                         "flattening into {}: {}",
                         self.union.root.display(),
                         sys::errno_name(e)
                     )
                 })?;
+                let writable = |b: usize| self.branches[b].perm == Perm::Rw;
+                model::init_links(
+                    &mut self.union.links,
+                    &self.union.root,
+                    &flat.groups,
+                    writable,
+                )?;
+                self.union
+                    .dirperms
+                    .init(&self.branches, &flat.root, &self.union.root, writable)?;
             }
         }
         Ok(())
+    }
+
+    /// `echo LEVEL > /proc/sys/vm/drop_caches` (2: dentries and inodes, 3:
+    /// also the page cache), as root; nothing in selfcheck mode (the union
+    /// is a plain directory there, and the host's caches are not ours).
+    pub fn drop_caches(&self, level: u32) -> Result<(), String> {
+        if self.mode != Mode::Run {
+            return Ok(());
+        }
+        let p = Path::new("/proc/sys/vm/drop_caches");
+        privs::as_root(|| sys::write_text(p, &format!("{level}\n"))).map_err(|e| err("write", p, e))
+    }
+
+    /// Unmounts the union and mounts it again from the same branches with
+    /// the same options (run mode; nothing in selfcheck mode).
+    pub fn remount(&mut self) -> Result<(), String> {
+        if self.mode != Mode::Run || !self.aufs_mounted {
+            return Ok(());
+        }
+        privs::as_root(|| {
+            sys::umount2(&self.union.root, 0).map_err(|e| err("umount", &self.union.root, e))?;
+            self.aufs_mounted = false;
+            sys::mount("none", &self.union.root, "aufs", 0, &self.mount_data).map_err(|e| {
+                format!(
+                    "mount -t aufs -o {} none {} again: {}",
+                    self.mount_data,
+                    self.union.root.display(),
+                    sys::errno_name(e)
+                )
+            })?;
+            self.aufs_mounted = true;
+            Ok(())
+        })
     }
 
     /// Unmounts aufs (an error is returned if that fails: it must succeed)

@@ -14,10 +14,13 @@
 //!   are ordinary (hidden) files that hide nothing.
 //!
 //! [`plan`] computes the view as a tree of sources; [`materialize`] copies it
-//! into a plain directory (data, mode, owner, user.*/trusted.* xattrs, times).
+//! into a plain directory (data, mode, owner, user.*/trusted.* xattrs, times,
+//! inode flags), keeping visible names of one hard-linked branch file as hard
+//! links of one file (see model.rs for what happens to them on copy-up).
 
+use crate::model::LinkGroup;
 use crate::sys::{self, SysResult};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 pub const WH_PREFIX: &str = ".wh.";
@@ -215,46 +218,112 @@ pub fn copy_leaf(src: &Path, dst: &Path) -> SysResult<()> {
     copy_attrs(src, dst, &st)
 }
 
-fn materialize_dir(
-    branches: &[Branch],
-    rel: &Path,
-    sources: &[usize],
-    children: &BTreeMap<String, VNode>,
-    dest: &Path,
-) -> SysResult<()> {
-    for (name, node) in children {
-        let crel = rel.join(name);
-        let dst = dest.join(&crel);
-        match node {
-            VNode::Leaf { branch, .. } => copy_leaf(&branches[*branch].path.join(&crel), &dst)?,
-            VNode::Dir { sources, children } => {
-                sys::mkdir(&dst, 0o700)?;
-                materialize_dir(branches, &crel, sources, children, dest)?;
+/// The inode flags (FS_IOC_GETFLAGS, masked to the compared ones) of a
+/// regular file or directory; 0 when the filesystem has none.
+pub fn flags_of(p: &Path, st: &libc::stat) -> u32 {
+    let t = st.st_mode & libc::S_IFMT;
+    if t != libc::S_IFREG && t != libc::S_IFDIR {
+        return 0;
+    }
+    sys::get_flags_at(p).map_or(0, |f| f & sys::FS_COMPARED_FL)
+}
+
+#[derive(Default)]
+struct Materializer {
+    /// (branch, inode) of a hard-linked leaf -> index in `groups`.
+    seen: HashMap<(usize, u64), usize>,
+    groups: Vec<LinkGroup>,
+    /// Inode flags to set once everything exists.
+    flags: Vec<(PathBuf, u32)>,
+}
+
+impl Materializer {
+    fn dir(
+        &mut self,
+        branches: &[Branch],
+        rel: &Path,
+        sources: &[usize],
+        children: &BTreeMap<String, VNode>,
+        dest: &Path,
+    ) -> SysResult<()> {
+        for (name, node) in children {
+            let crel = rel.join(name);
+            let dst = dest.join(&crel);
+            match node {
+                VNode::Leaf { branch, .. } => {
+                    let src = branches[*branch].path.join(&crel);
+                    let st = sys::lstat(&src)?;
+                    let key = (*branch, st.st_ino);
+                    let rel_name = crel.to_string_lossy().into_owned();
+                    if st.st_nlink > 1 {
+                        if let Some(&g) = self.seen.get(&key) {
+                            let first = dest.join(&self.groups[g].names[0]);
+                            sys::link(&first, &dst)?;
+                            self.groups[g].names.push(rel_name);
+                            continue;
+                        }
+                        self.seen.insert(key, self.groups.len());
+                        #[allow(clippy::useless_conversion)]
+                        self.groups.push(LinkGroup {
+                            branch: *branch,
+                            branch_nlink: u64::from(st.st_nlink),
+                            names: vec![rel_name],
+                        });
+                    }
+                    copy_leaf(&src, &dst)?;
+                    let f = flags_of(&src, &st);
+                    if f != 0 {
+                        self.flags.push((dst, f));
+                    }
+                }
+                VNode::Dir { sources, children } => {
+                    sys::mkdir(&dst, 0o700)?;
+                    self.dir(branches, &crel, sources, children, dest)?;
+                }
             }
         }
+        // Directory attributes last: the mode may forbid writing into it.
+        let top = branches[sources[0]].path.join(rel);
+        let st = sys::lstat(&top)?;
+        let f = flags_of(&top, &st);
+        if f != 0 {
+            self.flags.push((dest.join(rel), f));
+        }
+        copy_attrs(&top, &dest.join(rel), &st)
     }
-    // Directory attributes last: the mode may forbid writing into it.
-    let top = branches[sources[0]].path.join(rel);
-    let st = sys::lstat(&top)?;
-    copy_attrs(&top, &dest.join(rel), &st)
 }
 
 /// Writes the view `root` (from [`plan`]) into the existing, empty
-/// directory `dest`.
-pub fn materialize(branches: &[Branch], root: &VNode, dest: &Path) -> SysResult<()> {
-    match root {
-        VNode::Dir { sources, children } => {
-            materialize_dir(branches, Path::new(""), sources, children, dest)
-        }
-        VNode::Leaf { .. } => Err(libc::EINVAL),
+/// directory `dest`; returns the hard-link groups it made.
+pub fn materialize(branches: &[Branch], root: &VNode, dest: &Path) -> SysResult<Vec<LinkGroup>> {
+    let VNode::Dir { sources, children } = root else {
+        return Err(libc::EINVAL);
+    };
+    let mut m = Materializer::default();
+    m.dir(branches, Path::new(""), sources, children, dest)?;
+    // Flags last: an append-only or immutable file cannot be linked, and
+    // an immutable directory cannot be filled.
+    for (p, f) in &m.flags {
+        sys::set_compared_flags_at(p, *f)?;
     }
+    let mut groups = m.groups;
+    for g in &mut groups {
+        g.names.sort();
+    }
+    Ok(groups)
+}
+
+/// The flattened view and the hard-link groups of its materialized copy.
+pub struct Flat {
+    pub root: VNode,
+    pub groups: Vec<LinkGroup>,
 }
 
 /// [`plan`] + [`materialize`].
-pub fn flatten(branches: &[Branch], dest: &Path) -> SysResult<VNode> {
+pub fn flatten(branches: &[Branch], dest: &Path) -> SysResult<Flat> {
     let root = plan(branches)?;
-    materialize(branches, &root, dest)?;
-    Ok(root)
+    let groups = materialize(branches, &root, dest)?;
+    Ok(Flat { root, groups })
 }
 
 #[cfg(test)]
@@ -377,7 +446,7 @@ mod tests {
             },
         ];
         f.dir("ref", 0o755);
-        let root = flatten(&branches, &f.p("ref")).unwrap();
+        let root = flatten(&branches, &f.p("ref")).unwrap().root;
         let got = tree::listing(&tree::snapshot(&f.p("ref")));
         let want = "\
 .: d 0755
@@ -425,6 +494,67 @@ t: f 0644 \"t-top\"
         assert_eq!(src("p"), vec![2, 3]);
         assert_eq!(src("s"), vec![1]);
         assert_eq!(src("t"), vec![0]);
+    }
+
+    #[test]
+    fn hard_links_stay_links_and_are_reported() {
+        let f = Fixture::new("flatten-links");
+        for b in ["b0", "b1", "ref"] {
+            f.dir(b, 0o755);
+        }
+        f.file("b1/a", "lower");
+        f.dir("b1/d", 0o755);
+        sys::link(&f.p("b1/a"), &f.p("b1/d/c")).unwrap();
+        sys::link(&f.p("b1/a"), &f.p("b1/e")).unwrap();
+        f.file("b0/.wh.e", ""); //              one name hidden: 2 of 3 visible
+        f.file("b1/x", "x");
+        sys::link(&f.p("b1/x"), &f.p("b1/y")).unwrap(); // all visible
+        f.file("b0/u", "upper");
+        sys::link(&f.p("b0/u"), &f.p("b0/v")).unwrap();
+        let branches = vec![
+            Branch {
+                path: f.p("b0"),
+                perm: Perm::Rw,
+            },
+            Branch {
+                path: f.p("b1"),
+                perm: Perm::RoWh,
+            },
+        ];
+        let flat = flatten(&branches, &f.p("ref")).unwrap();
+        let mut groups = flat.groups.clone();
+        groups.sort_by(|a, b| a.names.cmp(&b.names));
+        let want = vec![
+            LinkGroup {
+                branch: 1,
+                branch_nlink: 3,
+                names: vec!["a".into(), "d/c".into()],
+            },
+            LinkGroup {
+                branch: 0,
+                branch_nlink: 2,
+                names: vec!["u".into(), "v".into()],
+            },
+            LinkGroup {
+                branch: 1,
+                branch_nlink: 2,
+                names: vec!["x".into(), "y".into()],
+            },
+        ];
+        assert_eq!(groups, want);
+        assert!(!groups[0].intact() && groups[2].intact());
+        let ino = |p: &str| sys::lstat(&f.p(p)).unwrap().st_ino;
+        assert_eq!(ino("ref/a"), ino("ref/d/c"));
+        assert_eq!(ino("ref/x"), ino("ref/y"));
+        assert_ne!(ino("ref/a"), ino("ref/x"));
+        assert_eq!(sys::lstat(&f.p("ref/a")).unwrap().st_nlink, 2);
+        // The model: b1's groups are lower links, the one with a hidden
+        // name is tainted from the start; b0's are plain hard links.
+        let mut m = crate::model::LinkModel::new(f.p("stash"));
+        crate::model::init_links(&mut m, &f.p("ref"), &flat.groups, |b| b == 0).unwrap();
+        assert_eq!(m.lower.len(), 2);
+        assert!(m.is_tainted(ino("ref/a")) && !m.is_tainted(ino("ref/x")));
+        assert!(!m.lower.contains(&ino("ref/u")));
     }
 
     #[test]

@@ -8,14 +8,19 @@
 //!
 //! Modules: [`rng`] (PRNG), [`sys`] (syscalls), [`fixture`] (random
 //! branches), [`flatten`] (aufs lookup rules), [`gen`] + [`ops`] (operations),
-//! [`tree`] (walk and compare), [`env`] (setup/teardown), [`runner`],
-//! [`shrink`] (delta debugging), [`tap`] (kselftest output), [`suite`].
+//! [`tree`] (walk and compare), [`env`] (setup/teardown), [`model`] (what
+//! the reference models by hand: lower hard links, RENAME_WHITEOUT),
+//! [`privs`] (unprivileged seeds), [`runner`] (with the drop_caches/remount
+//! checkpoints), [`wire`] (results of forked runs), [`watch`] (hang detection), [`shrink`] (delta
+//! debugging), [`tap`] (kselftest output), [`suite`].
 
 pub mod env;
 pub mod fixture;
 pub mod flatten;
 pub mod gen;
+pub mod model;
 pub mod ops;
+pub mod privs;
 pub mod rng;
 pub mod runner;
 pub mod shrink;
@@ -23,3 +28,5 @@ pub mod suite;
 pub mod sys;
 pub mod tap;
 pub mod tree;
+pub mod watch;
+pub mod wire;

@@ -11,7 +11,7 @@ const USAGE: &str = "\
 usage:
   aufs-difftest run       --seed S --ops N [--branches K] [--workdir DIR] [--keep]
                           [--only I,J,...] [--no-shrink] [--max-reruns R] [-v]
-                          [--xattr-ns auto|user|trusted]
+                          [--xattr-ns auto|user|trusted] [--unpriv]
   aufs-difftest selfcheck --seed S --ops N [same options as run]
   aufs-difftest suite     [--selfcheck] [--workdir DIR] [--max-reruns R] [--xattr-ns NS]
 
@@ -19,7 +19,8 @@ run        as root with aufs.ko loaded: mounts a tmpfs on DIR (default
            /tmp/aufs-difftest), builds K branches b0=rw, b1.. = ro+wh or ro,
            the flattened reference view in DIR/ref and the aufs mount DIR/mnt,
            applies N random operations to both and compares every result and
-           the final trees.
+           the trees (at random checkpoints and at the end: before and after
+           dropping the caches, and after unmounting and mounting again).
 selfcheck  the same without aufs: the union side is a second copy of the
            flattened view (must always pass; validates the tester).
 suite      fixed seeds in run mode (or selfcheck with --selfcheck), kselftest TAP.
@@ -27,6 +28,8 @@ suite      fixed seeds in run mode (or selfcheck with --selfcheck), kselftest TA
 --xattr-ns xattr namespace of the operations; auto = user.* when the work
            directory's filesystem supports it, else trusted.* (tmpfs before
            Linux 6.6 has no user.* xattrs).
+--unpriv   after the set-up, run the operations as uid/gid 65534 in a forked
+           child (permission checks); fixtures give many entries to it.
 -v         print per-operation outcome statistics of a passing run.
 --only     replay only these operation indices of the generated sequence
            (as printed for a minimized reproducer).
@@ -85,6 +88,7 @@ fn main() {
     let mut xattr_ns = XattrNs::Auto;
     let mut selfcheck = false;
     let mut verbose = false;
+    let mut unpriv = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seed" => seed = Some(parse_num("--seed", args.next())),
@@ -125,6 +129,7 @@ fn main() {
             }
             "--selfcheck" => selfcheck = true,
             "-v" | "--verbose" => verbose = true,
+            "--unpriv" => unpriv = true,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return;
@@ -161,6 +166,7 @@ fn main() {
             cfg.bug = bug;
             cfg.verbose = verbose;
             cfg.xattr_ns = xattr_ns;
+            cfg.unpriv = unpriv;
             let rep = runner::run_test(&cfg);
             for l in &rep.lines {
                 println!("{l}");
@@ -168,7 +174,13 @@ fn main() {
             exit(if rep.passed { 0 } else { 1 });
         }
         "suite" => {
-            if seed.is_some() || ops.is_some() || branches.is_some() || keep || only.is_some() {
+            if seed.is_some()
+                || ops.is_some()
+                || branches.is_some()
+                || keep
+                || only.is_some()
+                || unpriv
+            {
                 usage_error("suite takes only --selfcheck, --workdir, --max-reruns and --xattr-ns");
             }
             let opts = SuiteOpts {

@@ -2,10 +2,12 @@
 //! that applies one operation to one side (the union or the reference).
 
 use crate::flatten::WH_PREFIX;
+use crate::model::{parents_unlocked, DirPerms, LinkModel, Pending, Walk};
+use crate::privs;
 use crate::sys::{self, Errno};
 use crate::tree::describe_bytes;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Every open uses O_NONBLOCK: operations may hit fifos, whose open would
 /// otherwise block forever (O_WRONLY without a reader gives ENXIO instead, and
@@ -51,7 +53,8 @@ pub enum Op {
         path: String,
         follow: bool,
     },
-    /// renameat2 with flags 0, RENAME_NOREPLACE or RENAME_EXCHANGE.
+    /// renameat2 with flags 0, RENAME_NOREPLACE, RENAME_EXCHANGE or
+    /// RENAME_WHITEOUT.
     Rename {
         from: String,
         to: String,
@@ -116,7 +119,45 @@ pub enum Op {
         path: String,
         mode: u32,
     },
+    /// open(O_RDONLY|O_NONBLOCK|O_NOFOLLOW) + FS_IOC_GETFLAGS (lsattr).
+    GetFlags {
+        path: String,
+    },
+    /// open as for GetFlags + FS_IOC_GETFLAGS + FS_IOC_SETFLAGS with
+    /// `(old | set) & !clear` (chattr +x / -x).
+    SetFlags {
+        path: String,
+        set: u32,
+        clear: u32,
+    },
 }
+
+/// Every operation kind, as returned by [`Op::kind`].
+pub const KINDS: &[&str] = &[
+    "create",
+    "pwrite",
+    "append",
+    "truncate",
+    "read",
+    "stat",
+    "rename",
+    "link",
+    "unlink",
+    "mkdir",
+    "rmdir",
+    "symlink",
+    "readlink",
+    "chmod",
+    "utimensat",
+    "setxattr",
+    "getxattr",
+    "listxattr",
+    "removexattr",
+    "readdir",
+    "mkfifo",
+    "getflags",
+    "setflags",
+];
 
 impl Op {
     /// Short name of the operation kind.
@@ -143,6 +184,8 @@ impl Op {
             Op::RemoveXattr { .. } => "removexattr",
             Op::Readdir { .. } => "readdir",
             Op::Mkfifo { .. } => "mkfifo",
+            Op::GetFlags { .. } => "getflags",
+            Op::SetFlags { .. } => "setflags",
         }
     }
 
@@ -156,8 +199,111 @@ impl Op {
                 | Op::GetXattr { .. }
                 | Op::ListXattr { .. }
                 | Op::Readdir { .. }
+                | Op::GetFlags { .. }
         )
     }
+
+    /// Every path the operation names.
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            Op::Rename { from, to, .. } | Op::Link { from, to } => vec![from, to],
+            Op::Create { path, .. }
+            | Op::Pwrite { path, .. }
+            | Op::Append { path, .. }
+            | Op::Truncate { path, .. }
+            | Op::Read { path }
+            | Op::Stat { path, .. }
+            | Op::Unlink { path }
+            | Op::Mkdir { path, .. }
+            | Op::Rmdir { path }
+            | Op::Symlink { path, .. }
+            | Op::Readlink { path }
+            | Op::Chmod { path, .. }
+            | Op::Utimens { path, .. }
+            | Op::SetXattr { path, .. }
+            | Op::GetXattr { path, .. }
+            | Op::ListXattr { path }
+            | Op::RemoveXattr { path, .. }
+            | Op::Readdir { path }
+            | Op::Mkfifo { path, .. }
+            | Op::GetFlags { path }
+            | Op::SetFlags { path, .. } => vec![path],
+        }
+    }
+
+    /// The paths through which a successful operation copies a file up
+    /// (changes its data or attributes), with whether the final component
+    /// is followed if it is a symlink.
+    pub fn copy_up_paths(&self) -> Vec<(&str, bool)> {
+        match self {
+            // The module copies up when a file is opened for writing.
+            Op::Create { path, .. } => vec![(path, true)],
+            Op::Pwrite { path, .. }
+            | Op::Append { path, .. }
+            | Op::Truncate { path, .. }
+            | Op::Chmod { path, .. } => vec![(path, true)],
+            Op::Utimens { path, nofollow, .. } => vec![(path, !*nofollow)],
+            Op::SetXattr { path, .. }
+            | Op::RemoveXattr { path, .. }
+            | Op::SetFlags { path, .. } => {
+                vec![(path, false)]
+            }
+            Op::Link { from, .. } => vec![(from, false)],
+            Op::Rename { from, to, flags } => match *flags {
+                sys::RENAME_WHITEOUT => vec![],
+                sys::RENAME_EXCHANGE => vec![(from, false), (to, false)],
+                _ => vec![(from, false)],
+            },
+            _ => vec![],
+        }
+    }
+}
+
+/// "+a-i" for chattr-style flag changes.
+pub fn show_flag_change(set: u32, clear: u32) -> String {
+    let letters = [
+        (sys::FS_APPEND_FL, 'a'),
+        (sys::FS_IMMUTABLE_FL, 'i'),
+        (sys::FS_NODUMP_FL, 'd'),
+        (sys::FS_NOATIME_FL, 'A'),
+    ];
+    let mut s = String::new();
+    for (bit, c) in letters {
+        if set & bit != 0 {
+            s.push('+');
+            s.push(c);
+        }
+        if clear & bit != 0 {
+            s.push('-');
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push_str("(none)");
+    }
+    s
+}
+
+/// lsattr-style letters of a flags word ("-" when none).
+pub fn show_flags(f: u32) -> String {
+    let mut s = String::new();
+    for (bit, c) in [
+        (sys::FS_APPEND_FL, 'a'),
+        (sys::FS_IMMUTABLE_FL, 'i'),
+        (sys::FS_NODUMP_FL, 'd'),
+        (sys::FS_NOATIME_FL, 'A'),
+    ] {
+        if f & bit != 0 {
+            s.push(c);
+        }
+    }
+    if f & !sys::FS_COMPARED_FL != 0 {
+        s.push_str(&format!("+{:#x}", f & !sys::FS_COMPARED_FL));
+    }
+    if s.is_empty() {
+        s.push('-');
+    }
+    s
 }
 
 fn show_path(p: &str) -> String {
@@ -177,6 +323,7 @@ fn rename_flags(f: u32) -> &'static str {
         0 => "0",
         sys::RENAME_NOREPLACE => "RENAME_NOREPLACE",
         sys::RENAME_EXCHANGE => "RENAME_EXCHANGE",
+        sys::RENAME_WHITEOUT => "RENAME_WHITEOUT",
         _ => "?",
     }
 }
@@ -283,6 +430,13 @@ impl fmt::Display for Op {
             }
             Op::Readdir { path } => write!(f, "readdir {}", show_path(path)),
             Op::Mkfifo { path, mode } => write!(f, "mkfifo {} mode={:04o}", show_path(path), mode),
+            Op::GetFlags { path } => write!(f, "lsattr (FS_IOC_GETFLAGS) {}", show_path(path)),
+            Op::SetFlags { path, set, clear } => write!(
+                f,
+                "chattr {} (FS_IOC_SETFLAGS) {}",
+                show_flag_change(*set, *clear),
+                show_path(path)
+            ),
         }
     }
 }
@@ -331,9 +485,15 @@ pub enum Val {
     Bytes(Vec<u8>),
     Text(String),
     Stat(StatInfo),
-    Times { atime: Option<Time>, mtime: Time },
+    Times {
+        atime: Option<Time>,
+        mtime: Time,
+    },
     Names(Vec<String>),
     Dirents(Vec<(String, u8)>),
+    /// The flag ioctls: the file could be opened; the ioctl's own result
+    /// (the flags after the call, masked to FS_COMPARED_FL).
+    Flags(Result<u32, Errno>),
 }
 
 /// Normalised result of one operation: a value or an errno.
@@ -365,6 +525,8 @@ pub fn show_outcome(o: &Outcome) -> String {
             let parts: Vec<String> = d.iter().map(|(n, t)| format!("{n}:{t}")).collect();
             format!("Ok([{}])", parts.join(" "))
         }
+        Ok(Val::Flags(Ok(f))) => format!("Ok(open; ioctl Ok({}))", show_flags(*f)),
+        Ok(Val::Flags(Err(e))) => format!("Ok(open; ioctl Err({}))", sys::errno_name(*e)),
     }
 }
 
@@ -397,18 +559,39 @@ impl Bug {
 }
 
 /// One side of the comparison: a directory tree the operations run on.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Side {
     pub root: PathBuf,
-    /// Emulate aufs's reserved names: any path component starting with
-    /// `.wh.` gets EPERM (aufs-reference.md, "Reserved names").  Set on the
-    /// reference and on the simulated union of `selfcheck`; never on a real
-    /// aufs mount.
-    pub aufs_names: bool,
+    /// This side is a plain directory that models aufs (the reference, and
+    /// the simulated union of `selfcheck`; never a real aufs mount):
+    /// * reserved names: any path component starting with `.wh.` gets
+    ///   EPERM (aufs-reference.md, "Reserved names");
+    /// * hard links of read-only branches break on copy-up (`links`);
+    /// * RENAME_WHITEOUT is refused with EINVAL (after the VFS's own
+    ///   checks), see [`Side::rename_whiteout`].
+    pub model: bool,
     pub bug: Option<Bug>,
+    /// Hard-link model (empty unless `model`).
+    pub links: LinkModel,
+    /// Directory permission model (empty unless `model`).
+    pub dirperms: DirPerms,
+    /// Link-model changes of the last operation, kept or undone by
+    /// [`Side::settle`].
+    pending: Vec<Pending>,
 }
 
 impl Side {
+    pub fn new(root: PathBuf, model: bool, bug: Option<Bug>, stash: PathBuf) -> Side {
+        Side {
+            root,
+            model,
+            bug,
+            links: LinkModel::new(stash),
+            dirperms: DirPerms::default(),
+            pending: Vec::new(),
+        }
+    }
+
     pub fn abs(&self, rel: &str) -> PathBuf {
         if rel.is_empty() {
             self.root.clone()
@@ -422,12 +605,18 @@ impl Side {
     /// missing or not a directory, in which case the real syscall on the plain
     /// directory gives the same error as aufs would.
     fn reserved_name_errno(&self, rel: &str) -> Option<Errno> {
-        if !self.aufs_names || rel.is_empty() {
+        if !self.model || rel.is_empty() {
             return None;
         }
         let comps: Vec<&str> = rel.split('/').collect();
         for (i, c) in comps.iter().enumerate() {
             if c.starts_with(WH_PREFIX) {
+                // The lookup of the name needs search permission on its
+                // directory first (else EACCES, from the real syscall).
+                let parent = self.abs(&comps[..i].join("/"));
+                if !sys::can_search(&parent) {
+                    return None;
+                }
                 return Some(libc::EPERM);
             }
             if i + 1 < comps.len() {
@@ -441,38 +630,198 @@ impl Side {
         None
     }
 
-    fn paths_of(op: &Op) -> Vec<&str> {
-        match op {
-            Op::Rename { from, to, .. } | Op::Link { from, to } => vec![from, to],
-            Op::Create { path, .. }
-            | Op::Pwrite { path, .. }
-            | Op::Append { path, .. }
-            | Op::Truncate { path, .. }
-            | Op::Read { path }
-            | Op::Stat { path, .. }
-            | Op::Unlink { path }
-            | Op::Mkdir { path, .. }
-            | Op::Rmdir { path }
-            | Op::Symlink { path, .. }
-            | Op::Readlink { path }
-            | Op::Chmod { path, .. }
-            | Op::Utimens { path, .. }
-            | Op::SetXattr { path, .. }
-            | Op::GetXattr { path, .. }
-            | Op::ListXattr { path }
-            | Op::RemoveXattr { path, .. }
-            | Op::Readdir { path }
-            | Op::Mkfifo { path, .. } => vec![path],
+    /// Applies `op` and returns its normalised outcome; `Err` is a failure
+    /// of the tester's own model (not an outcome).
+    pub fn apply(&mut self, op: &Op) -> Result<Outcome, String> {
+        self.settle(true)?;
+        if let Some(e) = self.dir_permission_errno(op) {
+            return Ok(Err(e));
         }
-    }
-
-    /// Applies `op` and returns its normalised outcome.
-    pub fn apply(&self, op: &Op) -> Outcome {
-        for p in Self::paths_of(op) {
+        for p in op.paths() {
             if let Some(e) = self.reserved_name_errno(p) {
-                return Err(e);
+                return Ok(Err(e));
             }
         }
+        if !self.model {
+            return Ok(self.apply_raw(op));
+        }
+        if let Op::Rename {
+            from,
+            to,
+            flags: sys::RENAME_WHITEOUT,
+        } = op
+        {
+            return self.rename_whiteout(from, to);
+        }
+        if op.mutates_tree() {
+            for p in op.paths() {
+                let p = self.abs(p);
+                self.links.touch(&p);
+            }
+        }
+        // Copy-up through a name of a lower hard link: that name becomes a
+        // file of its own (kept only if the operation succeeds).
+        let same_file = match op {
+            Op::Rename { from, to, .. } => {
+                let st = |p: &str| privs::as_root(|| sys::lstat(&self.abs(p)));
+                matches!((st(from), st(to)), (Ok(a), Ok(b)) if a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+            }
+            _ => false,
+        };
+        if !same_file && !self.links.lower.is_empty() {
+            for (p, follow) in op.copy_up_paths() {
+                let mut p = self.abs(p);
+                if follow {
+                    match privs::as_root(|| sys::realpath(&p)) {
+                        Ok(r) if r.starts_with(&self.root) => p = r,
+                        _ => continue,
+                    }
+                }
+                if let Some(pend) = self.links.prepare(&p)? {
+                    self.pending.push(pend);
+                }
+            }
+        }
+        let out = self.apply_raw(op);
+        if out.is_err() {
+            self.settle(false)?;
+        }
+        Ok(out)
+    }
+
+    /// EACCES where the union's directory permission rule refuses what
+    /// this directory's own permissions allow (see [`DirPerms`]): search
+    /// on every directory walked through, in the order the VFS walks the
+    /// paths, and read on a directory the operation opens for reading or
+    /// whose user.* xattr it reads.  `None`: the real call decides.
+    fn dir_permission_errno(&self, op: &Op) -> Option<Errno> {
+        if !self.model || self.dirperms.lower.is_empty() || sys::geteuid() == 0 {
+            return None;
+        }
+        let mut last_dirs = Vec::new();
+        for p in op.paths() {
+            match self.dirperms.walk(&self.root, p) {
+                Walk::Denied => return Some(libc::EACCES),
+                Walk::Undecided => return None,
+                Walk::Allowed(d) => last_dirs.push(d),
+            }
+        }
+        let reads_dir = match op {
+            Op::Readdir { .. } | Op::Read { .. } | Op::GetFlags { .. } | Op::SetFlags { .. } => {
+                true
+            }
+            Op::GetXattr { name, .. } => name.starts_with("user."),
+            _ => false,
+        };
+        if let (true, Some(Some(ino))) = (reads_dir, last_dirs.first()) {
+            let (uid, gid) = (sys::geteuid(), sys::getegid());
+            if !self.dirperms.allows(*ino, uid, gid, libc::R_OK as u32) {
+                return Some(libc::EACCES);
+            }
+        }
+        None
+    }
+
+    /// Keeps (`keep`) or undoes the link-model changes of the last
+    /// operation.  [`Side::apply`] keeps them at the start of the next
+    /// operation; the runner undoes them when the union legitimately did
+    /// nothing (known differences).
+    pub fn settle(&mut self, keep: bool) -> Result<(), String> {
+        // Undo in reverse order (an exchange may have broken both names).
+        while let Some(p) = self.pending.pop() {
+            if keep {
+                self.links.commit(p)?;
+            } else {
+                self.links.undo(p)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// RENAME_WHITEOUT as the union answers it: the VFS's checks before
+    /// the filesystem's rename (missing source, permissions, types, ...) as
+    /// for any rename, then EINVAL from aufs and nothing changed.  tmpfs
+    /// would make a whiteout device instead; so the rename is done for real
+    /// on this side (that gives the VFS's answers) and undone if it
+    /// succeeded.  Two names of one inode: the VFS succeeds without calling
+    /// the filesystem.  ENOTEMPTY from tmpfs (a non-empty target directory)
+    /// comes from the filesystem's rename, where aufs answers EINVAL first;
+    /// from the VFS it means the target is an ancestor of the source.
+    fn rename_whiteout(&mut self, from: &str, to: &str) -> Result<Outcome, String> {
+        let (f, t) = (self.abs(from), self.abs(to));
+        let fst = privs::as_root(|| sys::lstat(&f));
+        let tst = privs::as_root(|| sys::lstat(&t));
+        let same =
+            matches!((&fst, &tst), (Ok(a), Ok(b)) if a.st_ino == b.st_ino && a.st_dev == b.st_dev);
+        let e = |what: &str, p: &Path, e: Errno| {
+            format!(
+                "RENAME_WHITEOUT model: {what} {}: {}",
+                p.display(),
+                sys::errno_name(e)
+            )
+        };
+        // What a successful rename would replace, to put it back.
+        let mut stash: Option<PathBuf> = None;
+        let mut replaced_dir: Option<ReplacedDir> = None;
+        if let (Ok(_), Ok(st)) = (&fst, &tst) {
+            if !same && from != to {
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    replaced_dir = privs::as_root(|| ReplacedDir::of(&t, st));
+                } else {
+                    let s = self
+                        .links
+                        .stash
+                        .join(format!("wh-target.{}", sys::getpid()));
+                    // Fails for an append-only/immutable target, which the
+                    // rename cannot replace either.
+                    if privs::as_root(|| sys::link(&t, &s)).is_ok() {
+                        stash = Some(s);
+                    }
+                }
+            }
+        }
+        let r = sys::renameat2(&f, &t, sys::RENAME_WHITEOUT);
+        let out = match r {
+            Ok(()) if same => Ok(Val::Unit),
+            Ok(()) => {
+                privs::as_root(|| {
+                    parents_unlocked(&[&f, &t], || -> Result<(), String> {
+                        sys::unlink(&f).map_err(|x| e("remove whiteout", &f, x))?;
+                        sys::renameat2(&t, &f, 0).map_err(|x| e("rename back", &f, x))?;
+                        if let Some(s) = stash.take() {
+                            sys::renameat2(&s, &t, 0).map_err(|x| e("restore target", &t, x))?;
+                        } else if let Some(d) = &replaced_dir {
+                            d.recreate(&t)
+                                .map_err(|x| e("re-create target dir", &t, x))?;
+                        } else if tst.is_ok() {
+                            return Err(format!(
+                                "RENAME_WHITEOUT model: {} was replaced and cannot be restored",
+                                t.display()
+                            ));
+                        }
+                        Ok(())
+                    })
+                })?;
+                Err(libc::EINVAL)
+            }
+            Err(libc::ENOTEMPTY) => {
+                let fparent = f.parent().map(|p| privs::as_root(|| sys::realpath(p)));
+                let tdir = privs::as_root(|| sys::realpath(&t));
+                match (fparent, tdir) {
+                    (Some(Ok(fp)), Ok(td)) if fp.starts_with(&td) => Err(libc::ENOTEMPTY),
+                    _ => Err(libc::EINVAL),
+                }
+            }
+            Err(x) => Err(x),
+        };
+        if let Some(s) = stash {
+            privs::as_root(|| sys::unlink(&s)).map_err(|x| e("unlink", &s, x))?;
+        }
+        Ok(out)
+    }
+
+    /// Applies `op` to this side's tree as it is.
+    fn apply_raw(&self, op: &Op) -> Outcome {
         match op {
             Op::Create {
                 path,
@@ -598,6 +947,21 @@ impl Side {
             Op::Mkfifo { path, mode } => {
                 sys::mknod(&self.abs(path), libc::S_IFIFO | (*mode & 0o7777), 0).map(|_| Val::Unit)
             }
+            Op::GetFlags { path } => {
+                let fd = sys::open_for_flags(&self.abs(path))?;
+                Ok(Val::Flags(
+                    sys::get_flags(&fd).map(|f| f & sys::FS_COMPARED_FL),
+                ))
+            }
+            Op::SetFlags { path, set, clear } => {
+                let fd = sys::open_for_flags(&self.abs(path))?;
+                let r = sys::get_flags(&fd).and_then(|old| {
+                    let new = (old | set) & !clear;
+                    sys::set_flags(&fd, new)?;
+                    Ok(new & sys::FS_COMPARED_FL)
+                });
+                Ok(Val::Flags(r))
+            }
         }
     }
 }
@@ -606,6 +970,36 @@ impl Side {
 pub struct ReplacedDir {
     pub st: libc::stat,
     pub xattrs: Vec<(String, Vec<u8>)>,
+    pub flags: Option<u32>,
+}
+
+impl ReplacedDir {
+    fn of(p: &Path, st: &libc::stat) -> Option<ReplacedDir> {
+        Some(ReplacedDir {
+            st: *st,
+            xattrs: sys::compared_xattrs(p).unwrap_or_default(),
+            flags: sys::get_flags_at(p)
+                .ok()
+                .map(|f| f & sys::FS_COMPARED_FL)
+                .filter(|f| *f != 0),
+        })
+    }
+
+    /// Creates the directory again at `p` with the recorded attributes.
+    fn recreate(&self, p: &Path) -> sys::SysResult<()> {
+        sys::mkdir(p, 0o700)?;
+        if sys::geteuid() == 0 {
+            sys::lchown(p, self.st.st_uid, self.st.st_gid)?;
+        }
+        for (n, v) in &self.xattrs {
+            sys::lsetxattr(p, n, v, 0)?;
+        }
+        sys::chmod(p, self.st.st_mode & 0o7777)?;
+        if let Some(f) = self.flags {
+            sys::set_compared_flags_at(p, f)?;
+        }
+        Ok(())
+    }
 }
 
 /// What is needed to undo a directory rename on a plain directory: used on
@@ -637,10 +1031,7 @@ pub fn rename_undo_info(side: &Side, op: &Op) -> Option<RenameUndo> {
     }
     let replaced_dir = if *flags == 0 && is_dir(&tst) && from != to {
         let st = tst.ok()?;
-        Some(ReplacedDir {
-            st,
-            xattrs: sys::compared_xattrs(&t).unwrap_or_default(),
-        })
+        ReplacedDir::of(&t, &st)
     } else {
         None
     };
@@ -652,7 +1043,12 @@ pub fn rename_undo_info(side: &Side, op: &Op) -> Option<RenameUndo> {
     })
 }
 
+/// Undoes a rename (see [`RenameUndo`]); needs root.
 pub fn undo_rename(u: &RenameUndo) -> Result<(), String> {
+    parents_unlocked(&[&u.from, &u.to], || undo_rename_inner(u))
+}
+
+fn undo_rename_inner(u: &RenameUndo) -> Result<(), String> {
     let e = |what: &str, e: sys::Errno| format!("undoing rename: {what}: {}", sys::errno_name(e));
     if u.flags == sys::RENAME_EXCHANGE {
         return sys::renameat2(&u.from, &u.to, sys::RENAME_EXCHANGE)
@@ -662,15 +1058,61 @@ pub fn undo_rename(u: &RenameUndo) -> Result<(), String> {
         return Ok(());
     }
     sys::renameat2(&u.to, &u.from, 0).map_err(|x| e("rename back", x))?;
-    if let Some(ReplacedDir { st, xattrs }) = &u.replaced_dir {
-        sys::mkdir(&u.to, 0o700).map_err(|x| e("re-create replaced dir", x))?;
-        if sys::geteuid() == 0 {
-            sys::lchown(&u.to, st.st_uid, st.st_gid).map_err(|x| e("chown", x))?;
-        }
-        for (n, v) in xattrs {
-            sys::lsetxattr(&u.to, n, v, 0).map_err(|x| e("setxattr", x))?;
-        }
-        sys::chmod(&u.to, st.st_mode & 0o7777).map_err(|x| e("chmod", x))?;
+    if let Some(d) = &u.replaced_dir {
+        d.recreate(&u.to)
+            .map_err(|x| e("re-create replaced dir", x))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_whiteout_is_einval_after_the_vfs_checks() {
+        let dir =
+            std::env::temp_dir().join(format!("aufs-difftest-whiteout.{}", std::process::id()));
+        let _ = sys::remove_tree(&dir);
+        sys::mkdir(&dir, 0o755).unwrap();
+        let root = dir.join("t");
+        sys::mkdir(&root, 0o755).unwrap();
+        sys::mkdir(&dir.join("stash"), 0o700).unwrap();
+        let mut side = Side::new(root.clone(), true, None, dir.join("stash"));
+        let put = |p: &str, data: &str| {
+            let fd = sys::open(&root.join(p), libc::O_CREAT | libc::O_WRONLY, 0o644).unwrap();
+            sys::write_all(&fd, data.as_bytes()).unwrap();
+        };
+        put("a", "A");
+        put("b", "B");
+        sys::link(&root.join("a"), &root.join("a2")).unwrap();
+        sys::mkdir(&root.join("d"), 0o755).unwrap();
+        sys::mkdir(&root.join("d/sub"), 0o755).unwrap();
+        sys::mkdir(&root.join("e"), 0o755).unwrap();
+        put("e/x", "X");
+        sys::mkdir(&root.join("empty"), 0o750).unwrap();
+        let before = crate::tree::snapshot(&root);
+        let mut rw = |from: &str, to: &str| {
+            side.apply(&Op::Rename {
+                from: from.into(),
+                to: to.into(),
+                flags: sys::RENAME_WHITEOUT,
+            })
+            .unwrap()
+        };
+        assert_eq!(rw("a", "b"), Err(libc::EINVAL));
+        assert_eq!(rw("a", "new"), Err(libc::EINVAL));
+        assert_eq!(rw("d", "empty"), Err(libc::EINVAL));
+        assert_eq!(rw("b", "empty"), Err(libc::EISDIR));
+        assert_eq!(rw("missing", "x"), Err(libc::ENOENT));
+        assert_eq!(rw("d", "e"), Err(libc::EINVAL)); // tmpfs: ENOTEMPTY
+        assert_eq!(rw("d/sub", "d"), Err(libc::ENOTEMPTY)); // the VFS's
+        assert_eq!(rw("a", "a2"), Ok(Val::Unit)); // one inode: no-op
+        assert_eq!(rw("a", "a"), Ok(Val::Unit));
+        let after = crate::tree::snapshot(&root);
+        assert_eq!(crate::tree::compare(&after, &before), Vec::<String>::new());
+        assert_eq!(after.inodes, before.inodes);
+        assert!(sys::list_names(&dir.join("stash")).unwrap().is_empty());
+        let _ = sys::remove_tree(&dir);
+    }
 }

@@ -9,6 +9,11 @@ use std::path::{Path, PathBuf};
 pub type Errno = i32;
 pub type SysResult<T> = Result<T, Errno>;
 
+/// The calling thread's errno.
+pub fn errno() -> Errno {
+    last_errno()
+}
+
 fn last_errno() -> Errno {
     std::io::Error::last_os_error()
         .raw_os_error()
@@ -67,6 +72,8 @@ pub fn errno_name(e: Errno) -> String {
         libc::EOPNOTSUPP => "EOPNOTSUPP",
         libc::ESTALE => "ESTALE",
         libc::ENXIO => "ENXIO",
+        libc::ENOTTY => "ENOTTY",
+        libc::ECHILD => "ECHILD",
         _ => return format!("errno{}", e),
     };
     n.to_string()
@@ -213,6 +220,7 @@ pub fn truncate(p: &Path, len: u64) -> SysResult<()> {
 
 pub const RENAME_NOREPLACE: u32 = 1;
 pub const RENAME_EXCHANGE: u32 = 2;
+pub const RENAME_WHITEOUT: u32 = 4;
 
 /// renameat2(2) through the raw syscall (works whatever the libc version).
 pub fn renameat2(from: &Path, to: &Path, flags: u32) -> SysResult<()> {
@@ -408,6 +416,85 @@ pub fn compared_xattrs(p: &Path) -> SysResult<Vec<(String, Vec<u8>)>> {
     Ok(out)
 }
 
+/// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW).
+pub fn lstat_at(dir: &Fd, name: &str) -> SysResult<libc::stat> {
+    let n = cstr(name)?;
+    // SAFETY: zeroed stat is a valid out-buffer; valid name.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::fstatat(dir.0, n.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
+/// openat(dirfd, name, flags | O_CLOEXEC).
+pub fn open_at(dir: &Fd, name: &str, flags: libc::c_int) -> SysResult<Fd> {
+    let n = cstr(name)?;
+    // SAFETY: valid name.
+    let fd = unsafe { libc::openat(dir.0, n.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        Err(last_errno())
+    } else {
+        Ok(Fd(fd))
+    }
+}
+
+/// readlinkat(dirfd, name).
+pub fn readlink_at(dir: &Fd, name: &str) -> SysResult<Vec<u8>> {
+    let n = cstr(name)?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: buf is writable for buf.len() bytes.
+    let r = unsafe {
+        libc::readlinkat(
+            dir.0,
+            n.as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+        )
+    };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    buf.truncate(r as usize);
+    Ok(buf)
+}
+
+/// The compared xattrs (see [`compared_xattr`]) of an open file, sorted.
+pub fn compared_xattrs_fd(fd: &Fd) -> SysResult<Vec<(String, Vec<u8>)>> {
+    let mut buf = vec![0u8; 65536];
+    // SAFETY: buf writable for its length.
+    let r = unsafe { libc::flistxattr(fd.0, buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if r < 0 {
+        return Err(last_errno());
+    }
+    buf.truncate(r as usize);
+    let mut names: Vec<String> = buf
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .filter(|n| compared_xattr(n))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for n in names {
+        let c = cstr(&n)?;
+        let mut v = vec![0u8; 65536];
+        // SAFETY: v writable for its length.
+        let r = unsafe {
+            libc::fgetxattr(
+                fd.0,
+                c.as_ptr(),
+                v.as_mut_ptr() as *mut libc::c_void,
+                v.len(),
+            )
+        };
+        if r < 0 {
+            return Err(last_errno());
+        }
+        v.truncate(r as usize);
+        out.push((n, v));
+    }
+    Ok(out)
+}
+
 /// All entries of directory `p`, including "." and "..", as (name, d_type).
 pub fn read_dir(p: &Path) -> SysResult<Vec<(String, u8)>> {
     let c = cpath(p)?;
@@ -416,6 +503,11 @@ pub fn read_dir(p: &Path) -> SysResult<Vec<(String, u8)>> {
     if dir.is_null() {
         return Err(last_errno());
     }
+    read_dir_stream(dir)
+}
+
+/// Reads all entries of `dir` and closes it.
+fn read_dir_stream(dir: *mut libc::DIR) -> SysResult<Vec<(String, u8)>> {
     let mut out = Vec::new();
     let result = loop {
         // SAFETY: errno is thread-local; reset it to tell end-of-dir from error.
@@ -439,6 +531,57 @@ pub fn read_dir(p: &Path) -> SysResult<Vec<(String, u8)>> {
     // SAFETY: dir is live and closed once.
     unsafe { libc::closedir(dir) };
     result.map(|_| out)
+}
+
+/// Names in the open directory `fd` other than "." and "..", sorted
+/// (getdents64 on the descriptor itself, which must be fresh: it is read
+/// to the end).
+pub fn list_names_fd(fd: &Fd) -> SysResult<Vec<String>> {
+    let mut buf = vec![0u8; 32768];
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: buf is writable for its length.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_getdents64,
+                fd.0,
+                buf.as_mut_ptr() as *mut libc::c_void,
+                buf.len(),
+            )
+        };
+        if n < 0 {
+            let e = last_errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            break;
+        }
+        out.extend(parse_dirents(&buf[..n as usize]));
+    }
+    out.retain(|n| n != "." && n != "..");
+    out.sort();
+    Ok(out)
+}
+
+/// The names in a getdents64 buffer (struct linux_dirent64: u64 ino,
+/// i64 off, u16 reclen, u8 type, NUL-terminated name).
+fn parse_dirents(b: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 19 <= b.len() {
+        let reclen = u16::from_ne_bytes([b[pos + 16], b[pos + 17]]) as usize;
+        if reclen < 19 || pos + reclen > b.len() {
+            break;
+        }
+        let name = &b[pos + 19..pos + reclen];
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        out.push(String::from_utf8_lossy(&name[..end]).into_owned());
+        pos += reclen;
+    }
+    out
 }
 
 /// Names in directory `p` other than "." and "..", sorted.
@@ -549,6 +692,15 @@ pub fn remove_tree(p: &Path) -> SysResult<()> {
         Err(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e),
     };
+    // Immutable/append-only entries cannot be removed (nor their
+    // directories changed): clear those flags first (needs root).
+    if st.st_mode & libc::S_IFMT == libc::S_IFREG || st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        if let Ok(f) = get_flags_at(p) {
+            if f & (FS_APPEND_FL | FS_IMMUTABLE_FL) != 0 {
+                let _ = set_flags_at(p, f & !(FS_APPEND_FL | FS_IMMUTABLE_FL));
+            }
+        }
+    }
     if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
         let _ = chmod(p, 0o700);
         for name in list_names(p)? {
@@ -557,6 +709,156 @@ pub fn remove_tree(p: &Path) -> SysResult<()> {
         rmdir(p)
     } else {
         unlink(p)
+    }
+}
+
+/// Inode flags of FS_IOC_GETFLAGS/SETFLAGS (linux/fs.h).
+pub const FS_IMMUTABLE_FL: u32 = 0x0000_0010;
+pub const FS_APPEND_FL: u32 = 0x0000_0020;
+pub const FS_NODUMP_FL: u32 = 0x0000_0040;
+pub const FS_NOATIME_FL: u32 = 0x0000_0080;
+/// The flags the tester sets and compares (what tmpfs supports).
+pub const FS_COMPARED_FL: u32 = FS_IMMUTABLE_FL | FS_APPEND_FL | FS_NODUMP_FL | FS_NOATIME_FL;
+const FS_IOC_GETFLAGS: libc::c_ulong = 0x8008_6601;
+const FS_IOC_SETFLAGS: libc::c_ulong = 0x4008_6602;
+
+/// FS_IOC_GETFLAGS on an open file.
+pub fn get_flags(fd: &Fd) -> SysResult<u32> {
+    let mut v: libc::c_long = 0;
+    // SAFETY: the ioctl writes (at most) one long into v.
+    check(unsafe { libc::ioctl(fd.0, FS_IOC_GETFLAGS, &mut v as *mut libc::c_long) })?;
+    Ok(v as u32)
+}
+
+/// FS_IOC_SETFLAGS on an open file.
+pub fn set_flags(fd: &Fd, flags: u32) -> SysResult<()> {
+    let v: libc::c_long = flags as libc::c_long;
+    // SAFETY: the ioctl reads one long from v.
+    check(unsafe { libc::ioctl(fd.0, FS_IOC_SETFLAGS, &v as *const libc::c_long) })
+}
+
+/// How chattr(1) opens a file for the flag ioctls.
+pub fn open_for_flags(p: &Path) -> SysResult<Fd> {
+    open(
+        p,
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_NOCTTY,
+        0,
+    )
+}
+
+pub fn get_flags_at(p: &Path) -> SysResult<u32> {
+    get_flags(&open_for_flags(p)?)
+}
+
+pub fn set_flags_at(p: &Path, flags: u32) -> SysResult<()> {
+    set_flags(&open_for_flags(p)?, flags)
+}
+
+/// Sets the compared flags (FS_COMPARED_FL) of `p` to those of `flags`,
+/// keeping the filesystem's other flags (ext4 refuses to drop some, e.g.
+/// its extents flag, with EOPNOTSUPP).
+pub fn set_compared_flags_at(p: &Path, flags: u32) -> SysResult<()> {
+    let fd = open_for_flags(p)?;
+    let cur = get_flags(&fd)?;
+    let new = (cur & !FS_COMPARED_FL) | (flags & FS_COMPARED_FL);
+    if new == cur {
+        return Ok(());
+    }
+    set_flags(&fd, new)
+}
+
+/// Writes `text` to an existing file (e.g. /proc/sys/vm/drop_caches).
+pub fn write_text(p: &Path, text: &str) -> SysResult<()> {
+    let fd = open(p, libc::O_WRONLY, 0)?;
+    write_all(&fd, text.as_bytes()).map(|_| ())
+}
+
+/// The canonical absolute path (symlinks resolved), like realpath(3).
+pub fn realpath(p: &Path) -> SysResult<PathBuf> {
+    std::fs::canonicalize(p).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+/// Whether the caller (effective ids) may search the directory `p`.
+pub fn can_search(p: &Path) -> bool {
+    let Ok(c) = cpath(p) else { return false };
+    // SAFETY: valid path.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) == 0 }
+}
+
+pub fn getegid() -> u32 {
+    // SAFETY: trivial syscall.
+    unsafe { libc::getegid() }
+}
+
+/// setresuid(2) through the raw syscall: only the calling thread changes
+/// (the tester is single-threaded where it uses this; see privs.rs).
+/// `u32::MAX` (-1) leaves an id unchanged.
+pub fn setresuid(r: u32, e: u32, s: u32) -> SysResult<()> {
+    // SAFETY: plain syscall with integer arguments.
+    let rc = unsafe { libc::syscall(libc::SYS_setresuid, r, e, s) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// setresgid(2) through the raw syscall (see [`setresuid`]).
+pub fn setresgid(r: u32, e: u32, s: u32) -> SysResult<()> {
+    // SAFETY: plain syscall with integer arguments.
+    let rc = unsafe { libc::syscall(libc::SYS_setresgid, r, e, s) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// Drops every supplementary group.
+pub fn clear_groups() -> SysResult<()> {
+    // SAFETY: plain syscall; a zero-length list.
+    let rc = unsafe { libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// A pipe (read end, write end), close-on-exec.
+pub fn pipe() -> SysResult<(Fd, Fd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: fds has room for two descriptors.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildEnd {
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// waitpid(2) for one child, retrying on EINTR.
+pub fn wait_child(pid: libc::pid_t) -> SysResult<ChildEnd> {
+    let mut status: libc::c_int = 0;
+    loop {
+        // SAFETY: status is a valid out-pointer.
+        let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if rc < 0 {
+            let e = last_errno();
+            if e == libc::EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        break;
+    }
+    if libc::WIFEXITED(status) {
+        Ok(ChildEnd::Exited(libc::WEXITSTATUS(status)))
+    } else {
+        Ok(ChildEnd::Signaled(libc::WTERMSIG(status)))
     }
 }
 
@@ -577,6 +879,25 @@ pub fn kind_char(mode: u32) -> char {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directory_listing_through_a_descriptor() {
+        let d = std::env::temp_dir().join(format!("aufs-difftest-getdents.{}", std::process::id()));
+        let _ = remove_tree(&d);
+        mkdir(&d, 0o755).unwrap();
+        let mut want = Vec::new();
+        for i in 0..300 {
+            // Long names: several getdents64 calls.
+            let n = format!("{i:03}-{}", "x".repeat(200));
+            open(&d.join(&n), libc::O_CREAT | libc::O_WRONLY, 0o644).unwrap();
+            want.push(n);
+        }
+        want.sort();
+        let fd = open(&d, libc::O_RDONLY | libc::O_DIRECTORY, 0).unwrap();
+        assert_eq!(list_names_fd(&fd).unwrap(), want);
+        assert_eq!(list_names(&d).unwrap(), want);
+        remove_tree(&d).unwrap();
+    }
 
     #[test]
     fn octal_unescape() {
