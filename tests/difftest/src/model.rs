@@ -119,6 +119,11 @@ impl LinkModel {
             return None;
         }
         let st = privs::as_root(|| sys::lstat(p)).ok()?;
+        // Inode numbers are reused (ext4, xfs): a directory made later can
+        // carry a lower link's old number, but is never a lower link.
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            return None;
+        }
         self.lower.contains(&st.st_ino).then_some(st.st_ino)
     }
 
