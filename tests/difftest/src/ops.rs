@@ -804,7 +804,8 @@ impl Side {
                 })?;
                 Err(libc::EINVAL)
             }
-            Err(libc::ENOTEMPTY) => {
+            // xfs says EEXIST for a non-empty target directory (see apply_raw).
+            Err(libc::ENOTEMPTY) | Err(libc::EEXIST) => {
                 let fparent = f.parent().map(|p| privs::as_root(|| sys::realpath(p)));
                 let tdir = privs::as_root(|| sys::realpath(&t));
                 match (fparent, tdir) {
@@ -873,7 +874,18 @@ impl Side {
                 } else {
                     None
                 };
-                sys::renameat2(&self.abs(from), &self.abs(to), *flags)?;
+                let (fa, ta) = (self.abs(from), self.abs(to));
+                match sys::renameat2(&fa, &ta, *flags) {
+                    // A non-empty target directory: POSIX allows EEXIST or
+                    // ENOTEMPTY; xfs says EEXIST, tmpfs, ext4 and aufs
+                    // ENOTEMPTY.  Both sides are told the same.
+                    Err(libc::EEXIST)
+                        if *flags & sys::RENAME_NOREPLACE == 0 && is_dir(&sys::lstat(&ta)) =>
+                    {
+                        return Err(libc::ENOTEMPTY)
+                    }
+                    r => r?,
+                }
                 if let Some(u) = undo {
                     // Injected bug: report EXDEV after putting things back.
                     return match undo_rename(&u) {
