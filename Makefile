@@ -4,6 +4,7 @@
 #   make test       host tests + the VM suite (installs what is missing)
 #   make demo       boot the VM and replay the seed experiment
 #   make bench      aufs vs overlayfs vs the bare branch, in one VM run
+#   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
 
@@ -21,7 +22,7 @@ RUST_SRC := $(wildcard src/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
 C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
 
-.PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module
+.PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module test-debug
 
 all: module tool
 
@@ -63,6 +64,12 @@ test-vm: module tool selftests difftest
 test: setup
 	$(MAKE) test-host
 	$(MAKE) test-vm
+
+# The same VM suite on a debug kernel (lockdep, KASAN, kmemleak, ...) built
+# from Debian's linux-source once, cached in /var/cache/aufs-debug-kernel/;
+# the module is built in build/debug/.  Slow; not part of `make test`.
+test-debug: setup tool selftests difftest
+	$(TOP)/scripts/test-debug.sh
 
 demo: setup module tool
 	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/demo.sh $(TOP)

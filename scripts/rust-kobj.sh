@@ -3,9 +3,12 @@
 # object for Kbuild: cargo (Debian's rustc, our own core/alloc sysroot),
 # ld -r keeping only what the au_rs_* entry points need, objtool, and the
 # symbol gate.
-#   usage: rust-kobj.sh KVER OUT.o
+#   usage: rust-kobj.sh KVER OUT.o [KDIR]
+# KDIR (default /lib/modules/KVER/build) is the kernel tree whose objtool
+# is used (make test-debug passes its own debug kernel tree).
 set -euo pipefail
 kver=$1 out=$2
+kdir=${3:-/lib/modules/$kver/build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
 sysroot=$("$top/scripts/build-sysroot.sh" "$build")
@@ -30,7 +33,7 @@ syms=$(nm -g --defined-only "$obj" | awk '$2 == "T" && $3 ~ /^au_rs_/ { print "-
 ld -r $syms -o "$out.tmp" "$obj" --start-group "$lib/liballoc.rlib" "$lib/libcore.rlib" \
     "$lib/libcompiler_builtins.rlib" --end-group
 
-objtool=/lib/modules/$kver/build/tools/objtool/objtool
+objtool=$kdir/tools/objtool/objtool
 # objtool prints "Linked object detected, forcing --link" as an error line;
 # it is not one.  Anything else it says is.
 if ! "$objtool" --hacks=jump_label --hacks=noinstr --orc --retpoline --rethunk \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run a command as root inside a throw-away VM booted from Debian's kernel.
 #
-#   scripts/vm-run.sh [--timeout SECS] [--memory SIZE] [--cpus N] -- COMMAND [ARG...]
+#   scripts/vm-run.sh [--timeout SECS] [--memory SIZE] [--cpus N] [--kernel IMAGE] -- COMMAND [ARG...]
 #
 # virtme-ng (build/venv, made by scripts/setup.sh) boots /boot/vmlinuz-$KVER
 # under QEMU TCG (KVM does not work on our machines) with the host's root
@@ -16,6 +16,9 @@
 # messages, vng/QEMU errors) is written to $VM_CONSOLE_LOG (default
 # build/vm-console.log) and shown on stderr when the guest dies.
 #
+# --kernel IMAGE boots that bzImage instead of /boot/vmlinuz-$KVER (make
+# test-debug: its debug kernel, with everything the VM needs built in).
+#
 # The command travels on the kernel command line (base64): keep it short,
 # put long logic in a script.
 set -euo pipefail
@@ -24,9 +27,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TIMEOUT=1800
 MEMORY=2G
 CPUS=2
+KIMG=
 
 usage() {
-    echo "usage: $0 [--timeout SECS] [--memory SIZE] [--cpus N] -- COMMAND [ARG...]" >&2
+    echo "usage: $0 [--timeout SECS] [--memory SIZE] [--cpus N] [--kernel IMAGE] -- COMMAND [ARG...]" >&2
     exit 2
 }
 
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
         --timeout=*) TIMEOUT=${1#*=}; shift ;;
         --memory) [ $# -ge 2 ] || usage; MEMORY=$2; shift 2 ;;
         --cpus) [ $# -ge 2 ] || usage; CPUS=$2; shift 2 ;;
+        --kernel) [ $# -ge 2 ] || usage; KIMG=$2; shift 2 ;;
         --) shift; break ;;
         -h|--help) usage ;;
         *) usage ;;
@@ -44,8 +49,10 @@ done
 [ $# -gt 0 ] || usage
 case $TIMEOUT in ''|*[!0-9]*) echo "vm-run: bad --timeout '$TIMEOUT'" >&2; exit 2 ;; esac
 
-KVER=$("$ROOT/scripts/kver.sh") || { echo "vm-run: no usable kernel; run scripts/setup.sh" >&2; exit 1; }
-KIMG=/boot/vmlinuz-$KVER
+if [ -z "$KIMG" ]; then
+    KVER=$("$ROOT/scripts/kver.sh") || { echo "vm-run: no usable kernel; run scripts/setup.sh" >&2; exit 1; }
+    KIMG=/boot/vmlinuz-$KVER
+fi
 VENV=$ROOT/build/venv
 if [ ! -x "$VENV/bin/vng" ] || [ ! -x "$VENV/bin/virtme-run" ]; then
     echo "vm-run: $VENV/bin/vng missing; run scripts/setup.sh" >&2

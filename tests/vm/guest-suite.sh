@@ -425,6 +425,33 @@ fi
 
 umount "$TESTDIR" 2>/dev/null || umount -l "$TESTDIR" 2>/dev/null || true
 
+# kmemleak (debug kernels only, e.g. make test-debug): two scans, then any
+# "unreferenced object" report is a failure, shown as comment lines.
+kml_mnt=0
+mountpoint -q /sys/kernel/debug 2>/dev/null ||
+    { mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null && kml_mnt=1; }
+if [ ! -e /sys/kernel/debug/kmemleak ]; then
+    [ "$kml_mnt" = 0 ] || umount /sys/kernel/debug 2>/dev/null || true
+else
+    kml=/sys/kernel/debug/kmemleak
+    if echo scan >"$kml" 2>"$WORK/kmemleak.err" && sleep 5 &&
+       echo scan >"$kml" 2>>"$WORK/kmemleak.err"; then
+        cat "$kml" >"$WORK/kmemleak.txt" 2>&1
+        nleak=$(grep -c 'unreferenced object' "$WORK/kmemleak.txt")
+        if [ "$nleak" = 0 ]; then
+            suite_ok "kmemleak: no unreferenced objects"
+        else
+            mapfile -t kmlines < <(head -n 400 "$WORK/kmemleak.txt")
+            suite_fail "kmemleak: no unreferenced objects" \
+                "$nleak unreferenced object(s) (first 400 lines of $kml):" "${kmlines[@]}"
+        fi
+    else
+        suite_fail "kmemleak: no unreferenced objects" \
+            "cannot scan ($(cat "$WORK/kmemleak.err")); kmemleak disabled?" \
+            "$(dmesg | grep -i kmemleak | tail -n 3)"
+    fi
+fi
+
 echo "# ===== summary ====="
 for s in "${SUMMARY[@]}"; do echo "# $s"; done
 echo "# suite checks: $SUITE_N"

@@ -32,6 +32,20 @@ pub const SUITE_SHRINK_TIME: std::time::Duration = std::time::Duration::from_sec
 pub const SUITE_SHRINK_UNTIL: std::time::Duration = std::time::Duration::from_secs(300);
 pub const SUITE_BUDGET: std::time::Duration = std::time::Duration::from_secs(480);
 
+/// The two limits above, scaled to the guest suite's per-program timeout
+/// when it says a different one (AUFS_TEST_TIMEOUT: `make test-debug` gives
+/// its slow debug kernel more time): (shrink until, budget).
+pub fn suite_limits() -> (std::time::Duration, std::time::Duration) {
+    let t = std::env::var("AUFS_TEST_TIMEOUT").ok().and_then(|v| v.parse::<u64>().ok());
+    match t {
+        Some(t) if t > 600 => (
+            std::time::Duration::from_secs(t / 2),
+            std::time::Duration::from_secs(t * 4 / 5),
+        ),
+        _ => (SUITE_SHRINK_UNTIL, SUITE_BUDGET),
+    }
+}
+
 /// Options of the suite.
 #[derive(Clone, Debug)]
 pub struct SuiteOpts {
@@ -157,6 +171,7 @@ pub fn run(opts: &SuiteOpts) -> i32 {
     // After a stuck seed its work directory stays busy: go on in another.
     let mut stuck = 0usize;
     let mut minimized = 0usize;
+    let (shrink_until, budget) = suite_limits();
     let started = Instant::now();
     for seed in SUITE_SEEDS {
         let unpriv = suite_unpriv(seed);
@@ -168,12 +183,12 @@ pub fn run(opts: &SuiteOpts) -> i32 {
             tap.skip(&desc, reason);
             continue;
         }
-        if started.elapsed() >= SUITE_BUDGET {
+        if started.elapsed() >= budget {
             tap.not_ok(
                 &desc,
                 &[format!(
                     "not run: the suite's time budget of {} s is spent (earlier seeds failed, hung or were slow)",
-                    SUITE_BUDGET.as_secs()
+                    budget.as_secs()
                 )],
             );
             continue;
@@ -193,7 +208,7 @@ pub fn run(opts: &SuiteOpts) -> i32 {
         cfg.max_reruns = opts.max_reruns;
         cfg.xattr_ns = opts.xattr_ns;
         cfg.unpriv = unpriv;
-        cfg.shrink = minimized < SUITE_SHRINK_FAILURES && started.elapsed() < SUITE_SHRINK_UNTIL;
+        cfg.shrink = minimized < SUITE_SHRINK_FAILURES && started.elapsed() < shrink_until;
         cfg.shrink_time = SUITE_SHRINK_TIME;
         let rep = match run_watched(&cfg) {
             Ok(rep) => rep,
