@@ -104,6 +104,35 @@ static struct dentry *au_hop_begin(struct au_hop *op, void *ctx, u32 bindex,
 	return d;
 }
 
+/*
+ * After a successful create on a branch.  Some filesystems leave a new
+ * directory's dentry unhashed (or negative) and expect a fresh lookup;
+ * an unhashed dentry can also mean that the name was removed on the
+ * branch directly right after we made it.  Look the name up again in that
+ * case (the parent is still locked): a positive answer is the object,
+ * a negative one means it is gone already (ENOENT, not an I/O error).
+ */
+static int au_created(struct dentry **dp, struct dentry *parent,
+		      const u8 *name, u32 len)
+{
+	struct dentry *d = *dp, *n;
+
+	if (!d_unhashed(d) && d_is_positive(d))
+		return 0;
+	if (d_is_positive(d) && !d_is_dir(d))
+		return 0;	/* removed already; the open file stays ours */
+	n = lookup_one_len((const char *)name, parent, len);
+	if (IS_ERR(n))
+		return PTR_ERR(n);
+	if (d_is_negative(n)) {
+		dput(n);
+		return -ENOENT;
+	}
+	dput(d);
+	*dp = n;
+	return 0;
+}
+
 int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 		u32 mode, u32 rdev, const u8 *target, u32 tlen, u32 cred, void **out)
 {
@@ -139,9 +168,8 @@ int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 			err = vfs_mknod(&init_user_ns, op.pdir, d, mode, new_decode_dev(rdev));
 			break;
 		}
-		/* Some filesystems leave the dentry unhashed after mkdir. */
-		if (!err && (d_unhashed(d) || d_is_negative(d)))
-			err = -EIO;
+		if (!err)
+			err = au_created(&d, dir, name, len);
 	}
 	if (err)
 		dput(d);
@@ -289,8 +317,13 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 		err = PTR_ERR(out);
 		goto out_in;
 	}
-	/* A reflink where the branches allow it: instant, and keeps holes. */
-	if (len > 0 && vfs_clone_file_range(in, 0, out, 0, len, 0) == len)
+	/*
+	 * A reflink where the branches allow it: instant, and keeps holes.
+	 * do_clone_file_range(), not vfs_clone_file_range(): the freeze
+	 * protection is already held (au_wr_begin), and taking it again
+	 * would deadlock against a freeze that starts in between.
+	 */
+	if (len > 0 && do_clone_file_range(in, 0, out, 0, len, 0) == len)
 		pos = len;
 	while (pos < len) {
 		data = vfs_llseek(in, pos, SEEK_DATA);
@@ -311,15 +344,25 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 			}
 			n = do_splice_direct(in, &pos, out, &opos,
 					     min_t(loff_t, hole - pos, SZ_1M), SPLICE_F_MOVE);
-			if (n <= 0) {
-				err = n < 0 ? n : -EIO;
+			if (n < 0) {
+				err = n;
 				goto out_out;
+			}
+			if (n == 0) {
+				/*
+				 * The lower file shrank under us (changed on
+				 * its branch directly): the copy ends at its
+				 * new end, as a reader would have seen it.
+				 */
+				len = pos;
+				break;
 			}
 			cond_resched();
 		}
 	}
-	/* The size, including a hole at the end. */
-	if (i_size_read(file_inode(out)) != len)
+	/* The size, including a hole at the end (not past the source's end). */
+	ia.ia_size = min_t(loff_t, len, i_size_read(file_inode(in)));
+	if (i_size_read(file_inode(out)) != ia.ia_size)
 		err = au_notify(out->f_path.dentry, &ia);
 	if (!err)
 		err = vfs_fsync(out, 0);
@@ -439,13 +482,19 @@ int au_c_copy_flags(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 		return 0;	/* the source has no flags to keep */
 	if (err)
 		return err;
-	if (!(fa.flags & AU_COPY_FLAGS))
-		return 0;
 	err = au_wr_begin(&wr, ctx, dbr, AU_CRED_INTERNAL);
 	if (err)
 		return err;
+	/*
+	 * The copy gets exactly the source's flags of this set, also when
+	 * the source has none: a flag the new file inherited from its
+	 * directory on the branch (ext4 passes NODUMP, SYNC, NOATIME down)
+	 * is not the file's.
+	 */
 	err = vfs_fileattr_get(dst, &nfa);
-	if (!err) {
+	if (err == -ENOIOCTLCMD || err == -ENOTTY || err == -EOPNOTSUPP)
+		err = (fa.flags & AU_COPY_FLAGS) ? -EOPNOTSUPP : 0;
+	else if (!err && (nfa.flags & AU_COPY_FLAGS) != (fa.flags & AU_COPY_FLAGS)) {
 		fileattr_fill_flags(&nfa, (nfa.flags & ~AU_COPY_FLAGS) |
 				    (fa.flags & AU_COPY_FLAGS));
 		err = vfs_fileattr_set(&init_user_ns, dst, &nfa);

@@ -239,7 +239,7 @@ fn copy_up_nondir<B: WriteBackend>(
     drop(tmp);
     let n = b.lookup(t, dst_dir, name)?;
     if !positive(b, t, &n)? {
-        return Err(Errno::EIO);
+        return Err(Errno::ENOENT); // removed on the branch directly, just now
     }
     if let Err(e) = b.copy_flags(src.br, &src.node, t, &n) {
         drop(n);
@@ -416,6 +416,11 @@ fn clear_dir<B: WriteBackend>(b: &B, t: u32, dir: &B::Node) -> Result<()> {
 /// with children on branches other than `t` cannot move (EXDEV, as aufs
 /// does) — for RENAME_EXCHANGE that holds for both sides.  `dst` is empty
 /// when the target does not exist.
+///
+/// `Ok(true)`: there is nothing to do.  Source and target are two names of
+/// one file (hard links on the same branch, which the union shows as two
+/// objects): rename(2) then succeeds and changes nothing, as the VFS does
+/// for one inode, with no copy-up (the file may be immutable).
 pub fn rename_check<B: WriteBackend>(
     b: &B,
     brs: &dyn Branches,
@@ -423,8 +428,17 @@ pub fn rename_check<B: WriteBackend>(
     dst: &[Lower<B::Node>],
     t: u32,
     flags: u32,
-) -> Result<()> {
+) -> Result<bool> {
     let exchange = flags & RENAME_EXCHANGE != 0;
+    if let (Some(s), Some(d)) = (src.first(), dst.first()) {
+        if s.br == d.br {
+            let ss = b.stat(s.br, &s.node)?.ok_or(Errno::ENOENT)?;
+            let ds = b.stat(d.br, &d.node)?.ok_or(Errno::ENOENT)?;
+            if ss.ino == ds.ino && !ss.is_dir() && !ds.is_dir() {
+                return Ok(true);
+            }
+        }
+    }
     if let Some(d) = dst.first() {
         let is_dir = b.stat(d.br, &d.node)?.is_some_and(|s| s.is_dir());
         if is_dir && !exchange && !dir_is_empty(b, brs, dst)? {
@@ -435,7 +449,7 @@ pub fn rename_check<B: WriteBackend>(
     if exchange {
         movable(b, brs, dst, t)?;
     }
-    Ok(())
+    Ok(false)
 }
 
 /// A directory cannot be moved when anything of it lives on a branch other
@@ -774,16 +788,30 @@ mod tests {
     }
 
     #[test]
+    fn rename_between_two_names_of_one_file_does_nothing() {
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f=x"])]);
+        let d = walk(&m, "d");
+        let f = walk(&m, "d/f");
+        m.link(1, &f[0].node, &d[1].node, b"g", Cred::Internal).unwrap();
+        let g = walk(&m, "d/g");
+        assert_eq!(rename_check(&m, &m, &f, &g, 0, 0), Ok(true));
+        assert_eq!(rename_check(&m, &m, &f, &g, 0, RENAME_EXCHANGE), Ok(true));
+        // Another file with the same content is another file.
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f=x", "d/g=x"])]);
+        assert_eq!(rename_check(&m, &m, &walk(&m, "d/f"), &walk(&m, "d/g"), 0, 0), Ok(false));
+    }
+
+    #[test]
     fn rename_dir_rules() {
         let m = MemBackend::new(&[("rw", &["up/x", "e/"]), ("ro", &["low/y", "e/"])]);
         assert_eq!(rename_check(&m, &m, &walk(&m, "low"), &[], 0, 0), Err(Errno::EXDEV));
-        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &[], 0, 0), Ok(()));
-        assert_eq!(rename_check(&m, &m, &walk(&m, "e"), &[], 0, 0), Ok(()), "lower part has no children");
+        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &[], 0, 0), Ok(false));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "e"), &[], 0, 0), Ok(false), "lower part has no children");
         // A non-empty target comes first: ENOTEMPTY, not EXDEV.
         assert_eq!(rename_check(&m, &m, &walk(&m, "low"), &walk(&m, "up"), 0, 0), Err(Errno::ENOTEMPTY));
         // RENAME_EXCHANGE moves both sides: either one with lower children is EXDEV.
         assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "low"), 0, RENAME_EXCHANGE), Err(Errno::EXDEV));
-        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "e"), 0, RENAME_EXCHANGE), Ok(()));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "e"), 0, RENAME_EXCHANGE), Ok(false));
         let root = m.roots();
         rename(&m, &m, &root, &walk(&m, "e"), b"e", &root, &[], b"e2", 0, 0, 9).unwrap();
         assert!(m.get(0, ".wh.e").is_some(), "the empty lower dir is whited out");
@@ -890,7 +918,7 @@ mod tests {
         assert_eq!(rename_check(&m, &m, &walk(&m, "d"), &[], 0, 0), Err(Errno::EXDEV));
         // Lower children that are all whited out do not count.
         let m = MemBackend::new(&[("rw", &["d/.wh.c", "d/mine"]), ("ro", &["d/c/theirs"])]);
-        assert_eq!(rename_check(&m, &m, &walk(&m, "d"), &[], 0, 0), Ok(()));
+        assert_eq!(rename_check(&m, &m, &walk(&m, "d"), &[], 0, 0), Ok(false));
     }
 
     #[test]

@@ -347,6 +347,92 @@ TEST_F_TIMEOUT(ud, direct_changes_race_with_union_users, 120)
 	ASSERT_EQ(NULL, strstr(names_in(self->mnt, "."), ".wh."));
 }
 
+/*
+ * A lower file cut short on its branch while the union copies it up (open
+ * for write): the copy ends where the file now ends.  The open succeeds
+ * (never EIO), and the union's copy is the lower file as it was before or
+ * after the cut, byte for byte, never with a zero-filled tail.
+ */
+#define BIG	(16 << 20)
+#define CUT	(1 << 20)
+
+static int pattern_ok(int fd, off_t size)
+{
+	static char buf[1 << 16];
+	off_t pos = 0;
+
+	while (pos < size) {
+		ssize_t k = pread(fd, buf, sizeof(buf), pos), i;
+
+		if (k <= 0)
+			return 0;
+		for (i = 0; i < k; i++)
+			if (buf[i] != (char)('a' + (pos + i) % 23))
+				return 0;
+		pos += k;
+	}
+	return 1;
+}
+
+TEST_F_TIMEOUT(ud, lower_file_cut_short_during_copy_up, 300)
+{
+	static char buf[1 << 16];
+	char p[PATH_MAX + 16], q[PATH_MAX + 16];
+	int round, i, cut_during = 0;
+
+	for (round = 0; round < 6; round++) {
+		struct stat st;
+		pid_t c;
+		int fd, st_c;
+		off_t pos;
+
+		snprintf(p, sizeof(p), "%s/big%d", self->low, round);
+		snprintf(q, sizeof(q), "%s/big%d", self->mnt, round);
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		ASSERT_LE(0, fd);
+		for (pos = 0; pos < BIG; pos += sizeof(buf)) {
+			for (i = 0; i < (int)sizeof(buf); i++)
+				buf[i] = 'a' + (pos + i) % 23;
+			ASSERT_EQ((ssize_t)sizeof(buf), pwrite(fd, buf, sizeof(buf), pos));
+		}
+		close(fd);
+		ASSERT_EQ(0, stat(q, &st));	/* cached in the union, lower only */
+		ASSERT_EQ(BIG, st.st_size);
+
+		c = fork();
+		ASSERT_LE(0, c);
+		if (!c) {
+			struct timespec ts = { 0, (round * 7919 % 40) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			_exit(truncate(p, CUT) ? 1 : 0);
+		}
+		fd = open(q, O_WRONLY | O_APPEND);
+		if (fd < 0)
+			ASSERT_EQ(ENOENT, errno) TH_LOG("round %d: open for write: %s",
+							 round, strerror(errno));
+		ASSERT_EQ(c, waitpid(c, &st_c, 0));
+		ASSERT_TRUE(WIFEXITED(st_c) && !WEXITSTATUS(st_c));
+		if (fd < 0)
+			continue;
+		close(fd);
+		snprintf(p, sizeof(p), "%s/big%d", self->up, round);
+		fd = open(p, O_RDONLY);
+		ASSERT_LE(0, fd) TH_LOG("round %d: no copy on the upper branch", round);
+		ASSERT_EQ(0, fstat(fd, &st));
+		ASSERT_TRUE(st.st_size == CUT || st.st_size == BIG)
+			TH_LOG("round %d: copy of %lld bytes", round, (long long)st.st_size);
+		cut_during += st.st_size == CUT;
+		ASSERT_TRUE(pattern_ok(fd, st.st_size))
+			TH_LOG("round %d: the copy is not the lower file's content", round);
+		close(fd);
+		ASSERT_EQ(0, unlink(p));	/* room for the next round */
+		snprintf(p, sizeof(p), "%s/big%d", self->low, round);
+		ASSERT_EQ(0, unlink(p));
+	}
+	TH_LOG("%d of 6 cuts came before the copy-up ended", cut_during);
+}
+
 /* ---- fsnotify marks come and go (udba=notify) ---- */
 
 static long marks(void)
