@@ -238,6 +238,7 @@ int au_rs_remove(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent,
 		 const struct au_lower *obj, __u32 nobj, __u32 t,
 		 const __u8 *name, __u32 len, __u64 id);
+/* 0: go on; 1: source and target are one file, nothing to do; or -errno. */
 int au_rs_rename_check(const struct au_rs_sb *sb, void *ctx,
 		       const struct au_lower *src, __u32 nsrc,
 		       const struct au_lower *dst, __u32 ndst, __u32 t, __u32 flags);

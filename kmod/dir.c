@@ -296,6 +296,16 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 	au_di_put(sdi);
 	au_di_put(ddi);
 	sdi = ddi = NULL;
+	if (err > 0) {
+		/*
+		 * Two names of one file on one branch (the union shows lower
+		 * hard links as separate objects, so the VFS's own "same
+		 * inode" test did not catch it): a successful no-op.  The VFS
+		 * moves @odentry to the new name now; the old name is looked
+		 * up again and found on its branch.
+		 */
+		return 0;
+	}
 	if (err)
 		return err;
 

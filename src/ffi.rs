@@ -1029,7 +1029,10 @@ pub unsafe extern "C" fn au_rs_rename_check(
     let b = KBackend { ctx };
     // SAFETY: caller's contract.
     let (src, dst) = unsafe { (lowers(src, nsrc), lowers(dst, ndst)) };
-    status(write::rename_check(&b, s, src, dst, t, flags))
+    match write::rename_check(&b, s, src, dst, t, flags) {
+        Ok(nothing_to_do) => c_int::from(nothing_to_do),
+        Err(e) => errno_ret(e),
+    }
 }
 
 /// # Safety

@@ -803,6 +803,84 @@ TEST_F(hd, append_only_survives_copy_up)
 	set_flags(lf, 0, FS_APPEND_FL);
 }
 
+/*
+ * The copy has the source's flags exactly: a flag the new file would
+ * inherit from its directory on the upper branch (ext4 and xfs pass
+ * nodump down to new files) is not the file's.
+ */
+TEST_F(hd, copy_up_has_exactly_the_source_flags)
+{
+	char ld[PATH_MAX], ud[PATH_MAX], p[PATH_MAX], uf[PATH_MAX];
+
+	P(ld, "%s/d", self->lower);
+	P(ud, "%s/d", self->upper);
+	ASSERT_EQ(0, mkdir(ld, 0755));
+	ASSERT_EQ(0, mkdir(ud, 0755));
+	P(p, "%s/d/f", self->lower);
+	ASSERT_EQ(0, write_file(p, "lower\n"));
+	if (set_flags(ud, FS_NODUMP_FL, 0))
+		SKIP(return, "the upper filesystem has no chattr +d: %s", strerror(errno));
+	hd_mount(_metadata, self);
+	P(p, "%s/d/f", self->mnt);
+	ASSERT_EQ(0, get_flags(p) & FS_NODUMP_FL);
+	ASSERT_EQ(0, write_file(p, "upper\n"));	/* copy-up */
+	P(uf, "%s/d/f", self->upper);
+	ASSERT_EQ(0, access(uf, F_OK));
+	ASSERT_EQ(0, get_flags(uf) & FS_NODUMP_FL) TH_LOG("the copy inherited nodump");
+	ASSERT_EQ(0, get_flags(p) & FS_NODUMP_FL);
+	/* and a flag the source has is kept */
+	P(p, "%s/d/g", self->lower);
+	ASSERT_EQ(0, write_file(p, "g\n"));
+	ASSERT_EQ(0, set_flags(p, FS_NOATIME_FL, 0));
+	P(p, "%s/d/g", self->mnt);
+	ASSERT_EQ(0, write_file(p, "g2\n"));
+	P(uf, "%s/d/g", self->upper);
+	ASSERT_EQ(FS_NOATIME_FL, get_flags(uf) & (FS_NOATIME_FL | FS_NODUMP_FL));
+	set_flags(ud, 0, FS_NODUMP_FL);
+}
+
+/*
+ * rename(2) between two names of one file is a successful no-op (POSIX):
+ * also for two hard links of one lower file, which the union shows as two
+ * objects; nothing is copied up and both names stay.  When the file is
+ * immutable the VFS, seeing two inodes, refuses first (EPERM, a documented
+ * difference from a plain filesystem); nothing changes then either.
+ */
+TEST_F(hd, rename_between_hard_links_of_one_lower_file_does_nothing)
+{
+	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX];
+	int round, r;
+
+	P(la, "%s/a", self->lower);
+	P(b, "%s/b", self->lower);
+	ASSERT_EQ(0, write_file(la, "one file\n"));
+	ASSERT_EQ(0, link(la, b));
+	P(a, "%s/a", self->mnt);
+	P(b, "%s/b", self->mnt);
+	for (round = 0; round < 2; round++) {
+		if (round && set_flags(la, FS_IMMUTABLE_FL, 0))
+			break;	/* no chattr +i on this filesystem */
+		hd_mount(_metadata, self);
+		ASSERT_STREQ("one file\n", content(self->mnt, "a"));	/* cached */
+		r = rename(a, b);
+		if (!round) {
+			ASSERT_EQ(0, r) TH_LOG("rename: %s", strerror(errno));
+		} else {
+			ASSERT_TRUE(r == 0 || errno == EPERM) TH_LOG("rename: %s", strerror(errno));
+		}
+		ASSERT_STREQ("one file\n", content(self->mnt, "a")) TH_LOG("round %d", round);
+		ASSERT_STREQ("one file\n", content(self->mnt, "b"));
+		drop_caches();
+		ASSERT_TRUE(exists(self->mnt, "a"));
+		ASSERT_TRUE(exists(self->mnt, "b"));
+		ASSERT_FALSE(exists(self->upper, "a")) TH_LOG("round %d: copied up", round);
+		ASSERT_FALSE(exists(self->upper, "b"));
+		ASSERT_FALSE(exists(self->upper, ".wh.a"));
+		hd_umount(_metadata, self);
+	}
+	set_flags(la, 0, FS_IMMUTABLE_FL);
+}
+
 /* ================================================================== */
 /* 12. a mount point in a directory that is copied up stays mounted   */
 /* ================================================================== */
