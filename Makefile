@@ -1,9 +1,10 @@
 # aufs with a Rust core: build, test, demo, bench.
 #
 #   make            build aufs.ko and the aubr tool
-#   make test       host tests + the VM suite (installs what is missing)
+#   make test       host tests + the VM suite + the Docker test (installs what is missing)
 #   make demo       boot the VM and replay the seed experiment
 #   make bench      aufs vs overlayfs vs the bare branch, in one VM run
+#   make test-docker Docker 20.10's aufs storage driver end to end, in one VM run
 #   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
@@ -64,6 +65,7 @@ test-vm: module tool selftests difftest
 test: setup
 	$(MAKE) test-host
 	$(MAKE) test-vm
+	$(MAKE) test-docker
 
 # The same VM suite on a debug kernel (lockdep, KASAN, kmemleak, ...) built
 # from Debian's linux-source once, cached in /var/cache/aufs-debug-kernel/;
@@ -76,6 +78,14 @@ demo: setup module tool
 
 bench: setup module
 	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/bench.py $(TOP)
+
+# Docker's own aufs storage driver end to end (Debian's docker.io 20.10,
+# containerd, runc: unpacked into build/docker-root by docker-setup.sh, not
+# installed, no service started on this machine); one VM boot.
+.PHONY: test-docker
+test-docker: setup module tool
+	$(TOP)/scripts/docker-setup.sh
+	$(TOP)/tests/docker/run.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null
