@@ -165,7 +165,16 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
 		if ((h_inode->i_mode ^ inode->i_mode) & S_IFMT)
 			goto out_di;
 		if (h_inode != AU_I(inode)->h_inode) {
-			if (!S_ISDIR(inode->i_mode))
+			/*
+			 * Only a directory follows, and only to another
+			 * branch (copied up, or a branch added above it).
+			 * Another directory on the same branch under this
+			 * name is another object (replaced, or a rename
+			 * onto it is in progress): its own union inode and
+			 * number, not this one's; the dentry goes.
+			 */
+			if (!S_ISDIR(inode->i_mode) ||
+			    AU_I(inode)->brid == au_di_brid(di, 0))
 				goto out_di;
 			mutex_lock(&AU_I(inode)->cpup_mtx);
 			ino = inode->i_ino;
