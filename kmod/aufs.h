@@ -113,9 +113,29 @@ struct au_dinfo {
  * it.  (A file is copied up once: from a read-only branch to a writable
  * one, where later changes are made in place.)
  */
+/*
+ * A real file is opened with the union path (open_with_fake_path(), as
+ * overlayfs does): /proc/PID/maps shows the union path and a mapping keeps
+ * the union mount busy.  Its real dentry and mount are pinned here, on the
+ * union inode, which the union dentry of the file's path keeps alive;
+ * ->d_real (file_dentry()) finds them here.  Append-only, freed at evict.
+ */
+struct au_hpin {
+	struct au_hpin *next;
+	struct path path;
+};
+
 struct au_inode {
 	struct inode *h_inode;
 	struct inode *h_prev;
+	struct au_hpin *pins;		/* see struct au_hpin */
+	/*
+	 * plink: the pseudo-link of a lower file with several names, once
+	 * one of them was copied up (set once, under cpup_mtx; see
+	 * src/plink.rs): the data every name not yet linked up shows.
+	 */
+	struct path plink;
+	spinlock_t pin_lock;		/* appending to @pins */
 	unsigned int brid, prev_brid;	/* branch ids of h_inode, h_prev */
 	struct mutex cpup_mtx;		/* serializes copy-ups of this inode */
 	struct au_watch *w;		/* udba=notify, directories (notify.c) */
@@ -184,6 +204,12 @@ extern struct kmem_cache *au_inode_cachep;
 struct inode *au_alloc_inode(struct super_block *sb);
 void au_free_inode(struct inode *inode);
 void au_evict_inode(struct inode *inode);
+int au_pin_real(struct inode *inode, const struct path *h);
+void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
+int au_plink_find(struct au_sbinfo *si, struct au_dinfo *di, struct path *pl,
+		  unsigned int *bindex);
+void au_plink_set(struct inode *inode, struct path *pl);
+struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode);
 extern const struct xattr_handler *au_xattr_handlers[];
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di);
 struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di);

@@ -77,11 +77,11 @@ struct au_stat {
 	__u32 positive;		/* 0: negative dentry, the rest is zero */
 	__u32 mode;		/* S_IFMT bits included: the core derives the type */
 	__u32 nlink;
-	__u32 pad;
+	__u32 dev;		/* the inode's sb->s_dev, new_encode_dev() form */
 	__u64 ino;
 	__s64 size;
 	__u32 rdev;		/* new_encode_dev() form */
-	__u32 pad2;
+	__u32 generation;	/* i_generation */
 };
 
 /* Result of a union lookup (Rust -> C). */
@@ -196,6 +196,12 @@ void au_rs_xino_forget_branch(struct au_rs_xino *x, __u32 brid);
 
 /* Policy questions (src/policy.rs): 1 yes, 0 no. */
 int au_rs_write_in_place(const struct au_rs_sb *sb, __u32 bindex);
+/*
+ * The pseudo-link of the object @obj (plink): 1 with a referenced dentry
+ * in *@out and its branch in *@br, 0 when there is none, or -errno.
+ */
+int au_rs_plink_find(const struct au_rs_sb *sb, void *ctx,
+		     const struct au_lower *obj, __u32 nobj, void **out, __u32 *br);
 int au_rs_share_inode(const struct au_rs_sb *sb, __u32 bindex, __u32 is_dir,
 		      __u32 nlink);
 /*

@@ -702,6 +702,17 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 	}
 	if (err)
 		goto out;
+	/*
+	 * plink: the copy of a lower file with several names is theirs too;
+	 * the names not linked up yet show it from now on (au_data_path()).
+	 */
+	if (keep && d_is_reg(dentry) && !smp_load_acquire(&AU_I(inode)->plink.dentry)) {
+		struct path pl;
+		unsigned int pb;
+
+		if (au_plink_find(si, di, &pl, &pb) > 0)
+			au_plink_set(inode, &pl);
+	}
 	err = au_cpup_ino(si, inode, keep, di->brs->br[t].id, d_inode(h), &ino);
 	ndi = err ? NULL : au_di_after_cpup(di, t, h);
 	if (!ndi) {

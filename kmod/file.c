@@ -5,10 +5,13 @@
  * overlayfs does): a write, a writable shared mapping or fallocate then
  * never has to copy under the locks they run with, and a union with no
  * writable branch refuses the open with EROFS.  A file opened for reading
- * follows a copy-up someone else makes.  The real file is opened on its own
- * branch path: branch filesystems look at file_dentry() of their files (xfs
- * does in fallocate), which only a ->d_real could map back from a union
- * path, as overlayfs does.
+ * follows a copy-up someone else makes.  The real file carries the union
+ * path (as overlayfs's do): /proc/PID/maps shows it, and a mapping keeps the
+ * union mount busy.  Branch filesystems find their own dentry with
+ * file_dentry() (xfs does in fallocate): ->d_real maps the union dentry back
+ * to the real one, which the union inode pins (au_pin_real()).  The real
+ * file is opened without atime updates and notifications where that is
+ * allowed: those belong to the union file, whose path it shows.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -37,6 +40,7 @@ static struct file *au_h_open(struct file *file)
 	struct dentry *dentry = file->f_path.dentry;
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int flags = file->f_flags & ~AU_OPEN_DROP;
+	struct inode *h_inode;
 	struct file *h_file;
 	struct path h_path;
 
@@ -47,8 +51,16 @@ static struct file *au_h_open(struct file *file)
 		au_di_put(di);
 		return ERR_PTR(-EROFS);
 	}
-	au_h_path(di, 0, &h_path);
-	h_file = dentry_open(&h_path, flags, current_cred());
+	au_data_path(dentry, di, &h_path);
+	h_inode = d_inode(h_path.dentry);
+	h_file = ERR_PTR(au_pin_real(d_inode(dentry), &h_path));
+	if (!IS_ERR(h_file)) {
+		/* O_NOATIME is an optimization: only where it is allowed */
+		if (inode_owner_or_capable(mnt_user_ns(h_path.mnt), h_inode))
+			flags |= O_NOATIME;
+		h_file = open_with_fake_path(&file->f_path, flags | FMODE_NONOTIFY,
+					     h_inode, current_cred());
+	}
 	au_di_put(di);
 	if (!IS_ERR(h_file))
 		file->f_mode |= h_file->f_mode & FMODE_CAN_ODIRECT;
@@ -60,9 +72,11 @@ static struct inode *au_top_inode(struct file *file)
 {
 	struct au_dinfo *di = au_di_get_positive(file->f_path.dentry);
 	struct inode *h_inode = NULL;
+	struct path p;
 
 	if (di) {
-		h_inode = d_inode(di->lower[0].dentry);
+		au_data_path(file->f_path.dentry, di, &p);
+		h_inode = d_inode(p.dentry);
 		au_di_put(di);
 	}
 	return h_inode;

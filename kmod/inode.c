@@ -23,6 +23,10 @@ struct inode *au_alloc_inode(struct super_block *sb)
 		return NULL;
 	ai->h_inode = NULL;
 	ai->h_prev = NULL;
+	ai->pins = NULL;
+	spin_lock_init(&ai->pin_lock);
+	ai->plink.dentry = NULL;
+	ai->plink.mnt = NULL;
 	ai->brid = ai->prev_brid = 0;
 	ai->w = NULL;
 	return &ai->vfs_inode;
@@ -52,6 +56,138 @@ void au_evict_inode(struct inode *inode)
 	iput(ai->h_prev);
 	ai->h_inode = NULL;
 	ai->h_prev = NULL;
+	if (ai->plink.dentry) {
+		path_put(&ai->plink);
+		ai->plink.dentry = NULL;
+	}
+	while (ai->pins) {
+		struct au_hpin *p = ai->pins;
+
+		ai->pins = p->next;
+		path_put(&p->path);
+		kfree(p);
+	}
+}
+
+/*
+ * Pin @h (the real file about to be opened for @inode): see struct
+ * au_hpin.  Each real path once.
+ */
+int au_pin_real(struct inode *inode, const struct path *h)
+{
+	struct au_inode *ai = AU_I(inode);
+	struct au_hpin *p, *n;
+
+	for (p = smp_load_acquire(&ai->pins); p; p = p->next)
+		if (path_equal(&p->path, h))
+			return 0;
+	n = kmalloc(sizeof(*n), GFP_KERNEL_ACCOUNT);
+	if (!n)
+		return -ENOMEM;
+	n->path = *h;
+	spin_lock(&ai->pin_lock);
+	for (p = ai->pins; p; p = p->next)
+		if (path_equal(&p->path, h))
+			break;
+	if (!p) {
+		path_get(&n->path);
+		n->next = ai->pins;
+		smp_store_release(&ai->pins, n);
+		n = NULL;
+	}
+	spin_unlock(&ai->pin_lock);
+	kfree(n);
+	return 0;
+}
+
+/*
+ * The pseudo-link of the object @di stands for (plink), if it has one:
+ * 1 with @pl referenced, 0, or -errno.  Asked only for regular files with
+ * several links (the core decides the rest).
+ */
+int au_plink_find(struct au_sbinfo *si, struct au_dinfo *di, struct path *pl,
+		  unsigned int *bindex)
+{
+	struct inode *h_inode = d_inode(di->lower[0].dentry);
+	struct au_ctx ctx = au_ctx(si, di->brs);
+	void *d = NULL;
+	u32 pb = 0;
+	int r;
+
+	if (!S_ISREG(h_inode->i_mode) || h_inode->i_nlink < 2)
+		return 0;
+	r = au_rs_plink_find(di->brs->rs, &ctx, di->lower, di->nlower, &d, &pb);
+	if (r <= 0)
+		return r;
+	pl->dentry = d;
+	pl->mnt = mntget(di->brs->br[pb].path.mnt);
+	*bindex = pb;
+	return 1;
+}
+
+/* Give @inode its pseudo-link @pl (the reference passes), unless it has one. */
+void au_plink_set(struct inode *inode, struct path *pl)
+{
+	struct au_inode *ai = AU_I(inode);
+	bool used = false;
+
+	spin_lock(&inode->i_lock);
+	if (!ai->plink.dentry) {
+		ai->plink.mnt = pl->mnt;
+		smp_store_release(&ai->plink.dentry, pl->dentry);
+		used = true;
+	}
+	spin_unlock(&inode->i_lock);
+	if (!used)
+		path_put(pl);
+}
+
+/*
+ * The entry whose data and attributes @dentry shows: its topmost, or, for a
+ * name of a plinked file that is not linked up yet (its topmost entry is
+ * not written in place), the pseudo-link.  Not referenced: @di, or the
+ * union inode, holds it.
+ */
+void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
+{
+	struct au_inode *ai = AU_I(d_inode(dentry));
+	struct dentry *pl = smp_load_acquire(&ai->plink.dentry);
+	unsigned int i;
+
+	if (pl && d_is_reg(dentry) &&
+	    !au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
+		/* only while its branch is one of the union's (remount del) */
+		for (i = 0; i < di->brs->nbr; i++)
+			if (di->brs->br[i].path.mnt == ai->plink.mnt &&
+			    au_rs_write_in_place(di->brs->rs, i)) {
+				p->dentry = pl;
+				p->mnt = ai->plink.mnt;
+				return;
+			}
+	}
+	au_h_path(di, 0, p);
+}
+
+/*
+ * ->d_real: the real dentry behind a union dentry, for file_dentry() of a
+ * real file opened with the union path (the branch filesystem asks for the
+ * dentry of its own @inode), or with @inode NULL the one opened last.
+ * Anything else is the union dentry itself.
+ */
+struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode)
+{
+	struct inode *ui = d_inode(dentry);
+	struct au_hpin *p;
+
+	if (!ui || inode == ui || !S_ISREG(ui->i_mode))
+		return dentry;
+	for (p = smp_load_acquire(&AU_I(ui)->pins); p; p = p->next)
+		if (!inode || d_inode(p->path.dentry) == inode)
+			return p->path.dentry;
+	if (inode)
+		pr_warn_ratelimited("no real dentry of %pd for inode %lu\n",
+				    dentry, inode->i_ino);
+	return dentry;
 }
 
 /* The union number of @h_inode on the branch with id @brid. */
@@ -180,7 +316,7 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 
 	if (!di)
 		return -ESTALE;
-	au_h_path(di, 0, &h_path);
+	au_data_path(dentry, di, &h_path);
 	err = vfs_getattr(&h_path, stat, request_mask, flags);
 	if (!err)
 		au_cpattr(inode, d_inode(h_path.dentry));
@@ -303,9 +439,12 @@ static int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int err;
 
+	struct path p;
+
 	if (!di)
 		return -ESTALE;
-	err = vfs_fileattr_get(di->lower[0].dentry, fa);
+	au_data_path(dentry, di, &p);
+	err = vfs_fileattr_get(p.dentry, fa);
 	au_di_put(di);
 	return err;
 }
@@ -362,11 +501,13 @@ static struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
 static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
+	struct path p;
 	ssize_t ret;
 
 	if (!di)
 		return -ESTALE;
-	ret = vfs_listxattr(di->lower[0].dentry, list, size);
+	au_data_path(dentry, di, &p);
+	ret = vfs_listxattr(p.dentry, list, size);
 	au_di_put(di);
 	return ret;
 }
@@ -419,8 +560,12 @@ static int au_xattr_get(const struct xattr_handler *handler,
 	if (!d)
 		return -ESTALE;
 	di = au_di_get_positive(d);
-	if (di)
-		err = vfs_getxattr(&init_user_ns, di->lower[0].dentry, name, buffer, size);
+	if (di) {
+		struct path p;
+
+		au_data_path(d, di, &p);
+		err = vfs_getxattr(&init_user_ns, p.dentry, name, buffer, size);
+	}
 	au_di_put(di);
 	if (!dentry)
 		dput(d);
@@ -495,13 +640,12 @@ static int au_iset(struct inode *inode, void *data)
 	return AU_I(inode)->h_inode ? 0 : -ESTALE;
 }
 
-static void au_inode_fill(struct inode *inode, struct au_dinfo *di, u64 ino)
+static void au_inode_fill(struct inode *inode, struct inode *h_inode,
+			  unsigned int brid, u64 ino)
 {
-	struct inode *h_inode = d_inode(di->lower[0].dentry);
-
 	inode->i_ino = ino;
 	inode->i_acl = inode->i_default_acl = ACL_DONT_CACHE;
-	AU_I(inode)->brid = au_di_brid(di, 0);
+	AU_I(inode)->brid = brid;
 	inode->i_mode = h_inode->i_mode & S_IFMT;
 	au_cpattr(inode, h_inode);
 	switch (inode->i_mode & S_IFMT) {
@@ -534,37 +678,58 @@ static struct inode *__au_iget(struct super_block *sb, struct au_dinfo *di, u64 
 {
 	struct au_sbinfo *si = AU_SB(sb);
 	struct inode *h_inode = d_inode(di->lower[0].dentry);
+	unsigned int brid = au_di_brid(di, 0);
+	struct path pl = {};
 	struct inode *inode;
+	unsigned int pb;
 	int err;
 
+	/* A name of a plinked file stands for its pseudo-link's inode. */
+	err = ino ? 0 : au_plink_find(si, di, &pl, &pb);
+	if (err < 0)
+		return ERR_PTR(err);
+	if (err) {
+		h_inode = d_inode(pl.dentry);
+		brid = di->brs->br[pb].id;
+	}
 	if (!ino) {
-		err = au_ino(si, au_di_brid(di, 0), h_inode, &ino);
+		err = au_ino(si, brid, h_inode, &ino);
 		if (err)
-			return ERR_PTR(err);
+			goto out;
 	}
 	if (!au_rs_share_inode(di->brs->rs, di->lower[0].bindex, S_ISDIR(h_inode->i_mode),
 			       h_inode->i_nlink)) {
 		inode = new_inode(sb);
+		err = -ENOMEM;
 		if (!inode)
-			return ERR_PTR(-ENOMEM);
+			goto out;
 		AU_I(inode)->h_inode = igrab(h_inode);
 		if (!AU_I(inode)->h_inode) {
 			iput(inode);
-			return ERR_PTR(-ESTALE);
+			err = -ESTALE;
+			goto out;
 		}
-		au_inode_fill(inode, di, ino);
-		return inode;
+		au_inode_fill(inode, h_inode, brid, ino);
+		goto done;
 	}
 	inode = iget5_locked(sb, ino, au_itest, au_iset, h_inode);
+	err = -ENOMEM;
 	if (!inode)
-		return ERR_PTR(-ENOMEM);
+		goto out;
 	if (!(inode->i_state & I_NEW)) {
 		au_cpattr(inode, h_inode);
-		return inode;
+		goto done;
 	}
-	au_inode_fill(inode, di, ino);
+	au_inode_fill(inode, h_inode, brid, ino);
 	unlock_new_inode(inode);
+done:
+	if (pl.dentry)
+		au_plink_set(inode, &pl);
 	return inode;
+out:
+	if (pl.dentry)
+		path_put(&pl);
+	return ERR_PTR(err);
 }
 
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di)
@@ -580,16 +745,24 @@ struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di)
 /*
  * After @dentry's name went on branch @t (unlink, rmdir, rename over it):
  * an inode whose top entry was on @t now has the link count the branch
- * says; any other name of it lives on.  An inode of this name alone, or
- * one whose entry was below @t (a whiteout hides it), has no links left.
+ * says; any other name of it lives on.  So do the other names of a lower
+ * file whose names share the inode (plink): one link fewer, or the
+ * pseudo-link's count.  An inode of this name alone, or one whose entry
+ * was below @t (a whiteout hides it), has no links left.
  */
 void au_gone(struct dentry *dentry, unsigned int t)
 {
 	struct inode *inode = d_inode(dentry);
 	struct au_dinfo *di = au_di_get_positive(dentry);
+	struct dentry *pl = smp_load_acquire(&AU_I(inode)->plink.dentry);
 
 	if (di && di->lower[0].bindex == t && !d_is_dir(dentry))
 		au_cpattr(inode, d_inode(di->lower[0].dentry));
+	else if (pl)
+		au_cpattr(inode, d_inode(pl));	/* other names live on */
+	else if (di && !d_is_dir(dentry) && inode->i_nlink > 1 &&
+		 au_rs_share_inode(di->brs->rs, di->lower[0].bindex, 0, inode->i_nlink))
+		drop_nlink(inode);	/* a lower hard link: the others live on */
 	else
 		clear_nlink(inode);
 	au_di_put(di);

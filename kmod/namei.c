@@ -161,9 +161,15 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
 	if (!inode != !di->nlower)
 		goto out_di;
 	if (inode) {
+		struct dentry *pl = smp_load_acquire(&AU_I(inode)->plink.dentry);
+
 		h_inode = d_inode(di->lower[0].dentry);
 		if ((h_inode->i_mode ^ inode->i_mode) & S_IFMT)
 			goto out_di;
+		/* a name of a plinked file stands for the pseudo-link */
+		if (pl && S_ISREG(inode->i_mode) &&
+		    !au_rs_write_in_place(di->brs->rs, di->lower[0].bindex))
+			h_inode = d_inode(pl);
 		if (h_inode != AU_I(inode)->h_inode) {
 			/*
 			 * Only a directory follows, and only to another
@@ -347,6 +353,8 @@ int au_c_stat(void *ctx, u32 bindex, void *dentry, struct au_stat *st)
 	st->ino = inode->i_ino;
 	st->size = i_size_read(inode);
 	st->rdev = new_encode_dev(inode->i_rdev);
+	st->dev = new_encode_dev(inode->i_sb->s_dev);
+	st->generation = inode->i_generation;
 	return 0;
 }
 
@@ -501,4 +509,5 @@ static void au_d_release(struct dentry *dentry)
 const struct dentry_operations au_dops = {
 	.d_revalidate	= au_d_revalidate,
 	.d_release	= au_d_release,
+	.d_real		= au_d_real,
 };

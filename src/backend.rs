@@ -62,6 +62,10 @@ pub struct Stat {
     pub ino: u64,
     pub size: i64,
     pub rdev: u32,
+    /// The branch filesystem's device (new_encode_dev() form) and the
+    /// inode's generation: with `ino`, the identity of a lower inode.
+    pub dev: u32,
+    pub gen: u32,
 }
 
 impl Stat {

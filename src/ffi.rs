@@ -13,7 +13,7 @@ use crate::errno::Errno;
 use crate::opts::OptError;
 use crate::sb::Sb;
 use crate::xino::Xino;
-use crate::{policy, text, union, write};
+use crate::{plink, policy, text, union, write};
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_int, c_void};
 use core::fmt::Write;
@@ -247,7 +247,15 @@ impl Backend for KBackend {
         if st.positive == 0 {
             return Ok(None);
         }
-        Ok(Some(Stat { mode: st.mode, nlink: st.nlink, ino: st.ino, size: st.size, rdev: st.rdev }))
+        Ok(Some(Stat {
+            mode: st.mode,
+            nlink: st.nlink,
+            ino: st.ino,
+            size: st.size,
+            rdev: st.rdev,
+            dev: st.dev,
+            gen: st.generation,
+        }))
     }
 
     fn read_dir(&self, br: u32, dir: &KNode, sink: &mut dyn DirSink) -> crate::Result<()> {
@@ -913,9 +921,10 @@ pub unsafe extern "C" fn au_rs_copy_up(
     let (obj, name) = unsafe { (lowers(obj, nobj), bytes(name, len)) };
     let dir = ManuallyDrop::new(KNode(dst_dir));
     let trunc = if trunc_len < 0 { None } else { Some(trunc_len) };
-    let _ = sb;
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
     // SAFETY: caller's contract on out.
-    unsafe { give(write::copy_up(&b, obj, t, &dir, name, trunc, id), out) }
+    unsafe { give(write::copy_up(&b, s, s.opts.plink, obj, t, &dir, name, trunc, id), out) }
 }
 
 /// # Safety
@@ -930,12 +939,13 @@ pub unsafe extern "C" fn au_rs_copy_up_orphan(
     id: u64,
     out: *mut *mut c_void,
 ) -> c_int {
-    let _ = sb;
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
     // SAFETY: caller's contract.
     let obj = unsafe { lowers(obj, nobj) };
     // SAFETY: caller's contract on the out pointer.
-    unsafe { give(write::copy_up_orphan(&b, obj, t, id), out) }
+    unsafe { give(write::copy_up_orphan(&b, s, s.opts.plink, obj, t, id), out) }
 }
 
 /// # Safety
@@ -1092,7 +1102,45 @@ pub unsafe extern "C" fn au_rs_write_in_place(sb: *const au_rs_sb, bindex: u32) 
 pub unsafe extern "C" fn au_rs_share_inode(sb: *const au_rs_sb, bindex: u32, is_dir: u32, nlink: u32) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
-    policy::share_inode(s, bindex, is_dir != 0, nlink) as c_int
+    policy::share_inode(s, s.opts.plink, bindex, is_dir != 0, nlink) as c_int
+}
+
+/// The pseudo-link of the union object `obj` (see plink::find): 1 with
+/// one reference in `*out` and its branch in `*br`, 0 when there is none,
+/// or -errno.
+///
+/// # Safety
+/// As au_rs_copy_up; `out` and `br` valid out pointers.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_plink_find(
+    sb: *const au_rs_sb,
+    ctx: *mut c_void,
+    obj: *const au_lower,
+    nobj: u32,
+    out: *mut *mut c_void,
+    br: *mut u32,
+) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    if out.is_null() || br.is_null() {
+        return errno_ret(Errno::EINVAL);
+    }
+    let b = KBackend { ctx };
+    // SAFETY: caller's contract.
+    let obj = unsafe { lowers(obj, nobj) };
+    match plink::find(&b, s, s.opts.plink, obj) {
+        Ok(Some((pb, n))) => {
+            let n = ManuallyDrop::new(n);
+            // SAFETY: valid out pointers (checked non-null; caller's contract).
+            unsafe {
+                *out = n.0;
+                *br = pb;
+            }
+            1
+        }
+        Ok(None) => 0,
+        Err(e) => errno_ret(e),
+    }
 }
 
 /// # Safety

@@ -31,6 +31,7 @@ pub mod backend;
 pub mod branch;
 pub mod name;
 pub mod opts;
+pub mod plink;
 pub mod policy;
 pub mod sb;
 pub mod sort;

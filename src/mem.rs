@@ -336,12 +336,22 @@ impl Backend for MemBackend {
     fn stat(&self, br: u32, node: &MemNode) -> Result<Option<Stat>> {
         let brs = self.branches.borrow();
         let b = brs.get(br as usize).ok_or(Errno::EINVAL)?;
+        // A hard link is an entry with the same number (link() clones it).
+        let links = |e: &MemEntry| {
+            if is_dir(e) {
+                1
+            } else {
+                b.entries.values().filter(|o| o.ino == e.ino).count() as u32
+            }
+        };
         Ok(b.entries.get(node).map(|e| Stat {
             mode: e.mode,
-            nlink: 1,
+            nlink: links(e),
             ino: e.ino,
             size: e.data.len() as i64,
             rdev: e.rdev,
+            dev: br,
+            gen: 0,
         }))
     }
 

@@ -14,20 +14,21 @@ pub fn write_in_place(brs: &dyn Branches, br: u32) -> bool {
 /// May every name of the lower inode share one union inode?
 ///
 /// Names of one inode on a writable branch are one file for good: a change
-/// is made in place.  A non-directory with more than one link on a
-/// read-only branch is different: copy-up copies one *name*, after which
-/// that name is another file (aufs without pseudo-links breaks hard links
-/// on copy-up).  A union inode must never stand for two files, so each
-/// name of such a file gets its own union inode.
-pub fn share_inode(brs: &dyn Branches, br: u32, is_dir: bool, nlink: u32) -> bool {
-    is_dir || nlink <= 1 || brs.writable(br)
+/// is made in place.  So are the names of a file on a read-only branch
+/// with pseudo-links (`plink`, see [`crate::plink`]): a copy-up of one name
+/// is the copy of all.  Without them (`noplink`) copy-up copies one
+/// *name*, after which that name is another file (aufs breaks the hard
+/// link); a union inode must never stand for two files, so each name of
+/// such a file then gets its own union inode.
+pub fn share_inode(brs: &dyn Branches, plink: bool, br: u32, is_dir: bool, nlink: u32) -> bool {
+    is_dir || nlink <= 1 || plink || brs.writable(br)
 }
 
 /// Does a copy-up of a file found on branch `br` with `nlink` links keep
 /// its inode number?  Only a file that stays one file: a hard link broken
 /// by the copy-up is a new file with a number of its own.
-pub fn keep_ino_on_copy_up(brs: &dyn Branches, br: u32, is_dir: bool, nlink: u32) -> bool {
-    share_inode(brs, br, is_dir, nlink)
+pub fn keep_ino_on_copy_up(brs: &dyn Branches, plink: bool, br: u32, is_dir: bool, nlink: u32) -> bool {
+    share_inode(brs, plink, br, is_dir, nlink)
 }
 
 /// Which entries of a union object a permission check looks at.
@@ -103,11 +104,13 @@ mod tests {
     #[test]
     fn hard_links_on_read_only_branches_are_not_shared() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &[])]);
-        assert!(share_inode(&m, 1, false, 1));
-        assert!(!share_inode(&m, 1, false, 2), "copy-up would split them");
-        assert!(share_inode(&m, 0, false, 2), "changed in place: one file for good");
-        assert!(share_inode(&m, 1, true, 5), "directories have one name");
-        assert!(!keep_ino_on_copy_up(&m, 1, false, 3));
+        assert!(share_inode(&m, false, 1, false, 1));
+        assert!(!share_inode(&m, false, 1, false, 2), "copy-up would split them");
+        assert!(share_inode(&m, true, 1, false, 2), "pseudo-links keep them one file");
+        assert!(share_inode(&m, false, 0, false, 2), "changed in place: one file for good");
+        assert!(share_inode(&m, false, 1, true, 5), "directories have one name");
+        assert!(!keep_ino_on_copy_up(&m, false, 1, false, 3));
+        assert!(keep_ino_on_copy_up(&m, true, 1, false, 3));
         assert!(write_in_place(&m, 0));
         assert!(!write_in_place(&m, 1));
     }

@@ -124,9 +124,17 @@ fn remove_whiteout<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -
 /// file is ever visible; on failure nothing is left behind.  `len` limits
 /// the data copied (copy-up for a truncate).  The times of `dst_dir` are
 /// restored.  Returns the new entry.
+///
+/// With pseudo-links (`plink`, see [`crate::plink`]), a file whose lower
+/// inode has several names stays one file: if it was copied up already
+/// through another name, the name is linked to that copy (on `t`), or the
+/// copy is copied again (from another writable branch); a first copy is
+/// recorded as the pseudo-link.
 #[allow(clippy::too_many_arguments)]
 pub fn copy_up<B: WriteBackend>(
     b: &B,
+    brs: &dyn Branches,
+    plink: bool,
     obj: &[Lower<B::Node>],
     t: u32,
     dst_dir: &B::Node,
@@ -139,9 +147,21 @@ pub fn copy_up<B: WriteBackend>(
         return Err(Errno::EINVAL); // already there (or above): nothing to copy
     }
     let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
+    let pl = crate::plink::applies(brs, plink, src.br, &st);
+    let up = if pl { crate::plink::find(b, brs, plink, obj)? } else { None };
     let dir_times = b.times(t, dst_dir)?;
     let ftype = st.file_type();
-    let res = if ftype == FileType::Dir {
+    let res = if let Some((pb, p)) = up {
+        if pb == t {
+            // Copied up through another name: this name joins that copy.
+            b.link(t, &p, dst_dir, name, Cred::Internal)
+        } else {
+            // The current data is the copy on another writable branch.
+            let from = Lower::new(pb, p);
+            let fst = b.stat(pb, &from.node)?.ok_or(Errno::ENOENT)?;
+            copy_up_nondir(b, &from, &fst, t, dst_dir, Some(name), len, id, Some(&st))
+        }
+    } else if ftype == FileType::Dir {
         let e = NewEntry { mode: 0o40000 | 0o700, rdev: 0, target: &[] };
         let n = b.create(t, dst_dir, name, &e, Cred::Internal)?;
         match b.copy_meta(src.br, &src.node, t, &n) {
@@ -152,7 +172,7 @@ pub fn copy_up<B: WriteBackend>(
             }
         }
     } else {
-        copy_up_nondir(b, src, &st, t, dst_dir, Some(name), len, id)
+        copy_up_nondir(b, src, &st, t, dst_dir, Some(name), len, id, pl.then_some(&st))
     };
     let restored = b.set_times(t, dst_dir, &dir_times);
     let n = res?;
@@ -164,7 +184,17 @@ pub fn copy_up<B: WriteBackend>(
 /// a temporary name in the root of `t` (its old directory may be gone too)
 /// and that name is removed at once: the returned entry, which the shim
 /// opens, is then the only thing that keeps the data.
-pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, id: u64) -> Result<B::Node> {
+///
+/// With pseudo-links, the file's other names must see the change: the copy
+/// is recorded as the pseudo-link (or is the pseudo-link already there).
+pub fn copy_up_orphan<B: WriteBackend>(
+    b: &B,
+    brs: &dyn Branches,
+    plink: bool,
+    obj: &[Lower<B::Node>],
+    t: u32,
+    id: u64,
+) -> Result<B::Node> {
     let src = top(obj)?;
     if src.br <= t {
         return Err(Errno::EINVAL);
@@ -173,9 +203,17 @@ pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, id
     if st.file_type() != FileType::Reg {
         return Err(Errno::EINVAL);
     }
+    let pl = crate::plink::applies(brs, plink, src.br, &st);
+    if pl {
+        if let Some((pb, p)) = crate::plink::find(b, brs, plink, obj)? {
+            if pb == t {
+                return Ok(p); // copied up through another name: that copy
+            }
+        }
+    }
     let root = b.root(t)?;
     let dir_times = b.times(t, &root)?;
-    let r = copy_up_nondir(b, src, &st, t, &root, None, None, id);
+    let r = copy_up_nondir(b, src, &st, t, &root, None, None, id, None);
     let n = match r {
         Ok(n) => n,
         Err(e) => {
@@ -184,8 +222,10 @@ pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, id
         }
     };
     let tmp = tmp_name(b"cpup", id)?;
+    let recorded = if pl { crate::plink::record(b, t, &st, &n) } else { Ok(()) };
     let removed = b.remove(t, &root, &tmp, false, Cred::Internal);
     let restored = b.set_times(t, &root, &dir_times);
+    recorded?;
     removed?;
     restored?;
     b.copy_flags(src.br, &src.node, t, &n)?;
@@ -193,9 +233,10 @@ pub fn copy_up_orphan<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>], t: u32, id
 }
 
 /// Copy a non-directory under its temporary name, then rename it to `name`
-/// (`None`: leave it under the temporary name, without flags) and give it
-/// the source's inode flags (append-only, immutable...: they would forbid the rename, so
-/// they come last; a copy that cannot keep them is removed again).
+/// (`None`: leave it under the temporary name, without flags), record it
+/// as the pseudo-link of the lower inode `plink_of` if given, and give it
+/// the source's inode flags (append-only, immutable...: they would forbid the rename
+/// and the link, so they come last; a copy that cannot keep them is removed again).
 #[allow(clippy::too_many_arguments)]
 fn copy_up_nondir<B: WriteBackend>(
     b: &B,
@@ -206,6 +247,7 @@ fn copy_up_nondir<B: WriteBackend>(
     name: Option<&[u8]>,
     len: Option<i64>,
     id: u64,
+    plink_of: Option<&crate::backend::Stat>,
 ) -> Result<B::Node> {
     let ftype = st.file_type();
     let tmpn = tmp_name(b"cpup", id)?;
@@ -240,6 +282,13 @@ fn copy_up_nondir<B: WriteBackend>(
     let n = b.lookup(t, dst_dir, name)?;
     if !positive(b, t, &n)? {
         return Err(Errno::ENOENT); // removed on the branch directly, just now
+    }
+    if let Some(lst) = plink_of {
+        if let Err(e) = crate::plink::record(b, t, lst, &n) {
+            drop(n);
+            let _ = b.remove(t, dst_dir, name, false, Cred::Internal);
+            return Err(e);
+        }
     }
     if let Err(e) = b.copy_flags(src.br, &src.node, t, &n) {
         drop(n);
@@ -662,7 +711,7 @@ mod tests {
         let dir_times = Times { atime: (5, 0), mtime: (7, 0) };
         m.set_times(0, &b"d".to_vec(), &dir_times).unwrap();
         let obj = walk(&m, "d/f");
-        let n = copy_up(&m, &obj, 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        let n = copy_up(&m, &m, false, &obj, 0, &b"d".to_vec(), b"f", None, 1).unwrap();
         assert_eq!(n, b"d/f".to_vec());
         let up = m.get(0, "d/f").unwrap();
         assert_eq!(up.data, b"lower data");
@@ -680,7 +729,7 @@ mod tests {
     #[test]
     fn copy_up_for_truncate_copies_only_what_stays() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
-        copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 1).unwrap();
+        copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 1).unwrap();
         assert_eq!(m.get(0, "f").unwrap().data, b"0123");
     }
 
@@ -688,7 +737,7 @@ mod tests {
     fn failed_copy_up_leaves_nothing() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.fail_copy.set(Some(Errno::ENOSPC));
-        assert_eq!(copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::ENOSPC));
         assert!(m.paths(0).is_empty(), "{:?}", m.paths(0));
         assert_eq!(walk(&m, "f")[0].br, 1, "the lower file still shows");
         assert_eq!(m.get(1, "f").unwrap().data, b"data");
@@ -698,7 +747,7 @@ mod tests {
     fn orphan_copy_up_leaves_no_name() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         let log_before = m.log.borrow().len();
-        copy_up_orphan(&m, &walk(&m, "f"), 0, 0x2a).unwrap();
+        copy_up_orphan(&m, &m, false, &walk(&m, "f"), 0, 0x2a).unwrap();
         assert!(m.get(0, "f").is_none(), "the name is not brought back");
         assert!(m.paths(0).is_empty(), "the temporary name went at once: {:?}", m.paths(0));
         let log = m.log.borrow()[log_before..].join("\n");
@@ -709,11 +758,11 @@ mod tests {
     #[test]
     fn copy_up_symlink_and_dir() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["l->target", "d/x"])]);
-        copy_up(&m, &walk(&m, "l"), 0, &Vec::new(), b"l", None, 1).unwrap();
+        copy_up(&m, &m, false, &walk(&m, "l"), 0, &Vec::new(), b"l", None, 1).unwrap();
         let l = m.get(0, "l").unwrap();
         assert_eq!(FileType::from_mode(l.mode), FileType::Lnk);
         assert_eq!(l.data, b"target");
-        copy_up(&m, &walk(&m, "d"), 0, &Vec::new(), b"d", None, 1).unwrap();
+        copy_up(&m, &m, false, &walk(&m, "d"), 0, &Vec::new(), b"d", None, 1).unwrap();
         assert_eq!(m.paths(0), ["d", "l"], "a directory is copied without its contents");
         assert_eq!(names(&m, "d"), ["x"], "and still merges with the lower one");
     }
@@ -779,12 +828,33 @@ mod tests {
         let root = m.roots();
         let a = walk(&m, "a");
         let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br).unwrap();
-        copy_up(&m, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, false, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None, 1).unwrap();
         rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t, 9).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
         assert!(m.get(0, "a/.wh.f").is_some(), "old name whited out");
         assert!(lookup(&m, &m, &walk(&m, "a"), b"f").unwrap().lowers.is_empty());
         let _ = root;
+    }
+
+    #[test]
+    fn plink_copies_a_lower_hard_link_once() {
+        for plink in [true, false] {
+            let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/", "d/a=x"])]);
+            let d = walk(&m, "d");
+            m.link(1, &walk(&m, "d/a")[0].node, &d[1].node, b"b", Cred::Internal).unwrap();
+            copy_up(&m, &m, plink, &walk(&m, "d/a"), 0, &b"d".to_vec(), b"a", None, 1).unwrap();
+            let recorded = m.branches.borrow()[0].entries.keys().any(|k| k.starts_with(b".wh..wh.plnk/"));
+            assert_eq!(recorded, plink, "pseudo-link recorded only with plink");
+            m.log.borrow_mut().clear();
+            // The other name: linked to the copy, not copied again.
+            let b_obj: Vec<_> = walk(&m, "d/b").into_iter().filter(|l| l.br == 1).collect();
+            copy_up(&m, &m, plink, &b_obj, 0, &b"d".to_vec(), b"b", None, 2).unwrap();
+            let log = m.log.borrow().join("\n");
+            assert_eq!(log.contains("link 0 d/b Internal"), plink, "{log}");
+            assert_eq!(log.contains("cpup"), !plink, "{log}");
+            let (a, b) = (m.get(0, "d/a").unwrap(), m.get(0, "d/b").unwrap());
+            assert_eq!(a.ino == b.ino, plink, "one file with plink, two without");
+        }
     }
 
     #[test]
@@ -925,14 +995,14 @@ mod tests {
     fn copy_up_keeps_protective_flags_or_fails() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x20; // append-only
-        copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
         assert_eq!(m.get(0, "f").unwrap().flags, 0x20);
         let log = m.log.borrow().join("\n");
         assert!(log.find("rename 0 .wh..wh.cpup.1 f").is_some(), "{log}");
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x10; // immutable
         m.no_flags.set(true);
-        assert_eq!(copy_up(&m, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::EPERM));
+        assert_eq!(copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::EPERM));
         assert!(m.paths(0).is_empty(), "no weaker copy left: {:?}", m.paths(0));
     }
 

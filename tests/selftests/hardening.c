@@ -175,6 +175,7 @@ TEST_F(hd, hardlink_reopen_never_writes_the_lower_branch)
 	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX], lb[PATH_MAX], proc[64];
 	int fdb, fd;
 
+	strcpy(self->opts, ",noplink");	/* see the plink_* tests */
 	P(la, "%s/a", self->lower);
 	P(lb, "%s/b", self->lower);
 	ASSERT_EQ(0, write_file(la, "lower\n"));
@@ -212,6 +213,7 @@ TEST_F(hd, hardlink_unlink_one_name_keeps_the_other)
 	char la[PATH_MAX], lb[PATH_MAX], a[PATH_MAX], b[PATH_MAX], c[PATH_MAX], x[PATH_MAX];
 	struct stat st;
 
+	strcpy(self->opts, ",noplink");	/* see the plink_* tests */
 	P(la, "%s/a", self->lower);
 	P(lb, "%s/b", self->lower);
 	ASSERT_EQ(0, write_file(la, "data\n"));
@@ -236,12 +238,13 @@ TEST_F(hd, hardlink_unlink_one_name_keeps_the_other)
 	ASSERT_STREQ("data\n", content(self->lower, "b"));
 }
 
-/* After one name is copied up, the two names are two files: two numbers. */
+/* noplink: after one name is copied up, the two names are two files: two numbers. */
 TEST_F(hd, hardlink_copy_up_makes_two_files_with_stable_numbers)
 {
 	char la[PATH_MAX], lb[PATH_MAX], a[PATH_MAX], b[PATH_MAX];
 	struct stat sa, sb, sa2, sb2;
 
+	strcpy(self->opts, ",noplink");	/* see the plink_* tests */
 	P(la, "%s/a", self->lower);
 	P(lb, "%s/b", self->lower);
 	ASSERT_EQ(0, write_file(la, "one\n"));
@@ -267,6 +270,129 @@ TEST_F(hd, hardlink_copy_up_makes_two_files_with_stable_numbers)
 
 /* ================================================================== */
 /* 2. a lower tree 1000 levels deep                                   */
+/*
+ * plink (the default): the names of a lower hard-linked file stay one file.
+ * A write through one name copies it up once; every other name then shows
+ * the new content, the same st_ino and the same link count, also after the
+ * caches are dropped and after a remount; a change through another name
+ * links that name to the copy (no second copy); the lower file never
+ * changes; the pseudo-link is never visible through the union.
+ */
+static ino_t ino_of(const char *dir, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (pathf(p, "%s/%s", dir, rel) || lstat(p, &st))
+		return 0;
+	return st.st_ino;
+}
+
+static nlink_t nlink_of(const char *dir, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (pathf(p, "%s/%s", dir, rel) || lstat(p, &st))
+		return 0;
+	return st.st_nlink;
+}
+
+TEST_F(hd, plink_keeps_lower_hard_links_one_file)
+{
+	char la[PATH_MAX], lb[PATH_MAX], lc[PATH_MAX], p[PATH_MAX];
+	int round, fd;
+
+	P(la, "%s/a", self->lower);
+	P(lb, "%s/b", self->lower);
+	P(lc, "%s/d/c", self->lower);
+	ASSERT_EQ(0, write_file(la, "lower\n"));
+	ASSERT_EQ(0, link(la, lb));
+	P(p, "%s/d", self->lower);
+	ASSERT_EQ(0, mkdir(p, 0755));
+	ASSERT_EQ(0, link(la, lc));
+	hd_mount(_metadata, self);
+	ASSERT_EQ(ino_of(self->mnt, "a"), ino_of(self->mnt, "b"));
+	ASSERT_STREQ("lower\n", content(self->mnt, "d/c"));	/* cached before */
+	ASSERT_EQ(0, put_file(self->mnt, "a", "written through a\n"));
+	for (round = 0; round < 3; round++) {
+		ASSERT_STREQ("written through a\n", content(self->mnt, "a")) TH_LOG("round %d", round);
+		ASSERT_STREQ("written through a\n", content(self->mnt, "b")) TH_LOG("round %d", round);
+		ASSERT_STREQ("written through a\n", content(self->mnt, "d/c")) TH_LOG("round %d", round);
+		ASSERT_EQ(ino_of(self->mnt, "a"), ino_of(self->mnt, "b")) TH_LOG("round %d", round);
+		ASSERT_EQ(ino_of(self->mnt, "a"), ino_of(self->mnt, "d/c"));
+		ASSERT_EQ(nlink_of(self->mnt, "a"), nlink_of(self->mnt, "b"));
+		ASSERT_LE(2, nlink_of(self->mnt, "b"));
+		ASSERT_EQ(NULL, strstr(names_in(self->mnt, "."), ".wh."));
+		ASSERT_FALSE(exists(self->upper, "b")) TH_LOG("b was copied up");
+		ASSERT_TRUE(exists(self->upper, ".wh..wh.plnk"));
+		if (round == 0)
+			drop_caches();
+		if (round == 1) {
+			hd_umount(_metadata, self);
+			hd_mount(_metadata, self);
+		}
+	}
+	/* a change through another name joins the copy: one file on the branch */
+	P(p, "%s/b", self->mnt);
+	fd = open(p, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd) TH_LOG("open b: %s", strerror(errno));
+	ASSERT_EQ(4, write(fd, "+b\n\n", 4));
+	close(fd);
+	ASSERT_TRUE(exists(self->upper, "b"));
+	ASSERT_EQ(ino_of(self->upper, "a"), ino_of(self->upper, "b")) TH_LOG("b copied again");
+	ASSERT_STREQ("written through a\n+b\n\n", content(self->mnt, "a"));
+	ASSERT_STREQ("written through a\n+b\n\n", content(self->mnt, "d/c"));
+	ASSERT_EQ(0, chmod(p, 0600));
+	P(p, "%s/d/c", self->mnt);
+	ASSERT_EQ(0, access(p, F_OK));
+	ASSERT_EQ(ino_of(self->mnt, "a"), ino_of(self->mnt, "d/c"));
+	/* unlinking one name leaves the others whole */
+	P(p, "%s/a", self->mnt);
+	ASSERT_EQ(0, unlink(p));
+	ASSERT_STREQ("written through a\n+b\n\n", content(self->mnt, "b"));
+	ASSERT_LT(0, nlink_of(self->mnt, "b"));
+	drop_caches();
+	ASSERT_STREQ("written through a\n+b\n\n", content(self->mnt, "d/c"));
+	ASSERT_FALSE(exists(self->mnt, "a"));
+	/* the lower branch never changed */
+	ASSERT_STREQ("lower\n", content(self->lower, "a"));
+	ASSERT_STREQ("lower\n", content(self->lower, "b"));
+	ASSERT_EQ(3, nlink_of(self->lower, "a"));
+}
+
+/* plink: a name reopened through /proc/self/fd writes the one copy. */
+TEST_F(hd, plink_reopen_writes_the_one_copy)
+{
+	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX], lb[PATH_MAX], proc[64];
+	int fdb, fd;
+
+	P(la, "%s/a", self->lower);
+	P(lb, "%s/b", self->lower);
+	ASSERT_EQ(0, write_file(la, "lower\n"));
+	ASSERT_EQ(0, link(la, lb));
+	hd_mount(_metadata, self);
+	P(a, "%s/a", self->mnt);
+	P(b, "%s/b", self->mnt);
+	fdb = open(b, O_RDONLY);
+	ASSERT_LE(0, fdb);
+	ASSERT_EQ(0, write_file(a, "A\n"));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fdb);
+	fd = open(proc, O_WRONLY);
+	ASSERT_LE(0, fd) TH_LOG("reopen b for write: %s", strerror(errno));
+	ASSERT_EQ(2, pwrite(fd, "B\n", 2, 0));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(fdb));
+	ASSERT_STREQ("B\n", content(self->mnt, "a"));
+	ASSERT_STREQ("B\n", content(self->mnt, "b"));
+	ASSERT_STREQ("lower\n", content(self->lower, "a"));
+	ASSERT_STREQ("lower\n", content(self->lower, "b"));
+	hd_umount(_metadata, self);
+	hd_mount(_metadata, self);
+	ASSERT_STREQ("B\n", content(self->mnt, "b"));
+	ASSERT_EQ(ino_of(self->mnt, "a"), ino_of(self->mnt, "b"));
+}
+
 /* ================================================================== */
 
 TEST_F_TIMEOUT(hd, deep_lower_tree_copy_up, 300)
@@ -451,10 +577,19 @@ TEST_F(hd, open_for_write_without_writable_branch_is_erofs)
 	ASSERT_FALSE(exists(self->upper, "f"));
 }
 
+/*
+ * Copy-up at open for write, then a shared mapping of the copy.  The
+ * mapping shows the union path in /proc/PID/maps and keeps the union
+ * mount busy after the file is closed (defect 12).  fallocate and a write
+ * that drops set-id bits reach the branch filesystem through the real
+ * file, which finds its own dentry (xfs's fallocate uses file_dentry()).
+ */
 TEST_F(hd, copy_up_at_open_then_shared_mapping)
 {
-	char p[PATH_MAX];
-	int fd;
+	char p[PATH_MAX], line[PATH_MAX + 256];
+	int fd, found = 0;
+	FILE *maps;
+	struct stat st;
 	char *m;
 
 	ASSERT_EQ(0, put_file(self->lower, "f", "0123456789abcdef"));
@@ -465,9 +600,21 @@ TEST_F(hd, copy_up_at_open_then_shared_mapping)
 	ASSERT_TRUE(exists(self->upper, "f")) TH_LOG("not copied up at open for write");
 	m = mmap(NULL, 16, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, fallocate(fd, 0, 0, 8192)) TH_LOG("fallocate: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(8192, st.st_size);
+	ASSERT_EQ(0, ftruncate(fd, 16));
 	ASSERT_EQ(0, close(fd));
 	memcpy(m, "MAPPED", 6);
 	ASSERT_EQ(0, msync(m, 16, MS_SYNC));
+	maps = fopen("/proc/self/maps", "r");
+	ASSERT_NE(NULL, maps);
+	while (fgets(line, sizeof(line), maps))
+		found |= strstr(line, p) != NULL;
+	fclose(maps);
+	ASSERT_TRUE(found) TH_LOG("/proc/self/maps does not show %s", p);
+	ASSERT_EQ(-1, umount2(self->mnt, 0)) TH_LOG("a mapped union file must keep the mount busy");
+	ASSERT_EQ(EBUSY, errno);
 	ASSERT_EQ(0, munmap(m, 16));
 	ASSERT_STREQ("MAPPED6789abcdef", content(self->upper, "f"));
 	ASSERT_STREQ("MAPPED6789abcdef", content(self->mnt, "f"));
@@ -841,10 +988,11 @@ TEST_F(hd, copy_up_has_exactly_the_source_flags)
 
 /*
  * rename(2) between two names of one file is a successful no-op (POSIX):
- * also for two hard links of one lower file, which the union shows as two
- * objects; nothing is copied up and both names stay.  When the file is
- * immutable the VFS, seeing two inodes, refuses first (EPERM, a documented
- * difference from a plain filesystem); nothing changes then either.
+ * also for two hard links of one lower file, with plink (one union inode)
+ * and with noplink (two union objects): nothing is copied up and both
+ * names stay.  When the file is immutable under noplink the VFS, seeing
+ * two inodes, refuses first (EPERM, a documented difference from a plain
+ * filesystem); nothing changes then either.
  */
 TEST_F(hd, rename_between_hard_links_of_one_lower_file_does_nothing)
 {
@@ -857,14 +1005,17 @@ TEST_F(hd, rename_between_hard_links_of_one_lower_file_does_nothing)
 	ASSERT_EQ(0, link(la, b));
 	P(a, "%s/a", self->mnt);
 	P(b, "%s/b", self->mnt);
-	for (round = 0; round < 2; round++) {
-		if (round && set_flags(la, FS_IMMUTABLE_FL, 0))
-			break;	/* no chattr +i on this filesystem */
+	/* rounds: plink, plink immutable, noplink, noplink immutable */
+	for (round = 0; round < 4; round++) {
+		strcpy(self->opts, round < 2 ? "" : ",noplink");
+		set_flags(la, 0, FS_IMMUTABLE_FL);
+		if (round % 2 && set_flags(la, FS_IMMUTABLE_FL, 0))
+			continue;	/* no chattr +i on this filesystem */
 		hd_mount(_metadata, self);
 		ASSERT_STREQ("one file\n", content(self->mnt, "a"));	/* cached */
 		r = rename(a, b);
-		if (!round) {
-			ASSERT_EQ(0, r) TH_LOG("rename: %s", strerror(errno));
+		if (round != 3) {
+			ASSERT_EQ(0, r) TH_LOG("round %d: rename: %s", round, strerror(errno));
 		} else {
 			ASSERT_TRUE(r == 0 || errno == EPERM) TH_LOG("rename: %s", strerror(errno));
 		}

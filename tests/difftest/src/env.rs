@@ -295,7 +295,10 @@ impl Env {
                     .iter()
                     .map(|b| format!("{}={}", b.path.display(), b.perm.as_str()))
                     .collect();
-                self.mount_data = format!("br={}", br.join(":"));
+                // noplink: the reference model of lower hard links is
+                // aufs's without pseudo-links (copy-up breaks the link);
+                // pseudo-links have their own tests (selftests/hardening.c).
+                self.mount_data = format!("br={},noplink", br.join(":"));
                 sys::mount("none", &self.union.root, "aufs", 0, &self.mount_data).map_err(|e| {
                     format!(
                         "mount -t aufs -o {} none {}: {}",
