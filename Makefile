@@ -3,7 +3,8 @@
 #   make            build aufs.ko and the aubr tool
 #   make test       host tests + the VM suite + the Docker test (installs what is missing)
 #   make demo       boot the VM and replay the seed experiment
-#   make bench      aufs vs overlayfs vs the bare branch, in one VM run
+#   make bench      aufs vs overlayfs vs the bare branch, tmpfs and ext4, in one
+#                   VM run (QUICK=1: every workload once, tiny); build/bench/
 #   make test-docker Docker 20.10's aufs storage driver end to end, in one VM run
 #   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
 #
@@ -16,6 +17,7 @@ BUILD   := $(TOP)/build
 KVER     = $(shell $(TOP)/scripts/kver.sh)
 KDIR     = /lib/modules/$(KVER)/build
 RUST_OBJ := $(BUILD)/aufs_rust.o
+BENCHOPS := $(BUILD)/bench/benchops
 KO      := $(TOP)/kmod/aufs.ko
 AUBR    := $(TOP)/target/release/aubr
 RUST_SRC := $(wildcard src/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
@@ -59,7 +61,7 @@ test-host:
 	cargo test --workspace
 
 # One VM boot runs every selftest program and the differential tester.
-test-vm: module tool selftests difftest
+test-vm: module tool selftests difftest $(BENCHOPS)
 	$(TOP)/scripts/vm-run.sh --timeout 3000 -- $(TOP)/tests/vm/guest-suite.sh $(TOP)
 
 test: setup
@@ -70,14 +72,22 @@ test: setup
 # The same VM suite on a debug kernel (lockdep, KASAN, kmemleak, ...) built
 # from Debian's linux-source once, cached in /var/cache/aufs-debug-kernel/;
 # the module is built in build/debug/.  Slow; not part of `make test`.
-test-debug: setup tool selftests difftest
+test-debug: setup tool selftests difftest $(BENCHOPS)
 	$(TOP)/scripts/test-debug.sh
 
 demo: setup module tool
 	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/demo.sh $(TOP)
 
-bench: setup module
-	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/bench.py $(TOP)
+# Table on the terminal; JSON, CSV, Markdown and PNG in build/bench/ (QUICK=1:
+# build/bench/quick/).  BENCH_* variables set the sizes (tests/vm/bench.py).
+bench: setup module $(BENCHOPS)
+	$(TOP)/tests/bench/run.sh $(if $(filter-out 0,$(QUICK)),--quick)
+
+# The benchmark's system-call loops (tests/vm/t_bench_quick.sh in the VM
+# suite uses it too; bench.py compiles it in the guest when it is missing).
+$(BENCHOPS): tests/bench/benchops.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -o $@ $<
 
 # Docker's own aufs storage driver end to end (Debian's docker.io 20.10,
 # containerd, runc: unpacked into build/docker-root by docker-setup.sh, not

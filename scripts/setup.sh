@@ -30,7 +30,9 @@ LINUX_SOURCE_PKG=linux-source-6.1
 #  unpack it), python3-venv for build/venv; for the branch-filesystem and
 #  fault tests in the guest (which sees the host's root filesystem):
 #  e2fsprogs + xfsprogs (mkfs/fsck of the ext4 and xfs branch images),
-#  dmsetup (device-mapper tables of the fault tests), util-linux (losetup).
+#  dmsetup (device-mapper tables of the fault tests), util-linux (losetup);
+#  for make bench: fio (random 4 KiB reads; the bench skips that workload
+#  without it) and python3-matplotlib (the plot, drawn on the host).
 #  Installing never starts a service (see NO_SERVICES below).
 PKGS=(
     linux-image-amd64 linux-headers-amd64
@@ -40,6 +42,7 @@ PKGS=(
     "$LINUX_SOURCE_PKG" xz-utils
     python3 python3-venv
     e2fsprogs xfsprogs dmsetup util-linux
+    fio python3-matplotlib
 )
 
 did=0
