@@ -529,7 +529,7 @@ static void fill_pattern(unsigned char *buf, size_t len, unsigned int seed)
  * then fail with EIO (or open(O_WRONLY) if that is where the union copies
  * up), and nothing may have changed.
  */
-TEST_F_TIMEOUT(flt, eio_during_copy_up, 300)
+TEST_F_TIMEOUT(flt, eio_during_copy_up, 900)
 {
 	unsigned char *data = malloc(BIG_SIZE);
 	char p[PATH_MAX];

@@ -447,7 +447,7 @@ TEST_F_TIMEOUT(rm, docker_style_127_branches, 300)
 }
 
 /* mount -o remount,<exactly what /proc/mounts shows> changes nothing. */
-TEST_F(rm, proc_mounts_round_trip)
+TEST_F_TIMEOUT(rm, proc_mounts_round_trip, 300)
 {
 	static char before[65536], after[65536];
 	char a[PATH_MAX], b[PATH_MAX], line[4096], cmd[8192], *opts, *end;
