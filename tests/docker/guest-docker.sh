@@ -22,8 +22,8 @@
 # that `docker rm -f` detaches and deletes; dockerd stopped with SIGTERM and
 # with SIGKILL, restarted, containers started again; removal of everything
 # leaves aufs/diff, layers and mnt empty.  After each filesystem and at the
-# end: no oops/BUG/WARNING/lockdep... in dmesg (the BAD_RE of
-# tests/vm/guest-suite.sh), no taint beyond 4096|8192.
+# end: no oops/BUG/WARNING/lockdep... in dmesg (BAD_RE of
+# tests/vm/kernel-check.sh), no taint beyond 4096|8192.
 #
 # Output: "ok N name" / "not ok N name" with "# " detail lines, and as the
 # last line "N passed, N failed".  Exit 0 only with no failure.
@@ -98,28 +98,16 @@ elapsed() { echo $(( $(date +%s) - T_START )); }
 dk() { timeout -k 10 "$DK_TIMEOUT" docker "$@"; }
 
 # ---------------------------------------------------------------- kernel log
-BAD_RE='Oops|BUG:|kernel BUG|WARNING:|Call Trace|possible circular locking|possible recursive locking|INFO: |KASAN|UBSAN|general protection|Kernel panic|stack-protector|list_add corruption|list_del corruption|refcount_t:|Bad page|soft lockup|hard LOCKUP|blocked for more than|unreferenced object|kernel NULL pointer|unable to handle'
-ALLOWED_TAINT=$((4096 | 8192))
-new_kernel_lines() { dmesg -c 2>/dev/null | tee -a "$KLOG"; }
-TAINT_BASE=$(cat /proc/sys/kernel/tainted)
+# BAD_RE, ALLOWED_TAINT, new_kernel_lines, taint, kernel_news
+. "$REPO/tests/vm/kernel-check.sh"
+TAINT_BASE=$(taint)
 check_kernel() {             # check_kernel WHAT
-    local lines bad t new first
-    lines=$(new_kernel_lines)
-    bad=$(printf '%s\n' "$lines" | grep -E "$BAD_RE" || true)
-    t=$(cat /proc/sys/kernel/tainted)
-    new=$(( t & ~TAINT_BASE & ~ALLOWED_TAINT ))
-    if [ -z "$bad" ] && [ "$new" = 0 ]; then
-        ok "kernel clean after $1 (dmesg, taint $t)"
+    kernel_news
+    if [ ${#KNEWS_PROBLEMS[@]} = 0 ]; then
+        ok "kernel clean after $1 (dmesg, taint $KNEWS_TAINT)"
     else
-        local -a c=()
-        [ "$new" = 0 ] || c+=("new taint flags: $new (tainted=$t, baseline=$TAINT_BASE)")
-        if [ -n "$bad" ]; then
-            first=$(printf '%s\n' "$lines" | grep -nE "$BAD_RE" | head -n 1 | cut -d: -f1)
-            c+=("$(printf '%s\n' "$lines" | tail -n +"$first" | head -n 60)")
-        fi
-        notok "kernel clean after $1" "${c[@]}"
+        notok "kernel clean after $1" "${KNEWS_PROBLEMS[@]}"
     fi
-    TAINT_BASE=$((TAINT_BASE | t))
 }
 
 # ---------------------------------------------------------------- daemons

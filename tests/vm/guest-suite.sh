@@ -57,9 +57,8 @@ PASS=0 FAIL=0 SKIP=0     # aggregated over programs and suite checks
 SUITE_N=0                # numbering of this suite's own TAP lines
 declare -a SUMMARY=()
 
-# Kernel log lines that mean the kernel is not clean.
-BAD_RE='Oops|BUG:|kernel BUG|WARNING:|Call Trace|possible circular locking|possible recursive locking|INFO: |KASAN|UBSAN|general protection|Kernel panic|stack-protector|list_add corruption|list_del corruption|refcount_t:|Bad page|soft lockup|hard LOCKUP|blocked for more than|unreferenced object|kernel NULL pointer|unable to handle'
-ALLOWED_TAINT=$((4096 | 8192))  # O: out-of-tree module, E: unsigned module
+# BAD_RE, ALLOWED_TAINT, new_kernel_lines, taint, kernel_news
+. "$SCRIPTS/kernel-check.sh"
 
 suite_ok() {   # suite_ok NAME
     SUITE_N=$((SUITE_N + 1)); PASS=$((PASS + 1))
@@ -77,37 +76,15 @@ suite_fail() { # suite_fail NAME [COMMENT_LINE...]
     for l in "$@"; do echo "# $l"; done
 }
 
-# New kernel lines since the last call (also appended to $KLOG).
-new_kernel_lines() {
-    dmesg -c 2>/dev/null | tee -a "$KLOG"
-}
-
-taint() { cat /proc/sys/kernel/tainted; }
-
 # check_kernel NAME: one suite TAP line "kernel-clean after NAME".
 TAINT_BASE=0
 check_kernel() {
-    local name=$1 lines bad t new
-    lines=$(new_kernel_lines)
-    bad=$(printf '%s\n' "$lines" | grep -E "$BAD_RE" || true)
-    t=$(taint)
-    new=$(( t & ~TAINT_BASE & ~ALLOWED_TAINT ))
-    if [ -z "$bad" ] && [ "$new" = 0 ]; then
-        suite_ok "kernel-clean after $name"
+    kernel_news
+    if [ ${#KNEWS_PROBLEMS[@]} = 0 ]; then
+        suite_ok "kernel-clean after $1"
     else
-        local -a c=()
-        [ "$new" = 0 ] || c+=("new taint flags: $new (tainted=$t, baseline=$TAINT_BASE)")
-        if [ -n "$bad" ]; then
-            # Show the whole new log from the first offending line on (the
-            # backtrace usually follows), at most 60 lines.
-            local first
-            first=$(printf '%s\n' "$lines" | grep -nE "$BAD_RE" | head -n 1 | cut -d: -f1)
-            while IFS= read -r l; do c+=("$l"); done < <(printf '%s\n' "$lines" | tail -n +"$first" | head -n 60)
-        fi
-        suite_fail "kernel-clean after $name" "${c[@]}"
+        suite_fail "kernel-clean after $1" "${KNEWS_PROBLEMS[@]}"
     fi
-    # A new flag is reported once: later checks compare against the new value.
-    TAINT_BASE=$((TAINT_BASE | t))
 }
 
 # Unmount aufs mounts a program left behind (e.g. after a timeout).
