@@ -134,12 +134,19 @@ static const char *content(const char *dir, const char *rel)
 	return b;
 }
 
-static int exists(const char *dir, const char *rel)
+/* lstat() of @rel in @dir: 0 or -1. */
+static int lstat_in(const char *dir, const char *rel, struct stat *st)
 {
 	char p[PATH_MAX];
+
+	return pathf(p, "%s/%s", dir, rel) ? -1 : lstat(p, st);
+}
+
+static int exists(const char *dir, const char *rel)
+{
 	struct stat st;
 
-	return !pathf(p, "%s/%s", dir, rel) && !lstat(p, &st);
+	return !lstat_in(dir, rel, &st);
 }
 
 
@@ -166,16 +173,16 @@ static int as_nobody(int (*fn)(void *), void *arg)
 /* ================================================================== */
 
 /*
- * Two names of one lower file.  One is copied up and written; the other,
- * reopened for writing through /proc/self/fd (no d_revalidate), must get
- * its own copy: the lower file never changes.
+ * Two names, a and b, of one lower file "lower\n", the union mounted with
+ * the fixture's options.  b is opened for reading, a is written ("A\n",
+ * which copies it up), then b is reopened for writing through
+ * /proc/self/fd (no d_revalidate) and "B\n" is written at its start.
  */
-TEST_F(hd, hardlink_reopen_never_writes_the_lower_branch)
+static void reopen_other_name(struct __test_metadata *_metadata, FIXTURE_DATA(hd) *self)
 {
 	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX], lb[PATH_MAX], proc[64];
 	int fdb, fd;
 
-	strcpy(self->opts, ",noplink");	/* see the plink_* tests */
 	P(la, "%s/a", self->lower);
 	P(lb, "%s/b", self->lower);
 	ASSERT_EQ(0, write_file(la, "lower\n"));
@@ -193,6 +200,16 @@ TEST_F(hd, hardlink_reopen_never_writes_the_lower_branch)
 	ASSERT_EQ(2, pwrite(fd, "B\n", 2, 0));
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(0, close(fdb));
+}
+
+/*
+ * noplink: the other name, reopened for writing, must get its own copy:
+ * the lower file never changes.
+ */
+TEST_F(hd, hardlink_reopen_never_writes_the_lower_branch)
+{
+	strcpy(self->opts, ",noplink");	/* see the plink_* tests */
+	reopen_other_name(_metadata, self);
 	ASSERT_STREQ("lower\n", content(self->lower, "a"));
 	ASSERT_STREQ("lower\n", content(self->lower, "b"));
 	ASSERT_STREQ("A\n", content(self->mnt, "a"));
@@ -280,22 +297,16 @@ TEST_F(hd, hardlink_copy_up_makes_two_files_with_stable_numbers)
  */
 static ino_t ino_of(const char *dir, const char *rel)
 {
-	char p[PATH_MAX];
 	struct stat st;
 
-	if (pathf(p, "%s/%s", dir, rel) || lstat(p, &st))
-		return 0;
-	return st.st_ino;
+	return lstat_in(dir, rel, &st) ? 0 : st.st_ino;
 }
 
 static nlink_t nlink_of(const char *dir, const char *rel)
 {
-	char p[PATH_MAX];
 	struct stat st;
 
-	if (pathf(p, "%s/%s", dir, rel) || lstat(p, &st))
-		return 0;
-	return st.st_nlink;
+	return lstat_in(dir, rel, &st) ? 0 : st.st_nlink;
 }
 
 TEST_F(hd, plink_keeps_lower_hard_links_one_file)
@@ -364,25 +375,7 @@ TEST_F(hd, plink_keeps_lower_hard_links_one_file)
 /* plink: a name reopened through /proc/self/fd writes the one copy. */
 TEST_F(hd, plink_reopen_writes_the_one_copy)
 {
-	char a[PATH_MAX], b[PATH_MAX], la[PATH_MAX], lb[PATH_MAX], proc[64];
-	int fdb, fd;
-
-	P(la, "%s/a", self->lower);
-	P(lb, "%s/b", self->lower);
-	ASSERT_EQ(0, write_file(la, "lower\n"));
-	ASSERT_EQ(0, link(la, lb));
-	hd_mount(_metadata, self);
-	P(a, "%s/a", self->mnt);
-	P(b, "%s/b", self->mnt);
-	fdb = open(b, O_RDONLY);
-	ASSERT_LE(0, fdb);
-	ASSERT_EQ(0, write_file(a, "A\n"));
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fdb);
-	fd = open(proc, O_WRONLY);
-	ASSERT_LE(0, fd) TH_LOG("reopen b for write: %s", strerror(errno));
-	ASSERT_EQ(2, pwrite(fd, "B\n", 2, 0));
-	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(0, close(fdb));
+	reopen_other_name(_metadata, self);
 	ASSERT_STREQ("B\n", content(self->mnt, "a"));
 	ASSERT_STREQ("B\n", content(self->mnt, "b"));
 	ASSERT_STREQ("lower\n", content(self->lower, "a"));
