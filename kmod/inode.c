@@ -102,20 +102,17 @@ int au_pin_real(struct inode *inode, const struct path *h)
 
 /*
  * The pseudo-link of the object @di stands for (plink), if it has one:
- * 1 with @pl referenced, 0, or -errno.  Asked only for regular files with
- * several links (the core decides the rest).
+ * 1 with @pl referenced, 0, or -errno.  The core decides which objects
+ * have one (src/plink.rs).
  */
 int au_plink_find(struct au_sbinfo *si, struct au_dinfo *di, struct path *pl,
 		  unsigned int *bindex)
 {
-	struct inode *h_inode = d_inode(di->lower[0].dentry);
 	struct au_ctx ctx = au_ctx(si, di->brs);
 	void *d = NULL;
 	u32 pb = 0;
 	int r;
 
-	if (!S_ISREG(h_inode->i_mode) || h_inode->i_nlink < 2)
-		return 0;
 	r = au_rs_plink_find(di->brs->rs, &ctx, di->lower, di->nlower, &d, &pb);
 	if (r <= 0)
 		return r;

@@ -28,6 +28,20 @@ pub fn check_user_name(name: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Append `x` in lower-case hex, without leading zeros ("0" for 0), for
+/// the union's own names (temporary names, pseudo-links).  The caller has
+/// reserved the room (at most 16 bytes).
+pub fn push_hex(v: &mut Vec<u8>, x: u64) {
+    let mut started = false;
+    for shift in (0..16).rev() {
+        let d = ((x >> (shift * 4)) & 0xf) as u8;
+        if d != 0 || started || shift == 0 {
+            started = true;
+            v.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
+        }
+    }
+}
+
 /// `.wh.<name>`.
 pub fn whiteout_name(name: &[u8]) -> Result<Vec<u8>> {
     let mut v = Vec::new();

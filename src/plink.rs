@@ -20,7 +20,7 @@
 //! namespace, never shown through the union and never made by users.
 
 use crate::backend::{Cred, FileType, Lower, NewEntry, Stat, WriteBackend};
-use crate::name::WH_META_PREFIX;
+use crate::name::{push_hex, WH_META_PREFIX};
 use crate::union::Branches;
 use crate::{Errno, Result};
 use alloc::vec::Vec;
@@ -33,17 +33,6 @@ pub const PLINK_DIR: &[u8] = b".wh..wh.plnk";
 /// with more than one link on a branch that is not written in place.
 pub fn applies(brs: &dyn Branches, plink: bool, br: u32, st: &Stat) -> bool {
     plink && st.file_type() == FileType::Reg && st.nlink > 1 && !brs.writable(br)
-}
-
-fn push_hex(v: &mut Vec<u8>, x: u64) {
-    let mut started = false;
-    for shift in (0..16).rev() {
-        let d = ((x >> (shift * 4)) & 0xf) as u8;
-        if d != 0 || started || shift == 0 {
-            started = true;
-            v.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
-        }
-    }
 }
 
 /// Name of the pseudo-link of the lower inode `st`: `<dev>.<ino>.<gen>`,
@@ -78,7 +67,7 @@ pub fn find_on<B: WriteBackend>(b: &B, t: u32, st: &Stat) -> Result<Option<B::No
 
 /// The pseudo-link of the union object `obj`, if it is a plinked file
 /// (see [`applies`]) and one exists on a writable branch above its
-/// topmost entry (searched top-down): the branch and the node.
+/// topmost entry: the branch and the node.
 pub fn find<B: WriteBackend>(b: &B, brs: &dyn Branches, plink: bool, obj: &[Lower<B::Node>]) -> Result<Option<(u32, B::Node)>> {
     let Some(top) = obj.first() else {
         return Ok(None);
@@ -89,8 +78,14 @@ pub fn find<B: WriteBackend>(b: &B, brs: &dyn Branches, plink: bool, obj: &[Lowe
     if !applies(brs, plink, top.br, &st) {
         return Ok(None);
     }
-    for t in (0..top.br).filter(|t| brs.writable(*t)) {
-        if let Some(n) = find_on(b, t, &st)? {
+    find_above(b, brs, top.br, &st)
+}
+
+/// The pseudo-link of lower inode `st` (found on branch `br`) on a
+/// writable branch above `br`, searched top-down.
+pub fn find_above<B: WriteBackend>(b: &B, brs: &dyn Branches, br: u32, st: &Stat) -> Result<Option<(u32, B::Node)>> {
+    for t in (0..br).filter(|t| brs.writable(*t)) {
+        if let Some(n) = find_on(b, t, st)? {
             return Ok(Some((t, n)));
         }
     }

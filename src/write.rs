@@ -22,14 +22,7 @@ pub fn tmp_name(what: &[u8], id: u64) -> Result<Vec<u8>> {
     v.extend_from_slice(name::WH_META_PREFIX);
     v.extend_from_slice(what);
     v.push(b'.');
-    let mut started = false;
-    for shift in (0..16).rev() {
-        let d = ((id >> (shift * 4)) & 0xf) as u8;
-        if d != 0 || started || shift == 0 {
-            started = true;
-            v.push(if d < 10 { b'0' + d } else { b'a' + d - 10 });
-        }
-    }
+    name::push_hex(&mut v, id);
     Ok(v)
 }
 
@@ -148,7 +141,7 @@ pub fn copy_up<B: WriteBackend>(
     }
     let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
     let pl = crate::plink::applies(brs, plink, src.br, &st);
-    let up = if pl { crate::plink::find(b, brs, plink, obj)? } else { None };
+    let up = if pl { crate::plink::find_above(b, brs, src.br, &st)? } else { None };
     let dir_times = b.times(t, dst_dir)?;
     let ftype = st.file_type();
     let res = if let Some((pb, p)) = up {
@@ -205,7 +198,7 @@ pub fn copy_up_orphan<B: WriteBackend>(
     }
     let pl = crate::plink::applies(brs, plink, src.br, &st);
     if pl {
-        if let Some((pb, p)) = crate::plink::find(b, brs, plink, obj)? {
+        if let Some((pb, p)) = crate::plink::find_above(b, brs, src.br, &st)? {
             if pb == t {
                 return Ok(p); // copied up through another name: that copy
             }
