@@ -143,17 +143,45 @@ static struct au_dinfo *au_di_root(struct au_brset *brs)
 }
 
 /*
+ * Install @di in place of @old (the reference to @di goes to the dentry)
+ * unless the dentry's info changed meanwhile (a copy-up, a concurrent
+ * revalidation): that one is at least as new.  Whether it was installed.
+ */
+static bool au_di_replace(struct dentry *dentry, struct au_dinfo *old,
+			  struct au_dinfo *di)
+{
+	bool ok;
+
+	spin_lock(&dentry->d_lock);
+	ok = dentry->d_fsdata == old;
+	if (ok)
+		dentry->d_fsdata = di;
+	spin_unlock(&dentry->d_lock);
+	au_di_put(ok ? old : di);
+	return ok;
+}
+
+/*
  * Install @di (a new lookup of @dentry's name; its reference is taken) if
  * it fits the dentry: a negative one stays negative, a positive one keeps
  * its type; a file whose topmost entry is now another file, or anything
  * that no longer fits, is -ESTALE (d_revalidate then drops it and the VFS
  * looks it up anew).  A directory's inode follows its new topmost entry,
  * keeping its number (and the mounts on it).
+ *
+ * @expect (if not NULL) is the info @di was compared with.  A lookup made
+ * before a copy-up of the dentry finished is older than what the copy-up
+ * installed: if the dentry's info is no longer @expect, @di is dropped and
+ * the dentry kept as it is.  The inode's topmost entry and branch are read
+ * under its cpup_mtx (the copy-up changes both under it), so a copy-up
+ * that ends between two reads never looks like another directory.
  */
-static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
+static int au_di_update(struct dentry *dentry, struct au_dinfo *di,
+			struct au_dinfo *expect)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct inode *inode = d_inode(dentry);
+	struct au_inode *ai = inode ? AU_I(inode) : NULL;
 	struct inode *h_inode;
 	int err = -ESTALE;
 	u64 ino;
@@ -161,7 +189,7 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
 	if (!inode != !di->nlower)
 		goto out_di;
 	if (inode) {
-		struct dentry *pl = smp_load_acquire(&AU_I(inode)->plink.dentry);
+		struct dentry *pl = smp_load_acquire(&ai->plink.dentry);
 
 		h_inode = d_inode(di->lower[0].dentry);
 		if ((h_inode->i_mode ^ inode->i_mode) & S_IFMT)
@@ -170,7 +198,15 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
 		if (pl && S_ISREG(inode->i_mode) &&
 		    !au_rs_write_in_place(di->brs->rs, di->lower[0].bindex))
 			h_inode = d_inode(pl);
-		if (h_inode != AU_I(inode)->h_inode) {
+		if (h_inode != READ_ONCE(ai->h_inode)) {
+			mutex_lock(&ai->cpup_mtx);
+			if (expect && READ_ONCE(dentry->d_fsdata) != expect) {
+				/* a copy-up ended after our lookup */
+				mutex_unlock(&ai->cpup_mtx);
+				au_di_put(di);
+				return 0;
+			}
+			err = 0;
 			/*
 			 * Only a directory follows, and only to another
 			 * branch (copied up, or a branch added above it).
@@ -179,23 +215,36 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di)
 			 * onto it is in progress): its own union inode and
 			 * number, not this one's; the dentry goes.
 			 */
-			if (!S_ISDIR(inode->i_mode) ||
-			    AU_I(inode)->brid == au_di_brid(di, 0))
-				goto out_di;
-			mutex_lock(&AU_I(inode)->cpup_mtx);
-			ino = inode->i_ino;
-			mutex_lock(&si->xino_mtx);
-			err = au_rs_ino_keep(si->xino, au_di_brid(di, 0), h_inode->i_ino, ino);
-			mutex_unlock(&si->xino_mtx);
-			if (!err)
-				au_inode_retop(inode, di, ino);
-			mutex_unlock(&AU_I(inode)->cpup_mtx);
+			if (h_inode == ai->h_inode)
+				;
+			else if (!S_ISDIR(inode->i_mode) ||
+				 ai->brid == au_di_brid(di, 0))
+				err = -ESTALE;
+			else {
+				ino = inode->i_ino;
+				mutex_lock(&si->xino_mtx);
+				err = au_rs_ino_keep(si->xino, au_di_brid(di, 0),
+						     h_inode->i_ino, ino);
+				mutex_unlock(&si->xino_mtx);
+				if (!err)
+					au_inode_retop(inode, di, ino);
+			}
+			if (!err) {
+				kref_get(&di->kref);
+				au_di_set(dentry, di);
+			}
+			mutex_unlock(&ai->cpup_mtx);
 			if (err)
 				goto out_di;
+			goto watch;
 		}
 	}
 	kref_get(&di->kref);	/* a concurrent refresh may replace it */
-	au_di_set(dentry, di);
+	if (expect)
+		au_di_replace(dentry, expect, di);
+	else
+		au_di_set(dentry, di);
+watch:
 	if (inode)
 		au_notify_watch(inode, di);
 	au_di_put(di);
@@ -236,7 +285,7 @@ static int au_di_refresh_one(struct dentry *dentry)
 	if (IS_ERR_OR_NULL(di))
 		err = di ? PTR_ERR(di) : -ENOMEM;
 	else
-		err = au_di_update(dentry, di);
+		err = au_di_update(dentry, di, NULL);
 out:
 	au_di_put(pdi);
 	dput(parent);
@@ -428,10 +477,11 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 		goto out;
 	ndi->ogen = ogen;
 	if (au_di_same(di, ndi)) {
-		au_di_set(dentry, ndi);	/* the same, with the new event counts */
+		/* the same, with the new event counts */
+		au_di_replace(dentry, di, ndi);
 		valid = 1;
 	} else {
-		valid = !au_di_update(dentry, ndi);
+		valid = !au_di_update(dentry, ndi, di);
 	}
 out:
 	au_di_put(pdi);

@@ -1048,16 +1048,20 @@ static int mounted_at(const char *path)
 /*
  * Containers bind-mount files (/etc/hosts...) into directories that live on
  * an image layer.  Copying such a directory up (a file created next to the
- * mount point) must not invalidate it, even while others look it up.
+ * mount point) must not invalidate it, even while others look it up: a
+ * revalidation that looked the directory up just before its copy-up ended
+ * must neither take the copy for another directory (the dentry and every
+ * mount below it would go) nor put back the info from before the copy-up.
  */
 #define NMP 20
+#define NLOOKERS 2
 
 TEST_F_TIMEOUT(hd, mount_points_survive_copy_up_of_their_directories, 300)
 {
-	char d[PATH_MAX], src[PATH_MAX], mp[NMP][PATH_MAX];
+	char d[PATH_MAX], src[PATH_MAX], mp[NMP][PATH_MAX], dir[NMP][PATH_MAX];
 	struct stat st;
-	int i, lost = 0, status;
-	pid_t pid;
+	int i, c, bad, lost = 0, status;
+	pid_t pid[NLOOKERS];
 
 	P(src, "%s/hosts.container", self->dir);
 	ASSERT_EQ(0, write_file(src, "container\n"));
@@ -1069,22 +1073,28 @@ TEST_F_TIMEOUT(hd, mount_points_survive_copy_up_of_their_directories, 300)
 	hd_mount(_metadata, self);
 	for (i = 0; i < NMP; i++) {
 		P(mp[i], "%s/etc%d/hosts", self->mnt, i);
+		P(dir[i], "%s/etc%d", self->mnt, i);
 		ASSERT_EQ(0, mount(src, mp[i], NULL, MS_BIND, NULL)) TH_LOG("bind: %s", strerror(errno));
 	}
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		/* look the mount points up all the time */
-		for (;;)
-			for (i = 0; i < NMP; i++)
-				stat(mp[i], &st);
+	for (c = 0; c < NLOOKERS; c++) {
+		pid[c] = fork();
+		ASSERT_LE(0, pid[c]);
+		if (!pid[c]) {
+			/* look the mount points and their directories up all the time */
+			for (;;)
+				for (i = 0; i < NMP; i++) {
+					stat(mp[i], &st);
+					stat(dir[(i + c) % NMP], &st);
+				}
+		}
 	}
-	for (i = 0; i < NMP; i++) {
-		P(d, "%s/etc%d", self->mnt, i);
-		ASSERT_EQ(0, put_file(d, "new", "x\n"));	/* copies etc<i> up */
+	for (i = 0, bad = 0; i < NMP; i++)
+		bad += put_file(dir[i], "new", "x\n") != 0;	/* copies etc<i> up */
+	for (c = 0; c < NLOOKERS; c++) {
+		kill(pid[c], SIGKILL);
+		ASSERT_EQ(pid[c], waitpid(pid[c], &status, 0));
 	}
-	kill(pid, SIGKILL);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, bad) TH_LOG("%d files could not be made next to a mount point", bad);
 	for (i = 0; i < NMP; i++) {
 		if (!mounted_at(mp[i]))
 			lost++;
