@@ -97,10 +97,18 @@ struct au_sbinfo {
  * changed in place: a change (copy-up, whiteout...) installs a new one, so
  * users take a reference with au_di_get() and drop it with au_di_put().
  */
+/*
+ * A dentry's info is read without locks in RCU path walk (d_revalidate,
+ * permission): it is freed after a grace period, and so are the branch
+ * dentries and inodes it points to (the dcache's and icache's own rule).
+ */
 struct au_dinfo {
 	struct kref kref;
+	struct rcu_head rcu;
 	struct au_brset *brs;		/* what the bindexes refer to (referenced) */
 	long pgen, ogen;		/* udba=notify: parent's, own event count */
+	u64 pstamp, ostamp;		/* udba=reval: parent's, own branch dirs */
+	bool pstamp_ok, ostamp_ok;	/* ... if the stamp can stand for them */
 	int bopaque, bwh, bneg;
 	unsigned int nlower;
 	struct au_lower lower[];	/* top first */

@@ -211,6 +211,7 @@ int au_rs_share_inode(const struct au_rs_sb *sb, __u32 bindex, __u32 is_dir,
  */
 int au_rs_keep_negative(const struct au_rs_sb *sb, __u32 changed);
 int au_rs_must_compare(const struct au_rs_sb *sb, __u32 changed);
+int au_rs_udba_stamps(const struct au_rs_sb *sb);
 /* 1: udba=notify (the shim watches the branch directories it caches). */
 int au_rs_udba_notify(const struct au_rs_sb *sb);
 /* 1: check a permission on every branch the object is on; 0: the top only. */

@@ -235,6 +235,8 @@ static struct inode *au_h_inode_get(struct inode *inode)
  * is on (aufs's default; with dirperm1 the topmost only: the core says
  * which), on the real lower inodes, so a lower directory's mode, its
  * filesystem's ->permission and the LSMs count, whatever the dcache holds.
+ * In RCU path walk (MAY_NOT_BLOCK) without references: the directory's one
+ * dentry, its info and the lower inodes are freed after a grace period.
  */
 static int au_dir_lower_permission(struct inode *inode, int mask)
 {
@@ -243,13 +245,26 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 	unsigned int i;
 	int err = 0;
 
+	if (mask & MAY_NOT_BLOCK) {
+		struct hlist_node *n = READ_ONCE(inode->i_dentry.first);
+
+		alias = n ? hlist_entry(n, struct dentry, d_u.d_alias) : NULL;
+		di = alias ? READ_ONCE(alias->d_fsdata) : NULL;
+		if (!di)
+			return -ECHILD;
+		for (i = 1; i < di->nlower && !err; i++) {
+			struct inode *h = d_inode_rcu(di->lower[i].dentry);
+
+			err = h ? inode_permission(&init_user_ns, h, mask) : -ECHILD;
+		}
+		return err;
+	}
 	alias = d_find_any_alias(inode);	/* a directory has one */
 	if (!alias)
 		return 0;
 	di = au_di_get_positive(alias);
 	for (i = 1; di && i < di->nlower && !err; i++)
-		err = inode_permission(&init_user_ns, d_inode(di->lower[i].dentry),
-				       mask & (MAY_READ | MAY_EXEC));
+		err = inode_permission(&init_user_ns, d_inode(di->lower[i].dentry), mask);
 	au_di_put(di);
 	dput(alias);
 	return err;
@@ -271,19 +286,30 @@ static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *
 	rcu_read_unlock();
 }
 
+/*
+ * Permission: the union inode's attributes (the topmost entry's), then the
+ * real inodes.  Works in RCU path walk too (MAY_NOT_BLOCK): the topmost
+ * real inode is read without a reference (inodes are freed after a grace
+ * period, and a copy-up keeps the one before it until the union inode
+ * goes), and the lower filesystems and LSMs get MAY_NOT_BLOCK as well.
+ */
 static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 			 int mask)
 {
 	struct inode *h_inode;
-	int err, h_mask = mask & ~MAY_NOT_BLOCK;
+	int err, h_mask = mask & ~MAY_NOT_BLOCK, nb = mask & MAY_NOT_BLOCK;
 	bool in_place, all;
 
-	if (mask & MAY_NOT_BLOCK)
-		return -ECHILD;
 	au_perm_policy(inode, h_mask, &in_place, &all);
-	h_inode = au_h_inode_get(inode);
-	if (!h_inode)
-		return -ESTALE;
+	if (nb) {
+		h_inode = READ_ONCE(AU_I(inode)->h_inode);
+		if (!h_inode)
+			return -ECHILD;
+	} else {
+		h_inode = au_h_inode_get(inode);
+		if (!h_inode)
+			return -ESTALE;
+	}
 	au_cpattr(inode, h_inode);
 	err = generic_permission(mnt_userns, inode, mask);
 	/*
@@ -295,10 +321,11 @@ static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 	    !special_file(h_inode->i_mode))
 		h_mask &= ~(MAY_WRITE | MAY_APPEND);
 	if (!err)
-		err = inode_permission(&init_user_ns, h_inode, h_mask);
-	iput(h_inode);
+		err = inode_permission(&init_user_ns, h_inode, h_mask | nb);
+	if (!nb)
+		iput(h_inode);
 	if (!err && all)
-		err = au_dir_lower_permission(inode, h_mask);
+		err = au_dir_lower_permission(inode, (h_mask & (MAY_READ | MAY_EXEC)) | nb);
 	return err;
 }
 

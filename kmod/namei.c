@@ -48,7 +48,7 @@ static void au_di_release(struct kref *kref)
 	for (i = 0; i < di->nlower; i++)
 		dput(di->lower[i].dentry);
 	au_brs_put(di->brs);
-	kfree(di);
+	kfree_rcu(di, rcu);	/* RCU path walk may be reading it */
 }
 
 void au_di_put(struct au_dinfo *di)
@@ -87,6 +87,64 @@ static bool au_di_is_current(struct au_sbinfo *si, struct au_dinfo *di)
 	return di && di->brs == rcu_access_pointer(si->brs);
 }
 
+/* ---- udba=reval: stamps of branch directories ---- */
+
+static inline u64 au_mix(u64 h, u64 v)
+{
+	h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+/*
+ * A stamp of the branch directories of @di: which inodes they are and
+ * their change times (every entry made, removed or renamed in a directory
+ * changes its ctime; nobody can set a ctime back).  False when no stamp
+ * can stand for them: a directory gone, a filesystem that revalidates its
+ * own dentries (its attributes may be old), or a change time so recent
+ * that a second change in the same clock tick would leave it as it is.
+ * Lock-free, no sleeping: RCU path walk calls it (the dinfo, its dentries
+ * and their inodes are freed after a grace period).
+ */
+static bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp)
+{
+	struct timespec64 now;
+	u64 h = di->nlower;
+	unsigned int i;
+
+	ktime_get_coarse_real_ts64(&now);
+	for (i = 0; i < di->nlower; i++) {
+		struct dentry *d = di->lower[i].dentry;
+		struct inode *h_inode = d_inode_rcu(d);
+		time64_t sec;
+		long nsec;
+		s64 age;
+
+		if (!h_inode || d_unhashed(d) ||
+		    (READ_ONCE(d->d_flags) & DCACHE_OP_REVALIDATE))
+			return false;
+		sec = READ_ONCE(h_inode->i_ctime.tv_sec);
+		nsec = READ_ONCE(h_inode->i_ctime.tv_nsec);
+		if (now.tv_sec - sec < 2) {
+			age = (now.tv_sec - sec) * NSEC_PER_SEC + now.tv_nsec - nsec;
+			if (age < 2 * (s64)TICK_NSEC)
+				return false;
+		}
+		h = au_mix(h, (unsigned long)h_inode);
+		h = au_mix(h, sec);
+		h = au_mix(h, nsec);
+	}
+	*stamp = h;
+	return true;
+}
+
+/* Do @di's branch directories still match @stamp (taken when @ok)? */
+static bool au_dirs_same(struct au_dinfo *di, bool ok, u64 stamp)
+{
+	u64 now;
+
+	return ok && au_dirs_stamp(di, &now) && now == stamp;
+}
+
 /*
  * The entries of @name in the directory @pdi (union inode @pdir), as a new
  * info (maybe negative), with the parent's event count as it was before.
@@ -100,8 +158,12 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	struct au_lookup_out res;
 	struct au_lower *out;
 	struct au_dinfo *di;
+	u64 pstamp = 0;
+	bool pstamp_ok;
 	int err;
 
+	/* before the lookup: a change while it runs shows next time */
+	pstamp_ok = au_dirs_stamp(pdi, &pstamp);
 	out = kcalloc(brs->nbr, sizeof(*out), GFP_KERNEL);
 	if (!out)
 		return ERR_PTR(-ENOMEM);
@@ -124,6 +186,8 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	di->bwh = res.bwh;
 	di->bneg = res.bneg;
 	di->pgen = pgen;
+	di->pstamp = pstamp;
+	di->pstamp_ok = pstamp_ok;
 	return di;
 }
 
@@ -467,9 +531,14 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 	long ogen = au_notify_gen(d_inode(dentry));
 	struct name_snapshot name;
 	int valid = d_is_dir(dentry);
+	bool ostamp_ok = false;
+	u64 ostamp = 0;
 
 	if (!pdi || pdi->brs != di->brs)
 		goto out;	/* a remount in between: the next use refreshes */
+	/* a directory's own: before the lookup looks for its opaque marker */
+	if (d_is_dir(dentry))
+		ostamp_ok = au_dirs_stamp(di, &ostamp);
 	take_dentry_name_snapshot(&name, dentry);
 	ndi = au_di_lookup(si, pdi, d_inode(parent), &name.name);
 	release_dentry_name_snapshot(&name);
@@ -477,7 +546,9 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 		goto out;
 	ndi->ogen = ogen;
 	if (au_di_same(di, ndi)) {
-		/* the same, with the new event counts */
+		/* the same, with the new event counts and stamps */
+		ndi->ostamp = ostamp;
+		ndi->ostamp_ok = ostamp_ok;
 		au_di_replace(dentry, di, ndi);
 		valid = 1;
 	} else {
@@ -490,50 +561,100 @@ out:
 }
 
 /*
- * udba=notify: did an event come, for the parent's branch directories or
- * (a directory) its own, since @di was made?  Unwatched counts as yes.
+ * Did a branch directory @di was looked up in (the parent's), or for a
+ * directory one of its own, change since?  udba=reval tells by stamps
+ * (au_dirs_stamp()), udba=notify by event counts (notify.c), unwatched or
+ * no stamp counting as yes.  @pdi is the parent's current info, @pdir its
+ * inode.  Lock-free and without sleeping: RCU path walk calls it too.
  */
-static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di)
+static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di,
+			  struct au_dinfo *pdi, struct inode *pdir)
 {
-	struct dentry *parent = dget_parent(dentry);
-	long pgen = au_notify_gen(d_inode(parent));
-	long ogen = d_is_dir(dentry) ? au_notify_gen(d_inode(dentry)) : 0;
+	bool dir = d_is_dir(dentry);
+	long pgen, ogen;
 
-	dput(parent);
+	if (!pdi || !pdir)
+		return true;
+	if (au_rs_udba_stamps(di->brs->rs))
+		return !au_dirs_same(pdi, di->pstamp_ok, di->pstamp) ||
+		       (dir && !au_dirs_same(di, di->ostamp_ok, di->ostamp));
+	pgen = au_notify_gen(pdir);
+	ogen = dir ? au_notify_gen(d_inode_rcu(dentry)) : 0;
 	return pgen < 0 || pgen != di->pgen || ogen < 0 ||
-	       (d_is_dir(dentry) && ogen != di->ogen);
+	       (dir && ogen != di->ogen);
+}
+
+/*
+ * RCU path walk (no references, no sleeping): a cached entry whose
+ * branch directories show no change is good as it is; anything else is
+ * -ECHILD, and the VFS calls again in ref-walk mode.
+ */
+static int au_d_revalidate_rcu(struct dentry *dentry)
+{
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_dinfo *di = READ_ONCE(dentry->d_fsdata), *pdi;
+	struct dentry *parent;
+	struct inode *pdir;
+	bool changed;
+
+	if (!di || di->brs != rcu_access_pointer(si->brs))
+		return -ECHILD;
+	if (IS_ROOT(dentry))
+		return 1;
+	parent = READ_ONCE(dentry->d_parent);
+	pdir = d_inode_rcu(parent);
+	pdi = READ_ONCE(parent->d_fsdata);
+	if (!pdi || pdi->brs != di->brs)
+		return -ECHILD;
+	changed = au_di_changed(dentry, di, pdi, pdir);
+	if (d_really_is_negative(dentry))
+		return au_rs_keep_negative(di->brs->rs, changed) ? 1 : -ECHILD;
+	if (!di->nlower || au_rs_must_compare(di->brs->rs, changed))
+		return -ECHILD;
+	return 1;
 }
 
 /*
  * A cached union dentry made before a branch change is brought up to date
  * (au_di_get()).  Then the udba mode (the core decides) says what else:
- * none: nothing; reval: every lower entry must still be hashed and
- * positive, and a new lookup must find the same entries (a name created,
- * removed, renamed, replaced, whited out or made opaque directly on a
- * branch, above or below, shows at once); negative dentries are looked up
- * again; notify: the same, but only when an event came for the branch
- * directories involved since the dentry was looked up (notify.c).
+ * none: nothing; reval and notify: when a branch directory involved may
+ * have changed (au_di_changed()), every lower entry must still be hashed
+ * and positive, and a new lookup must find the same entries (a name
+ * created, removed, renamed, replaced, whited out or made opaque directly
+ * on a branch, above or below, shows at once); a negative dentry is looked
+ * up again.
  */
 static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 {
-	struct au_dinfo *di;
+	struct au_dinfo *di, *pdi = NULL;
+	struct dentry *parent = NULL;
 	unsigned int i;
 	int valid = 1;
 
-	if (flags & LOOKUP_RCU)
-		return -ECHILD;
-	if (d_really_is_negative(dentry)) {
-		di = au_di_get(dentry);
-		valid = di && au_rs_keep_negative(di->brs->rs, au_di_changed(dentry, di));
-		au_di_put(di);
+	if (flags & LOOKUP_RCU) {
+		rcu_read_lock();	/* held by the walk; says what we rely on */
+		valid = au_d_revalidate_rcu(dentry);
+		rcu_read_unlock();
 		return valid;
 	}
 	/* after a branch change: refreshed here, or dropped if it cannot be */
-	di = au_di_get_positive(dentry);
+	di = au_di_get(dentry);
 	if (!di)
 		return 0;
-	if (IS_ROOT(dentry) ||
-	    !au_rs_must_compare(di->brs->rs, au_di_changed(dentry, di)))
+	if (IS_ROOT(dentry))
+		goto out;
+	parent = dget_parent(dentry);
+	pdi = au_di_get(parent);
+	if (d_really_is_negative(dentry)) {
+		valid = au_rs_keep_negative(di->brs->rs,
+					    au_di_changed(dentry, di, pdi, d_inode(parent)));
+		goto out;
+	}
+	if (!di->nlower) {
+		valid = 0;
+		goto out;
+	}
+	if (!au_rs_must_compare(di->brs->rs, au_di_changed(dentry, di, pdi, d_inode(parent))))
 		goto out;
 	for (i = 0; i < di->nlower && valid; i++) {
 		struct dentry *h = di->lower[i].dentry;
@@ -546,6 +667,8 @@ static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 	if (valid)
 		valid = au_reval_compare(dentry, di);
 out:
+	au_di_put(pdi);
+	dput(parent);
 	au_di_put(di);
 	return valid;
 }

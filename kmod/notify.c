@@ -25,6 +25,7 @@
 
 struct au_watch {
 	refcount_t ref;			/* the union inode's + one per mark */
+	struct rcu_head rcu;		/* RCU path walk reads gen */
 	atomic_t gen;			/* bumped by every event */
 	struct mutex mtx;		/* marks */
 	struct list_head marks;
@@ -44,7 +45,7 @@ atomic_t au_nmarks = ATOMIC_INIT(0);
 static void au_watch_put(struct au_watch *w)
 {
 	if (refcount_dec_and_test(&w->ref))
-		kfree(w);
+		kfree_rcu(w, rcu);
 }
 
 static int au_fsn_event(struct fsnotify_mark *mark, u32 mask, struct inode *inode,
@@ -95,11 +96,15 @@ static struct fsnotify_group *au_notify_group(struct au_sbinfo *si)
 long au_notify_gen(struct inode *dir)
 {
 	struct au_watch *w;
+	long gen;
 
 	if (!dir || !S_ISDIR(dir->i_mode))
 		return -1;
+	rcu_read_lock();	/* RCU path walk: the inode may be going */
 	w = READ_ONCE(AU_I(dir)->w);
-	return w ? atomic_read(&w->gen) : -1;
+	gen = w ? atomic_read(&w->gen) : -1;
+	rcu_read_unlock();
+	return gen;
 }
 
 static bool au_di_has(struct au_dinfo *di, struct inode *h_inode)

@@ -165,7 +165,10 @@ u32 au_c_br_relation(void *mctx, u32 a, u32 b)
 
 static void au_brs_free_rcu(struct rcu_head *rcu)
 {
-	kfree(container_of(rcu, struct au_brset, rcu));
+	struct au_brset *brs = container_of(rcu, struct au_brset, rcu);
+
+	au_rs_sb_free(brs->rs);		/* kvfree() only: fine here */
+	kfree(brs);
 }
 
 static void au_brs_release(struct kref *kref)
@@ -175,8 +178,10 @@ static void au_brs_release(struct kref *kref)
 
 	for (i = 0; i < brs->nbr; i++)
 		path_put(&brs->br[i].path);
-	au_rs_sb_free(brs->rs);
-	/* lock-free readers may still look at it (au_brs_get) */
+	/*
+	 * Lock-free readers may still look at it and ask its core for policy
+	 * (au_brs_get(), RCU path walk): both go after a grace period.
+	 */
 	call_rcu(&brs->rcu, au_brs_free_rcu);
 }
 

@@ -1178,3 +1178,15 @@ pub unsafe extern "C" fn au_rs_udba_notify(sb: *const au_rs_sb) -> c_int {
     let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
     (policy::reval(s.opts.udba) == policy::Reval::OnEvent) as c_int
 }
+
+/// Does the shim tell changes by the branch directories' change times
+/// (`udba=reval`)?
+///
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_udba_stamps(sb: *const au_rs_sb) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 1 };
+    (policy::reval(s.opts.udba) == policy::Reval::OnStamp) as c_int
+}

@@ -60,9 +60,16 @@ pub enum Reval {
     /// branch may stay unseen (also a cached "no such file") until the
     /// dentry leaves the cache.
     Never,
-    /// `udba=reval`: every time: the name is looked up again on the
-    /// branches and the result compared with what is cached.
-    Always,
+    /// `udba=reval`: whenever the branch directories the entry was looked
+    /// up in (and, for a directory, its own) may have changed: the shim
+    /// keeps their identities and change times (ctime) with each cached
+    /// entry; any difference, a directory gone, or a change time too
+    /// recent to tell a second change in the same clock tick apart, counts
+    /// as a change.  Then the name is looked up again on the branches and
+    /// the result compared with what is cached.  No lookup is repeated
+    /// while nothing changed, so a cached entry, negative ones included,
+    /// costs a few memory reads per branch directory.
+    OnStamp,
     /// `udba=notify`: only when fsnotify reported a change in a branch
     /// directory of the parent since the dentry was looked up.
     OnEvent,
@@ -71,28 +78,26 @@ pub enum Reval {
 pub fn reval(udba: Udba) -> Reval {
     match udba {
         Udba::None => Reval::Never,
-        Udba::Reval => Reval::Always,
+        Udba::Reval => Reval::OnStamp,
         Udba::Notify => Reval::OnEvent,
     }
 }
 
-/// Is a cached negative dentry ("no such name") still good?  Under
-/// `reval` a branch may have gained the name: never; under `none` always;
-/// under `notify` while no event came for the parent.
-pub fn keep_negative(r: Reval, parent_changed: bool) -> bool {
+/// Is a cached negative dentry ("no such name") still good?  Under `none`
+/// always; otherwise while the branch directories show no change
+/// (`changed`: stamps under `reval`, events under `notify`).
+pub fn keep_negative(r: Reval, changed: bool) -> bool {
     match r {
         Reval::Never => true,
-        Reval::Always => false,
-        Reval::OnEvent => !parent_changed,
+        Reval::OnStamp | Reval::OnEvent => !changed,
     }
 }
 
 /// Must a cached positive dentry be compared with a new lookup?
-pub fn must_compare(r: Reval, parent_changed: bool) -> bool {
+pub fn must_compare(r: Reval, changed: bool) -> bool {
     match r {
         Reval::Never => false,
-        Reval::Always => true,
-        Reval::OnEvent => parent_changed,
+        Reval::OnStamp | Reval::OnEvent => changed,
     }
 }
 
@@ -120,8 +125,10 @@ mod tests {
         assert_eq!(reval(Udba::None), Reval::Never);
         assert!(keep_negative(Reval::Never, true));
         assert!(!must_compare(Reval::Never, true));
-        assert!(!keep_negative(Reval::Always, false));
-        assert!(must_compare(Reval::Always, false));
+        assert!(keep_negative(Reval::OnStamp, false));
+        assert!(!keep_negative(Reval::OnStamp, true));
+        assert!(must_compare(Reval::OnStamp, true));
+        assert!(!must_compare(Reval::OnStamp, false));
         assert!(keep_negative(Reval::OnEvent, false));
         assert!(!keep_negative(Reval::OnEvent, true));
         assert!(must_compare(Reval::OnEvent, true));
