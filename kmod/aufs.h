@@ -147,6 +147,7 @@ struct au_inode {
 	unsigned int brid, prev_brid;	/* branch ids of h_inode, h_prev */
 	struct mutex cpup_mtx;		/* serializes copy-ups of this inode */
 	struct au_watch *w;		/* udba=notify, directories (notify.c) */
+	struct au_rdcache *rdc;		/* a directory's merged listing (readdir.c) */
 	struct inode vfs_inode;
 };
 
@@ -197,6 +198,7 @@ void au_brs_put(struct au_brset *brs);
 int au_brs_index(struct au_brset *brs, unsigned int id);
 
 /* namei.c */
+bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp);
 extern const struct dentry_operations au_dops;
 struct au_dinfo *au_di_alloc(struct au_brset *brs, unsigned int nlower);
 struct au_dinfo *au_di_one(struct au_brset *brs, struct dentry *h, unsigned int bindex);
@@ -253,6 +255,7 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 extern const struct file_operations au_file_fops;
 
 /* readdir.c */
+void au_rdcache_drop(struct inode *inode);
 extern const struct file_operations au_dir_fops;
 
 /* notify.c */

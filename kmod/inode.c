@@ -29,6 +29,7 @@ struct inode *au_alloc_inode(struct super_block *sb)
 	ai->plink.mnt = NULL;
 	ai->brid = ai->prev_brid = 0;
 	ai->w = NULL;
+	ai->rdc = NULL;
 	return &ai->vfs_inode;
 }
 
@@ -45,6 +46,7 @@ void au_evict_inode(struct inode *inode)
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
 	au_notify_unwatch(inode);
+	au_rdcache_drop(inode);
 	if (ai->h_inode) {
 		/* The table forgets what cannot be asked for again. */
 		mutex_lock(&si->xino_mtx);

@@ -105,7 +105,7 @@ static inline u64 au_mix(u64 h, u64 v)
  * Lock-free, no sleeping: RCU path walk calls it (the dinfo, its dentries
  * and their inodes are freed after a grace period).
  */
-static bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp)
+bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp)
 {
 	struct timespec64 now;
 	u64 h = di->nlower;

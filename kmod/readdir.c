@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * aufs: directories.  The merged listing is made by the core from every
- * branch's directory; it is built when a reader starts at offset 0 and kept
- * on the open file for the reads that follow.
+ * branch's directory, cached on the union inode while the branch
+ * directories do not change (struct au_rdcache), and read from by each
+ * open file from offset 0 on.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -57,11 +58,77 @@ int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
 	return err;
 }
 
+/* ---- the merged listing, cached on the union directory inode ---- */
+
+/*
+ * A directory's merged listing is kept on its union inode and shared by
+ * every reader, with a stamp of the branch directories it was made from
+ * (au_dirs_stamp(): which they are and their change times, taken before
+ * they were read).  A reader starting at offset 0 uses it while the stamp
+ * still matches: any entry made, removed or renamed in one of them,
+ * through the union or directly on the branch, changes a ctime, and a
+ * change too recent to tell apart is never cached.  Otherwise the listing
+ * is made again from every branch.  Immutable once made; a reader keeps
+ * the one it started with.
+ */
+struct au_rdcache {
+	refcount_t ref;
+	struct au_rs_dir *dir;
+	struct au_brset *brs;		/* the listing's branch indexes refer to it */
+	u64 stamp;
+};
+
+static void au_rdcache_put(struct au_rdcache *c)
+{
+	if (c && refcount_dec_and_test(&c->ref)) {
+		au_rs_dir_free(c->dir);
+		au_brs_put(c->brs);
+		kfree(c);
+	}
+}
+
+/* The inode goes (->evict_inode). */
+void au_rdcache_drop(struct inode *inode)
+{
+	au_rdcache_put(AU_I(inode)->rdc);
+	AU_I(inode)->rdc = NULL;
+}
+
+/* The inode's listing if it still stands for @di's directories, referenced. */
+static struct au_rdcache *au_rdcache_find(struct inode *inode, struct au_dinfo *di,
+					   bool ok, u64 stamp)
+{
+	struct au_rdcache *c;
+
+	if (!ok)
+		return NULL;
+	spin_lock(&inode->i_lock);
+	c = AU_I(inode)->rdc;
+	if (c && c->brs == di->brs && c->stamp == stamp)
+		refcount_inc(&c->ref);
+	else
+		c = NULL;
+	spin_unlock(&inode->i_lock);
+	return c;
+}
+
+/* Keep @c (referenced by the caller) on the inode in place of the old one. */
+static void au_rdcache_keep(struct inode *inode, struct au_rdcache *c)
+{
+	struct au_rdcache *old;
+
+	refcount_inc(&c->ref);
+	spin_lock(&inode->i_lock);
+	old = AU_I(inode)->rdc;
+	AU_I(inode)->rdc = c;
+	spin_unlock(&inode->i_lock);
+	au_rdcache_put(old);
+}
+
 /* ---- the union directory file ---- */
 
 struct au_dirfile {
-	struct au_rs_dir *cache;
-	struct au_brset *brs;		/* the cache's branch indexes refer to it */
+	struct au_rdcache *c;		/* what this reader reads */
 };
 
 static int au_dir_open(struct inode *inode, struct file *file)
@@ -78,65 +145,81 @@ static int au_dir_release(struct inode *inode, struct file *file)
 {
 	struct au_dirfile *df = file->private_data;
 
-	au_rs_dir_free(df->cache);
-	if (df->brs)
-		au_brs_put(df->brs);
+	au_rdcache_put(df->c);
 	kfree(df);
 	return 0;
 }
 
+/* The listing as it is now: the cached one, or made again and cached. */
 static int au_dir_refresh(struct file *file, struct au_dirfile *df)
 {
 	struct dentry *dentry = file->f_path.dentry;
+	struct inode *inode = d_inode(dentry);
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry);
-	struct au_rs_dir *d = NULL;
+	struct au_rdcache *c;
 	struct au_ctx ctx;
+	u64 stamp = 0;
+	bool ok;
 	int err;
 
 	if (!di)
 		return -ESTALE;
-	ctx = au_ctx(si, di->brs);
-	err = au_rs_readdir(di->brs->rs, &ctx, di->lower, di->nlower, &d);
-	if (err) {
-		au_di_put(di);
-		return err;
+	ok = au_dirs_stamp(di, &stamp);	/* before reading */
+	c = au_rdcache_find(inode, di, ok, stamp);
+	if (!c) {
+		err = -ENOMEM;
+		c = kzalloc(sizeof(*c), GFP_KERNEL);
+		if (!c)
+			goto out;
+		ctx = au_ctx(si, di->brs);
+		err = au_rs_readdir(di->brs->rs, &ctx, di->lower, di->nlower, &c->dir);
+		if (err) {
+			kfree(c);
+			goto out;
+		}
+		refcount_set(&c->ref, 1);
+		kref_get(&di->brs->kref);
+		c->brs = di->brs;
+		c->stamp = stamp;
+		if (ok)
+			au_rdcache_keep(inode, c);
 	}
-	au_rs_dir_free(df->cache);
-	df->cache = d;
-	if (df->brs)
-		au_brs_put(df->brs);
-	kref_get(&di->brs->kref);
-	df->brs = di->brs;
+	au_rdcache_put(df->c);
+	df->c = c;
+	err = 0;
+out:
 	au_di_put(di);
-	return 0;
+	return err;
 }
 
 static int au_iterate(struct file *file, struct dir_context *ctx)
 {
 	struct au_dirfile *df = file->private_data;
 	struct au_sbinfo *si = AU_SB(file->f_path.dentry->d_sb);
+	struct au_rdcache *c;
 	struct au_dirent e;
 	u32 i, n;
 	u64 ino;
 	int err;
 
-	if (ctx->pos == 0 || !df->cache) {
+	if (ctx->pos == 0 || !df->c) {
 		err = au_dir_refresh(file, df);
 		if (err)
 			return err;
 	}
+	c = df->c;
 	if (!dir_emit_dots(file, ctx))
 		return 0;
-	n = au_rs_dir_count(df->cache);
+	n = au_rs_dir_count(c->dir);
 	for (i = ctx->pos - 2; i < n; i++) {
-		err = au_rs_dir_entry(df->cache, i, &e);
+		err = au_rs_dir_entry(c->dir, i, &e);
 		if (err)
 			return err;
-		if (e.bindex >= df->brs->nbr)
+		if (e.bindex >= c->brs->nbr)
 			return -EIO;
 		mutex_lock(&si->xino_mtx);
-		err = au_rs_ino(si->xino, df->brs->br[e.bindex].id, e.ino, &ino);
+		err = au_rs_ino(si->xino, c->brs->br[e.bindex].id, e.ino, &ino);
 		mutex_unlock(&si->xino_mtx);
 		if (err)
 			return err;

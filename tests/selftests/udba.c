@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <dirent.h>
 #include "kselftest_harness.h"
 
 FIXTURE(ud) {
@@ -216,6 +217,75 @@ TEST_F(ud, renamed_whited_out_made_opaque)
 	EXPECT_VIEW("dir/inner", "i\n", "-");
 	if (variant->exact)
 		ASSERT_STREQ("", names_in(self->mnt, "dir"));
+}
+
+/* The same for the listing of directory @rel ("a/b/..."). */
+#define EXPECT_LIST(rel, old, want) do {					\
+	const char *l_;								\
+										\
+	SETTLE();								\
+	l_ = names_in(self->mnt, rel);						\
+	if (variant->exact) {							\
+		ASSERT_STREQ(want, l_) TH_LOG("%s: %s", variant->udba, rel);	\
+	} else {								\
+		ASSERT_TRUE(!strcmp(l_, want) || !strcmp(l_, old))		\
+			TH_LOG("%s: %s lists '%s'", variant->udba, rel, l_);	\
+		drop_caches();							\
+		ASSERT_STREQ(want, names_in(self->mnt, rel)) TH_LOG("after drop_caches");\
+	}									\
+} while (0)
+
+static int entries(DIR *dh)
+{
+	int n = 0;
+
+	rewinddir(dh);
+	while (readdir(dh))
+		n++;
+	return n;
+}
+
+/*
+ * A merged listing is cached on the directory while its branch
+ * directories do not change: a change through the union shows at once in
+ * every mode (also to a reader that rewinds), a direct one as the udba
+ * mode says.
+ */
+TEST_F(ud, listing_follows_changes)
+{
+	char lo[PATH_MAX], mi[PATH_MAX], p[PATH_MAX];
+	DIR *dh;
+	int n;
+
+	ASSERT_EQ(0, make_dir(lo, self->low, "ls"));
+	ASSERT_EQ(0, put_file(lo, "a", ""));
+	ASSERT_EQ(0, put_file(lo, "b", ""));
+	ASSERT_EQ(0, make_dir(mi, self->mid, "ls"));
+	ASSERT_EQ(0, put_file(mi, "c", ""));
+	ASSERT_STREQ("a/b/c", names_in(self->mnt, "ls"));
+	SETTLE();
+	ASSERT_STREQ("a/b/c", names_in(self->mnt, "ls"));
+	ASSERT_EQ(0, pathf(p, "%s/ls", self->mnt));
+	dh = opendir(p);
+	ASSERT_NE(NULL, dh);
+	n = entries(dh);
+	ASSERT_EQ(0, pathf(p, "%s/ls/n", self->mnt));
+	ASSERT_EQ(0, write_file(p, ""));
+	ASSERT_EQ(n + 1, entries(dh)) TH_LOG("rewinddir after a create");
+	ASSERT_EQ(0, pathf(p, "%s/ls/a", self->mnt));
+	ASSERT_EQ(0, unlink(p));
+	ASSERT_EQ(n, entries(dh)) TH_LOG("rewinddir after an unlink");
+	closedir(dh);
+	ASSERT_STREQ("b/c/n", names_in(self->mnt, "ls"));
+	/* directly on the branches */
+	SETTLE();
+	ASSERT_EQ(0, put_file(lo, "d", ""));
+	ASSERT_EQ(0, put_file(mi, ".wh.b", ""));
+	EXPECT_LIST("ls", "b/c/n", "c/d/n");
+	SETTLE();
+	ASSERT_EQ(0, pathf(p, "%s/d", lo));
+	ASSERT_EQ(0, unlink(p));
+	EXPECT_LIST("ls", "c/d/n", "c/n");
 }
 
 /* A write through the union after the branch changed is never lost data. */
