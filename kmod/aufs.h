@@ -148,6 +148,7 @@ struct au_inode {
 	struct mutex cpup_mtx;		/* serializes copy-ups of this inode */
 	struct au_watch *w;		/* udba=notify, directories (notify.c) */
 	struct au_rdcache *rdc;		/* a directory's merged listing (readdir.c) */
+	atomic_t misses;		/* lookups in it without one, since */
 	struct inode vfs_inode;
 };
 
@@ -255,7 +256,12 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 extern const struct file_operations au_file_fops;
 
 /* readdir.c */
+struct au_rdcache;
 void au_rdcache_drop(struct inode *inode);
+struct au_rdcache *au_rdcache_get(struct inode *dir, struct au_dinfo *di, bool ok,
+				  u64 stamp, bool make);
+struct au_rs_dir *au_rdcache_dir(struct au_rdcache *c);
+void au_rdcache_put(struct au_rdcache *c);
 extern const struct file_operations au_dir_fops;
 
 /* notify.c */

@@ -167,9 +167,14 @@ int au_rs_sysfs_br(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len
 int au_rs_sysfs_brid(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len);
 int au_rs_sysfs_xi_path(const struct au_rs_sb *sb, char *buf, __u32 len);
 int au_rs_sysfs_config(char *buf, __u32 len);
+/*
+ * @listing: NULL, or the parent's merged listing (au_rs_readdir of the same
+ * entries, still current): it tells where the name is without asking every
+ * branch.
+ */
 int au_rs_lookup(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent,
-		 const __u8 *name, __u32 len,
+		 const __u8 *name, __u32 len, const struct au_rs_dir *listing,
 		 struct au_lower *out, __u32 cap, struct au_lookup_out *res);
 int au_rs_readdir(const struct au_rs_sb *sb, void *ctx,
 		  const struct au_lower *dir, __u32 ndir, struct au_rs_dir **out);

@@ -30,6 +30,7 @@ struct inode *au_alloc_inode(struct super_block *sb)
 	ai->brid = ai->prev_brid = 0;
 	ai->w = NULL;
 	ai->rdc = NULL;
+	atomic_set(&ai->misses, 0);
 	return &ai->vfs_inode;
 }
 

@@ -146,6 +146,17 @@ static bool au_dirs_same(struct au_dinfo *di, bool ok, u64 stamp)
 }
 
 /*
+ * A lookup in a directory on at least AU_LISTING_DIRS branches makes its
+ * merged listing after AU_LISTING_MISSES lookups that had none: from then
+ * on, while the directory does not change, a lookup asks one branch (or
+ * none, for a name that is not there) instead of all (au_rs_lookup()).
+ * Reading the branch directories once costs about as much as a few
+ * lookups on each.
+ */
+#define AU_LISTING_DIRS		4
+#define AU_LISTING_MISSES	8
+
+/*
  * The entries of @name in the directory @pdi (union inode @pdir), as a new
  * info (maybe negative), with the parent's event count as it was before.
  */
@@ -157,6 +168,7 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	struct au_brset *brs = pdi->brs;
 	struct au_lookup_out res;
 	struct au_lower *out;
+	struct au_rdcache *rdc = NULL;
 	struct au_dinfo *di;
 	u64 pstamp = 0;
 	bool pstamp_ok;
@@ -164,11 +176,25 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 
 	/* before the lookup: a change while it runs shows next time */
 	pstamp_ok = au_dirs_stamp(pdi, &pstamp);
+	/*
+	 * The parent's merged listing, if current, tells where the name is:
+	 * one branch asked instead of all of them.  A directory on many
+	 * branches gets one made after a few lookups without.
+	 */
+	if (pdir && S_ISDIR(pdir->i_mode))
+		rdc = au_rdcache_get(pdir, pdi, pstamp_ok, pstamp,
+				     pdi->nlower >= AU_LISTING_DIRS &&
+				     atomic_inc_return(&AU_I(pdir)->misses) > AU_LISTING_MISSES);
+	if (rdc)
+		atomic_set(&AU_I(pdir)->misses, 0);
 	out = kcalloc(brs->nbr, sizeof(*out), GFP_KERNEL);
-	if (!out)
+	if (!out) {
+		au_rdcache_put(rdc);
 		return ERR_PTR(-ENOMEM);
+	}
 	err = au_rs_lookup(brs->rs, &ctx, pdi->lower, pdi->nlower, name->name,
-			   name->len, out, brs->nbr, &res);
+			   name->len, rdc ? au_rdcache_dir(rdc) : NULL, out, brs->nbr, &res);
+	au_rdcache_put(rdc);
 	if (err) {
 		kfree(out);
 		return ERR_PTR(err);

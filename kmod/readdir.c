@@ -78,7 +78,7 @@ struct au_rdcache {
 	u64 stamp;
 };
 
-static void au_rdcache_put(struct au_rdcache *c)
+void au_rdcache_put(struct au_rdcache *c)
 {
 	if (c && refcount_dec_and_test(&c->ref)) {
 		au_rs_dir_free(c->dir);
@@ -125,6 +125,57 @@ static void au_rdcache_keep(struct inode *inode, struct au_rdcache *c)
 	au_rdcache_put(old);
 }
 
+/*
+ * Make the listing of directory @inode, whose entries are @di, from every
+ * branch, and keep it on the inode if @ok (@stamp, taken before, stands
+ * for the directories).
+ */
+static struct au_rdcache *au_rdcache_make(struct inode *inode, struct au_dinfo *di,
+					   bool ok, u64 stamp)
+{
+	struct au_ctx ctx = au_ctx(AU_SB(inode->i_sb), di->brs);
+	struct au_rdcache *c = kzalloc(sizeof(*c), GFP_KERNEL);
+	int err;
+
+	if (!c)
+		return ERR_PTR(-ENOMEM);
+	err = au_rs_readdir(di->brs->rs, &ctx, di->lower, di->nlower, &c->dir);
+	if (err) {
+		kfree(c);
+		return ERR_PTR(err);
+	}
+	refcount_set(&c->ref, 1);
+	kref_get(&di->brs->kref);
+	c->brs = di->brs;
+	c->stamp = stamp;
+	if (ok)
+		au_rdcache_keep(inode, c);
+	return c;
+}
+
+/*
+ * For a lookup in directory @dir (entries @di, stamp @stamp if @ok): its
+ * current listing, referenced, or NULL.  With @make, one is made when
+ * there is none (only if it can be kept).
+ */
+struct au_rdcache *au_rdcache_get(struct inode *dir, struct au_dinfo *di, bool ok,
+				  u64 stamp, bool make)
+{
+	struct au_rdcache *c = au_rdcache_find(dir, di, ok, stamp);
+
+	if (!c && ok && make) {
+		c = au_rdcache_make(dir, di, ok, stamp);
+		if (IS_ERR(c))
+			c = NULL;	/* the lookup asks the branches */
+	}
+	return c;
+}
+
+struct au_rs_dir *au_rdcache_dir(struct au_rdcache *c)
+{
+	return c->dir;
+}
+
 /* ---- the union directory file ---- */
 
 struct au_dirfile {
@@ -155,42 +206,23 @@ static int au_dir_refresh(struct file *file, struct au_dirfile *df)
 {
 	struct dentry *dentry = file->f_path.dentry;
 	struct inode *inode = d_inode(dentry);
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct au_rdcache *c;
-	struct au_ctx ctx;
 	u64 stamp = 0;
 	bool ok;
-	int err;
 
 	if (!di)
 		return -ESTALE;
 	ok = au_dirs_stamp(di, &stamp);	/* before reading */
 	c = au_rdcache_find(inode, di, ok, stamp);
-	if (!c) {
-		err = -ENOMEM;
-		c = kzalloc(sizeof(*c), GFP_KERNEL);
-		if (!c)
-			goto out;
-		ctx = au_ctx(si, di->brs);
-		err = au_rs_readdir(di->brs->rs, &ctx, di->lower, di->nlower, &c->dir);
-		if (err) {
-			kfree(c);
-			goto out;
-		}
-		refcount_set(&c->ref, 1);
-		kref_get(&di->brs->kref);
-		c->brs = di->brs;
-		c->stamp = stamp;
-		if (ok)
-			au_rdcache_keep(inode, c);
-	}
+	if (!c)
+		c = au_rdcache_make(inode, di, ok, stamp);
+	au_di_put(di);
+	if (IS_ERR(c))
+		return PTR_ERR(c);
 	au_rdcache_put(df->c);
 	df->c = c;
-	err = 0;
-out:
-	au_di_put(di);
-	return err;
+	return 0;
 }
 
 static int au_iterate(struct file *file, struct dir_context *ctx)

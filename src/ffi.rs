@@ -653,7 +653,8 @@ pub extern "C" fn au_rs_abi_layout() -> *const u64 {
 
 /// # Safety
 /// `sb` from au_rs_sb_new, `ctx` the shim's sb info; `parent` holds
-/// `nparent` entries; `out` has room for `cap`; `res` a valid out pointer.
+/// `nparent` entries; `listing` null or from au_rs_readdir, not freed;
+/// `out` has room for `cap`; `res` a valid out pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_lookup(
     sb: *const au_rs_sb,
@@ -662,6 +663,7 @@ pub unsafe extern "C" fn au_rs_lookup(
     nparent: u32,
     name: *const u8,
     len: u32,
+    listing: *const au_rs_dir,
     out: *mut au_lower,
     cap: u32,
     res: *mut au_lookup_out,
@@ -671,7 +673,9 @@ pub unsafe extern "C" fn au_rs_lookup(
     let b = KBackend { ctx };
     // SAFETY: caller's contract.
     let (parent, name) = unsafe { (lowers(parent, nparent), bytes(name, len)) };
-    let l = match union::lookup(&b, s, parent, name) {
+    // SAFETY: caller's contract: null, or a listing not freed yet.
+    let listing = unsafe { dir_ref(listing) };
+    let l = match union::lookup(&b, s, parent, name, listing) {
         Ok(l) => l,
         Err(e) => return errno_ret(e),
     };

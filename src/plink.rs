@@ -153,8 +153,8 @@ mod tests {
         let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/", "d/a=x", "d/b=x"])]);
         let root = m.roots();
         // mem's stat counts one link per entry: make the lower look linked.
-        let a = lookup(&m, &m, &root, b"d").unwrap();
-        let fa = lookup(&m, &m, &a.lowers, b"a").unwrap().lowers;
+        let a = lookup(&m, &m, &root, b"d", None).unwrap();
+        let fa = lookup(&m, &m, &a.lowers, b"a", None).unwrap().lowers;
         let s = m.stat(1, &fa[0].node).unwrap().unwrap();
         let linked = Stat { nlink: 2, ..s };
         assert!(find_on(&m, 0, &linked).unwrap().is_none());

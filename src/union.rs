@@ -54,16 +54,31 @@ fn is_positive<B: Backend>(b: &B, br: u32, n: &B::Node) -> Result<bool> {
 
 /// Look `name` up in the union directory whose entries are `parent`
 /// (top first, as a previous lookup returned them).
+///
+/// `listing`, if given, is the merged listing of that directory (made by
+/// [`read_dir`] from the same entries, and still current: the caller
+/// knows).  It says where the name is without asking every branch: absent
+/// (negative, no branch looked at), or shown from branch `br`, where the
+/// lookup starts: the branches above hold neither the name nor a whiteout
+/// of it, or the listing would show it from there or not at all.
 pub fn lookup<B: Backend>(
     b: &B,
     brs: &dyn Branches,
     parent: &[Lower<B::Node>],
     name: &[u8],
+    listing: Option<&MergedDir>,
 ) -> Result<Lookup<B::Node>> {
     name::check_user_name(name)?;
     let wh = name::whiteout_name(name)?;
     let mut res = Lookup::negative();
-    for p in parent {
+    let start = match listing {
+        None => 0,
+        Some(m) => match m.find(name) {
+            None => return Ok(res),
+            Some(e) => e.br,
+        },
+    };
+    for p in parent.iter().filter(|p| p.br >= start) {
         let whable = brs.may_whiteout(p.br);
         if whable {
             let w = b.lookup(p.br, &p.node, &wh)?;
@@ -138,6 +153,11 @@ impl MergedDir {
         let start = e.off as usize;
         let name = self.names.get(start..start.checked_add(e.len as usize)?)?;
         Some((name, e))
+    }
+    /// The entry of `name`, if it is shown.
+    pub fn find(&self, name: &[u8]) -> Option<&DirEntry> {
+        let i = self.entries.binary_search_by(|e| self.name_of(e).cmp(name)).ok()?;
+        self.entries.get(i)
     }
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &DirEntry)> + '_ {
         (0..self.entries.len()).filter_map(move |i| self.get(i))
@@ -228,7 +248,7 @@ mod tests {
         let mut cur = m.roots();
         let mut last = None;
         for comp in path.split('/') {
-            let l = lookup(m, m, &cur, comp.as_bytes())?;
+            let l = lookup(m, m, &cur, comp.as_bytes(), None)?;
             cur = l.lowers.iter().map(|x| Lower::new(x.br, x.node.clone())).collect();
             last = Some(l);
         }
@@ -269,6 +289,32 @@ mod tests {
         assert_eq!(h.lowers[0].br, 1);
         assert_eq!(h.bneg, Some(0), "absent on top");
         assert_eq!(listing(&m, "")[2], ("hello.txt".into(), 1));
+    }
+
+    /// A lookup told by the parent's listing finds exactly what a lookup
+    /// asking every branch finds: shown names, hidden ones, absent ones.
+    #[test]
+    fn lookup_with_the_listing_is_the_same() {
+        let stacks: [&[(&str, &[&str])]; 4] = [
+            &[("rw", &["common.txt=top", "foo.txt=foo"]), ("ro", &["common.txt=base", "hello.txt=hello"])],
+            &[("rw", &[".wh.a", "b/"]), ("ro+wh", &["a", ".wh.b", "c/", ".wh.d"]), ("ro", &["b", "c", "d", "e/"])],
+            &[("rw", &["d/", "f"]), ("ro+wh", &["d/", "d/.wh..wh..opq", "f/"]), ("ro", &["d/", "d/x", "f"])],
+            &[("rw", &[]), ("ro", &[".wh.a", "x"]), ("ro", &["a", "x/"])],
+        ];
+        for st in stacks {
+            let m = MemBackend::new(st);
+            let root = m.roots();
+            let md = read_dir(&m, &m, &root).unwrap();
+            for name in ["a", "b", "c", "d", "e", "f", "x", "common.txt", "foo.txt", "hello.txt", "zz"] {
+                let full = lookup(&m, &m, &root, name.as_bytes(), None).unwrap();
+                let told = lookup(&m, &m, &root, name.as_bytes(), Some(&md)).unwrap();
+                let brs = |l: &Lookup<MemNode>| l.lowers.iter().map(|x| x.br).collect::<Vec<_>>();
+                assert_eq!(brs(&full), brs(&told), "{name} in {st:?}");
+                assert_eq!(full.ftype, told.ftype, "{name}");
+                assert_eq!(full.bopaque, told.bopaque, "{name}");
+                assert_eq!(md.find(name.as_bytes()).is_some(), !full.lowers.is_empty(), "{name}");
+            }
+        }
     }
 
     #[test]
@@ -381,6 +427,6 @@ mod tests {
         // A lookup "through" a file on the branch is ENOTDIR from the backend.
         let m = MemBackend::new(&[("rw", &["f"])]);
         let parent = vec![Lower::new(0, b"f".to_vec())];
-        assert_eq!(lookup(&m, &m, &parent, b"x").unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(lookup(&m, &m, &parent, b"x", None).unwrap_err(), Errno::ENOTDIR);
     }
 }

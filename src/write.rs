@@ -68,7 +68,7 @@ fn exists_below<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::N
         return Ok(None);
     };
     let below = parent.get(start..).unwrap_or(&[]);
-    Ok(union::lookup(b, brs, below, name)?.ftype)
+    Ok(union::lookup(b, brs, below, name, None)?.ftype)
 }
 
 fn positive<B: WriteBackend>(b: &B, br: u32, n: &B::Node) -> Result<bool> {
@@ -657,7 +657,7 @@ mod tests {
     fn walk(m: &MemBackend, path: &str) -> Vec<Lower<MemNode>> {
         let mut cur = m.roots();
         for comp in path.split('/').filter(|c| !c.is_empty()) {
-            cur = lookup(m, m, &cur, comp.as_bytes()).unwrap().lowers;
+            cur = lookup(m, m, &cur, comp.as_bytes(), None).unwrap().lowers;
         }
         cur
     }
@@ -793,7 +793,7 @@ mod tests {
         // d is logically empty: its only lower child is whited out.
         remove(&m, &m, &root, &walk(&m, "d"), 0, b"d", 7).unwrap();
         assert_eq!(m.paths(0), [".wh..wh.aufs", ".wh.d"]);
-        assert!(lookup(&m, &m, &root, b"d").unwrap().lowers.is_empty());
+        assert!(lookup(&m, &m, &root, b"d", None).unwrap().lowers.is_empty());
     }
 
     #[test]
@@ -825,7 +825,7 @@ mod tests {
         rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t, 9).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
         assert!(m.get(0, "a/.wh.f").is_some(), "old name whited out");
-        assert!(lookup(&m, &m, &walk(&m, "a"), b"f").unwrap().lowers.is_empty());
+        assert!(lookup(&m, &m, &walk(&m, "a"), b"f", None).unwrap().lowers.is_empty());
         let _ = root;
     }
 
@@ -937,7 +937,7 @@ mod tests {
         assert!(names(&m, "d").is_empty(), "d/a did not come back");
         remove(&m, &m, &root, &walk(&m, "d"), 0, b"d", 5).unwrap();
         assert_eq!(m.paths(0), [".wh..wh.aufs", ".wh.d"], "no leftover");
-        assert!(lookup(&m, &m, &root, b"d").unwrap().lowers.is_empty());
+        assert!(lookup(&m, &m, &root, b"d", None).unwrap().lowers.is_empty());
         assert_eq!(m.get(1, "d/a").unwrap().data, b"lower");
     }
 
