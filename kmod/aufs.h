@@ -38,6 +38,7 @@ struct au_brset {
 	struct kref kref;
 	struct rcu_head rcu;
 	unsigned int gen;		/* grows with every change */
+	bool sbwatched;			/* si->brgen counts its changes (notify.c) */
 	struct au_rs_sb *rs;
 	unsigned int nbr;
 	struct au_branch br[];		/* index 0 on top */
@@ -80,6 +81,9 @@ struct au_sbinfo {
 	atomic64_t next_id;		/* names the union's temporary entries */
 	struct fsnotify_group *fsn;	/* udba=notify, made when first needed */
 	struct mutex fsn_mtx;
+	struct fsnotify_group *sbfsn;	/* udba=reval: branch filesystem marks */
+	struct au_sbmark *sbmarks;	/* ... each of them (notify.c) */
+	atomic64_t brgen;		/* ... their count of changes */
 	const struct cred *cred;	/* the mounter's: the union's own changes */
 	unsigned long id;		/* si=, /sys/fs/aufs/si_<id> */
 	struct dentry *dbg;		/* debugfs aufs/si_<id> */
@@ -109,6 +113,7 @@ struct au_dinfo {
 	long pgen, ogen;		/* udba=notify: parent's, own event count */
 	u64 pstamp, ostamp;		/* udba=reval: parent's, own branch dirs */
 	bool pstamp_ok, ostamp_ok;	/* ... if the stamp can stand for them */
+	s64 brgen;			/* ... and they matched at this si->brgen */
 	int bopaque, bwh, bneg;
 	unsigned int nlower;
 	struct au_lower lower[];	/* top first */
@@ -270,6 +275,7 @@ long au_notify_gen(struct inode *dir);
 void au_notify_watch(struct inode *dir, struct au_dinfo *di);
 void au_notify_unwatch(struct inode *inode);
 void au_notify_fin(struct au_sbinfo *si);
+void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs);
 
 /* sysfs.c */
 int au_sysfs_init(void);

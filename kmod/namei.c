@@ -172,9 +172,11 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	struct au_dinfo *di;
 	u64 pstamp = 0;
 	bool pstamp_ok;
+	s64 brgen;
 	int err;
 
 	/* before the lookup: a change while it runs shows next time */
+	brgen = atomic64_read(&si->brgen);
 	pstamp_ok = au_dirs_stamp(pdi, &pstamp);
 	/*
 	 * The parent's merged listing, if current, tells where the name is:
@@ -214,6 +216,7 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	di->pgen = pgen;
 	di->pstamp = pstamp;
 	di->pstamp_ok = pstamp_ok;
+	di->brgen = brgen;
 	return di;
 }
 
@@ -559,10 +562,12 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 	int valid = d_is_dir(dentry);
 	bool ostamp_ok = false;
 	u64 ostamp = 0;
+	s64 brgen;
 
 	if (!pdi || pdi->brs != di->brs)
 		goto out;	/* a remount in between: the next use refreshes */
 	/* a directory's own: before the lookup looks for its opaque marker */
+	brgen = atomic64_read(&si->brgen);
 	if (d_is_dir(dentry))
 		ostamp_ok = au_dirs_stamp(di, &ostamp);
 	take_dentry_name_snapshot(&name, dentry);
@@ -575,6 +580,7 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 		/* the same, with the new event counts and stamps */
 		ndi->ostamp = ostamp;
 		ndi->ostamp_ok = ostamp_ok;
+		ndi->brgen = brgen;	/* the older count covers both stamps */
 		au_di_replace(dentry, di, ndi);
 		valid = 1;
 	} else {
@@ -589,9 +595,11 @@ out:
 /*
  * Did a branch directory @di was looked up in (the parent's), or for a
  * directory one of its own, change since?  udba=reval tells by stamps
- * (au_dirs_stamp()), udba=notify by event counts (notify.c), unwatched or
- * no stamp counting as yes.  @pdi is the parent's current info, @pdir its
- * inode.  Lock-free and without sleeping: RCU path walk calls it too.
+ * (au_dirs_stamp()), read only when something changed on a branch
+ * filesystem at all (si->brgen, notify.c); udba=notify by event counts
+ * (notify.c); unwatched or no stamp counts as yes.  @pdi is the parent's
+ * current info, @pdir its inode.  Lock-free and without sleeping: RCU
+ * path walk calls it too.
  */
 static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di,
 			  struct au_dinfo *pdi, struct inode *pdir)
@@ -601,9 +609,25 @@ static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di,
 
 	if (!pdi || !pdir)
 		return true;
-	if (au_rs_udba_stamps(di->brs->rs))
-		return !au_dirs_same(pdi, di->pstamp_ok, di->pstamp) ||
-		       (dir && !au_dirs_same(di, di->ostamp_ok, di->ostamp));
+	if (au_rs_udba_stamps(di->brs->rs)) {
+		struct au_sbinfo *si = AU_SB(dentry->d_sb);
+		s64 gen = atomic64_read(&si->brgen);
+		bool changed;
+
+		/*
+		 * Nothing was made, removed or moved on any branch filesystem
+		 * since the stamps last matched: they still do.  (Changes of
+		 * the parent's entries themselves come with such an event.)
+		 */
+		if (di->brs->sbwatched && di->pstamp_ok && (!dir || di->ostamp_ok) &&
+		    READ_ONCE(di->brgen) == gen)
+			return false;
+		changed = !au_dirs_same(pdi, di->pstamp_ok, di->pstamp) ||
+			  (dir && !au_dirs_same(di, di->ostamp_ok, di->ostamp));
+		if (!changed)
+			WRITE_ONCE(di->brgen, gen);	/* read before the stamps */
+		return changed;
+	}
 	pgen = au_notify_gen(pdir);
 	ogen = dir ? au_notify_gen(d_inode_rcu(dentry)) : 0;
 	return pgen < 0 || pgen != di->pgen || ogen < 0 ||

@@ -13,6 +13,11 @@
  * longer has their branch directory, or when the branch filesystem goes
  * (fsnotify removes them itself).  The group reference is put at umount;
  * module exit waits for the marks still being freed.
+ *
+ * udba=reval uses fsnotify too, to skip work: one mark on each branch
+ * filesystem (superblock) bumps the mount's branch change count (si->brgen)
+ * on every create, delete or move anywhere on it.  An entry whose stamps
+ * matched at count N is still good while the count is N (namei.c).
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -209,10 +214,107 @@ void au_notify_unwatch(struct inode *inode)
 	au_watch_put(w);
 }
 
+/* udba=reval: a mark on a branch filesystem (see au_sbwatch()) */
+struct au_sbmark {
+	struct fsnotify_mark fsn;
+	atomic64_t *gen;		/* si->brgen; the marks go first */
+	struct au_sbmark *next;		/* si->sbmarks, each referenced */
+};
+
 /* umount, after every inode is gone: the group's reference. */
 void au_notify_fin(struct au_sbinfo *si)
 {
 	if (!IS_ERR_OR_NULL(si->fsn))
 		fsnotify_put_group(si->fsn);
 	si->fsn = NULL;
+	/* the filesystem marks: gone, and no handler running, on return */
+	while (si->sbmarks) {
+		struct au_sbmark *m = si->sbmarks;
+
+		si->sbmarks = m->next;
+		fsnotify_destroy_mark(&m->fsn, si->sbfsn);	/* if still on */
+		fsnotify_put_mark(&m->fsn);			/* ours */
+	}
+	if (si->sbfsn) {
+		fsnotify_put_group(si->sbfsn);
+		fsnotify_wait_marks_destroyed();
+	}
+	si->sbfsn = NULL;
+}
+
+/* ---- udba=reval: the branch filesystems' change count ---- */
+
+static int au_sbfsn_event(struct fsnotify_group *group, u32 mask, const void *data,
+			  int data_type, struct inode *dir, const struct qstr *name,
+			  u32 cookie, struct fsnotify_iter_info *iter_info)
+{
+	struct fsnotify_mark *mark = fsnotify_iter_sb_mark(iter_info);
+
+	if (mark)
+		atomic64_inc(container_of(mark, struct au_sbmark, fsn)->gen);
+	return 0;
+}
+
+static void au_sbfsn_free_mark(struct fsnotify_mark *mark)
+{
+	kfree(container_of(mark, struct au_sbmark, fsn));
+}
+
+static const struct fsnotify_ops au_sbfsn_ops = {
+	.handle_event		= au_sbfsn_event,
+	.free_mark		= au_sbfsn_free_mark,
+};
+
+/*
+ * Before @brs is published: a mark on each of its branch filesystems that
+ * has none yet (marks stay until umount, or until their filesystem goes).
+ * Only then may a count stand for its stamps (brs->sbwatched); on any
+ * failure every check reads the stamps.  Mount and remount (serialized).
+ * (fsnotify_destroy_group() is not exported: the marks are listed.)
+ */
+void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs)
+{
+	struct fsnotify_group *g = si->sbfsn;
+	unsigned int i;
+
+	brs->sbwatched = false;
+	if (!au_rs_udba_stamps(brs->rs))
+		return;
+	if (!g) {
+		g = fsnotify_alloc_group(&au_sbfsn_ops, 0);
+		if (IS_ERR(g)) {
+			pr_warn_once("udba=reval: no fsnotify group (%ld): stamps only\n",
+				     PTR_ERR(g));
+			return;
+		}
+		si->sbfsn = g;
+	}
+	for (i = 0; i < brs->nbr; i++) {
+		struct super_block *sb = brs->br[i].path.mnt->mnt_sb;
+		struct fsnotify_mark *old;
+		struct au_sbmark *m;
+		int err;
+
+		old = fsnotify_find_mark(&sb->s_fsnotify_marks, g);
+		if (old) {
+			fsnotify_put_mark(old);
+			continue;
+		}
+		m = kzalloc(sizeof(*m), GFP_KERNEL);
+		if (!m)
+			return;
+		fsnotify_init_mark(&m->fsn, g);
+		m->fsn.mask = AU_FSN_MASK;
+		m->gen = &si->brgen;
+		err = fsnotify_add_mark(&m->fsn, &sb->s_fsnotify_marks,
+					FSNOTIFY_OBJ_TYPE_SB, 0, NULL);
+		if (err) {
+			fsnotify_put_mark(&m->fsn);	/* frees it */
+			return;
+		}
+		/* our reference: destroyed at umount, if its filesystem has not */
+		m->next = si->sbmarks;
+		si->sbmarks = m;
+	}
+	brs->sbwatched = true;
 }

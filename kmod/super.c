@@ -432,6 +432,7 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 	err = au_root_refresh(sb, new);
 	if (err)
 		goto out;
+	au_sbwatch(si, new);
 	rcu_assign_pointer(si->brs, new);
 	au_brs_put(old);	/* the mount's reference */
 	{
@@ -535,6 +536,7 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 	mutex_init(&si->fsn_mtx);
 	init_rwsem(&si->rwsem);
 	atomic64_set(&si->next_id, 0);
+	atomic64_set(&si->brgen, 1);	/* an info's 0 never matches */
 	si->cred = prepare_creds();
 	if (!si->cred) {
 		kfree(si);
@@ -614,6 +616,7 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 		err = PTR_ERR(brs);
 		goto out;
 	}
+	au_sbwatch(si, brs);
 	rcu_assign_pointer(si->brs, brs);	/* the mount's reference */
 
 	sb->s_stack_depth = au_stack_depth(brs);
