@@ -175,9 +175,19 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	s64 brgen;
 	int err;
 
-	/* before the lookup: a change while it runs shows next time */
+	/*
+	 * Before the lookup: a change while it runs shows next time.  The
+	 * parent's own stamp is the same one if nothing changed on any branch
+	 * filesystem since it last matched (a changed attribute of a branch
+	 * directory would make it differ later: one comparison too many).
+	 */
 	brgen = atomic64_read(&si->brgen);
-	pstamp_ok = au_dirs_stamp(pdi, &pstamp);
+	if (brs->sbwatched && pdi->ostamp_ok && READ_ONCE(pdi->brgen) == brgen) {
+		pstamp = pdi->ostamp;
+		pstamp_ok = true;
+	} else {
+		pstamp_ok = au_dirs_stamp(pdi, &pstamp);
+	}
 	/*
 	 * The parent's merged listing, if current, tells where the name is:
 	 * one branch asked instead of all of them.  A directory on many
