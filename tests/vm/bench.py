@@ -25,6 +25,8 @@ Sizes (environment; QUICK defaults in parentheses):
   BENCH_OPEN_REPS 3 (1), BENCH_READDIR_ENTRIES 3000 (80), BENCH_READDIR_REPS
   10 (1), BENCH_LS_REPS 1 (1), BENCH_BIG_MB 64 (2), BENCH_FIO_MB 16 (1),
   BENCH_COPYUP_MB 16 (1), BENCH_TREE_FILES 800 (30), BENCH_META_FILES 1000 (20)
+Options: BENCH_AUFS_OPTS, appended to aufs's mount options (e.g. ",dirperm1",
+  as Docker's aufs driver mounts; default none).
 """
 import datetime
 import io
@@ -58,6 +60,7 @@ def env_list(name, full, quick):
 
 
 ROUNDS = env_int("BENCH_ROUNDS", 5, 1)
+AUFS_OPTS = os.environ.get("BENCH_AUFS_OPTS", "")
 FSTYPES = env_list("BENCH_FS", "tmpfs ext4", "tmpfs ext4")
 DEPTHS = [int(d) for d in env_list("BENCH_DEPTHS", "2 16 64 127", "2 127")]
 STAT_FILES = env_int("BENCH_STAT_FILES", 300, 10)
@@ -256,7 +259,7 @@ class Stacks:
             self.err["overlay"] = f"mount: {e}"
         try:
             br = ":".join([f"{up}/aufs-rw=rw"] + [f"{l}={aufs_perm}" for l in lowers])
-            env.mount(["-t", "aufs", "-o", f"br={br}", "none"], au)
+            env.mount(["-t", "aufs", "-o", f"br={br}{AUFS_OPTS}", "none"], au)
             self.path["aufs"] = self.wpath["aufs"] = au
         except Exception as e:
             self.err["aufs"] = f"mount: {e}"
@@ -554,7 +557,8 @@ def main():
                       "readdir_reps": RD_REPS, "ls_reps": LS_REPS, "big_mb": BIG_MB,
                       "fio_mb": FIO_MB, "copyup_mb": CU_MB, "tree_files": TREE_FILES,
                       "meta_files": META_FILES},
-            "aufs_options": "depth stacks br=rw:...=ro, main stack ...=ro+wh; defaults otherwise (udba=reval)",
+            "aufs_options": "depth stacks br=rw:...=ro, main stack ...=ro+wh; "
+                            + (f"plus '{AUFS_OPTS}'" if AUFS_OPTS else "defaults otherwise (udba=reval)"),
             "overlay_options": "defaults (lowerdir, upperdir, workdir)",
             "order": "per round: bare, overlay, aufs"}
     env = Env()
