@@ -241,11 +241,24 @@ static struct inode *au_h_inode_get(struct inode *inode)
  * In RCU path walk (MAY_NOT_BLOCK) without references: the directory's one
  * dentry, its info and the lower inodes are freed after a grace period.
  */
+static int au_di_lower_permission(struct au_dinfo *di, int mask)
+{
+	unsigned int i;
+	int err = 0;
+
+	/* referenced or not, a lower directory's dentry stays positive here */
+	for (i = 1; i < di->nlower && !err; i++) {
+		struct inode *h = d_inode_rcu(di->lower[i].dentry);
+
+		err = h ? inode_permission(&init_user_ns, h, mask) : -ECHILD;
+	}
+	return err;
+}
+
 static int au_dir_lower_permission(struct inode *inode, int mask)
 {
 	struct au_dinfo *di;
 	struct dentry *alias;
-	unsigned int i;
 	int err = 0;
 
 	if (mask & MAY_NOT_BLOCK) {
@@ -253,21 +266,14 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 
 		alias = n ? hlist_entry(n, struct dentry, d_u.d_alias) : NULL;
 		di = alias ? READ_ONCE(alias->d_fsdata) : NULL;
-		if (!di)
-			return -ECHILD;
-		for (i = 1; i < di->nlower && !err; i++) {
-			struct inode *h = d_inode_rcu(di->lower[i].dentry);
-
-			err = h ? inode_permission(&init_user_ns, h, mask) : -ECHILD;
-		}
-		return err;
+		return di ? au_di_lower_permission(di, mask) : -ECHILD;
 	}
 	alias = d_find_any_alias(inode);	/* a directory has one */
 	if (!alias)
 		return 0;
 	di = au_di_get_positive(alias);
-	for (i = 1; di && i < di->nlower && !err; i++)
-		err = inode_permission(&init_user_ns, d_inode(di->lower[i].dentry), mask);
+	if (di)
+		err = au_di_lower_permission(di, mask);
 	au_di_put(di);
 	dput(alias);
 	return err;

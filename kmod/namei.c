@@ -562,11 +562,11 @@ static bool au_di_same(struct au_dinfo *a, struct au_dinfo *b)
  * must go.  A lookup that fails for another reason keeps a directory (its
  * mounts) and drops a file.
  */
-static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
+static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di,
+			    struct dentry *parent, struct au_dinfo *pdi)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
-	struct dentry *parent = dget_parent(dentry);
-	struct au_dinfo *pdi = au_di_get(parent), *ndi;
+	struct au_dinfo *ndi;
 	long ogen = au_notify_gen(d_inode(dentry));
 	struct name_snapshot name;
 	int valid = d_is_dir(dentry);
@@ -597,8 +597,6 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di)
 		valid = !au_di_update(dentry, ndi, di);
 	}
 out:
-	au_di_put(pdi);
-	dput(parent);
 	return valid;
 }
 
@@ -725,7 +723,7 @@ static int au_d_revalidate(struct dentry *dentry, unsigned int flags)
 	if (!valid && d_is_dir(dentry))
 		valid = 1;	/* the comparison decides for a directory */
 	if (valid)
-		valid = au_reval_compare(dentry, di);
+		valid = au_reval_compare(dentry, di, parent, pdi);
 out:
 	au_di_put(pdi);
 	dput(parent);

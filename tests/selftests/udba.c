@@ -149,24 +149,30 @@ static const char *view(FIXTURE_DATA(ud) *self, const char *rel)
 }
 
 /*
- * Check the view of @rel after a direct change: @want when the mode is
- * exact; otherwise @want or @old (never anything else), and @want after
+ * Check what SHOW(@rel) gives after a direct change: @want when the mode
+ * is exact; otherwise @want or @old (never anything else), and @want after
  * the caches are dropped.
  */
-#define EXPECT_VIEW(rel, old, want) do {					\
+#define EXPECT_SHOWN(SHOW, rel, old, want) do {				\
 	const char *v_;								\
 										\
 	SETTLE();	/* the change, too, is older than a few ticks */	\
-	v_ = view(self, rel);							\
+	v_ = SHOW(rel);								\
 	if (variant->exact) {							\
 		ASSERT_STREQ(want, v_) TH_LOG("%s: %s", variant->udba, rel);	\
 	} else {								\
 		ASSERT_TRUE(!strcmp(v_, want) || !strcmp(v_, old))		\
 			TH_LOG("%s: %s shows '%s'", variant->udba, rel, v_);	\
 		drop_caches();							\
-		ASSERT_STREQ(want, view(self, rel)) TH_LOG("after drop_caches");\
+		ASSERT_STREQ(want, SHOW(rel)) TH_LOG("after drop_caches");	\
 	}									\
 } while (0)
+#define VIEW_OF(rel) view(self, rel)
+#define LIST_OF(rel) names_in(self->mnt, rel)
+/* <mnt>/<rel> as view() shows it */
+#define EXPECT_VIEW(rel, old, want) EXPECT_SHOWN(VIEW_OF, rel, old, want)
+/* the listing of directory <mnt>/<rel> ("a/b/...") */
+#define EXPECT_LIST(rel, old, want) EXPECT_SHOWN(LIST_OF, rel, old, want)
 
 
 TEST_F(ud, created_below_and_above)
@@ -242,22 +248,6 @@ TEST_F(ud, renamed_whited_out_made_opaque)
 	if (variant->exact)
 		ASSERT_STREQ("", names_in(self->mnt, "dir"));
 }
-
-/* The same for the listing of directory @rel ("a/b/..."). */
-#define EXPECT_LIST(rel, old, want) do {					\
-	const char *l_;								\
-										\
-	SETTLE();								\
-	l_ = names_in(self->mnt, rel);						\
-	if (variant->exact) {							\
-		ASSERT_STREQ(want, l_) TH_LOG("%s: %s", variant->udba, rel);	\
-	} else {								\
-		ASSERT_TRUE(!strcmp(l_, want) || !strcmp(l_, old))		\
-			TH_LOG("%s: %s lists '%s'", variant->udba, rel, l_);	\
-		drop_caches();							\
-		ASSERT_STREQ(want, names_in(self->mnt, rel)) TH_LOG("after drop_caches");\
-	}									\
-} while (0)
 
 static int entries(DIR *dh)
 {
