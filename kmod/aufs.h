@@ -181,6 +181,22 @@ static inline void au_h_path(struct au_dinfo *di, unsigned int i, struct path *h
 	h->dentry = di->lower[i].dentry;
 }
 
+/*
+ * Is @di a metacopy: a regular file whose topmost entry holds only its
+ * attributes, its data being its last entry (the only non-directory with
+ * more than one; src/union.rs)?
+ */
+static inline bool au_di_metacopy(struct au_dinfo *di)
+{
+	return di->nlower > 1 && !d_is_dir(di->lower[0].dentry);
+}
+
+/* One of the union's own xattrs (AU_XATTR_PRIVATE): never shown or copied. */
+static inline bool au_xattr_private(const char *name)
+{
+	return !strncmp(name, AU_XATTR_PRIVATE, sizeof(AU_XATTR_PRIVATE) - 1);
+}
+
 /* The id of the branch of entry @i of @di. */
 static inline unsigned int au_di_brid(struct au_dinfo *di, unsigned int i)
 {
@@ -222,6 +238,7 @@ void au_free_inode(struct inode *inode);
 void au_evict_inode(struct inode *inode);
 int au_pin_real(struct inode *inode, const struct path *h);
 void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
+void au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
 int au_plink_find(struct au_sbinfo *si, struct au_dinfo *di, struct path *pl,
 		  unsigned int *bindex);
 void au_plink_set(struct inode *inode, struct path *pl);
@@ -237,7 +254,7 @@ void au_gone(struct dentry *dentry, unsigned int t);
 /* copy_up.c */
 int au_di_find(struct au_dinfo *di, unsigned int t);
 int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc);
-int au_is_up(struct dentry *dentry, unsigned int t);
+int au_copy_up_meta(struct dentry *dentry, unsigned int t);
 int au_wbr(struct dentry *dentry);
 int au_wbr_create(struct dentry *parent);
 

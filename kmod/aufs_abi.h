@@ -19,7 +19,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		2
+#define AU_ABI_VERSION		3
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -34,6 +34,15 @@ enum au_perm {
 /* au_brinfo.flags */
 #define AU_BR_WH	0x1	/* ro/rr+wh: whiteouts here hide lower branches */
 #define AU_BR_NOLWH	0x2	/* rw+nolwh: whiteouts are plain files */
+
+/*
+ * The union's own xattrs on branch files: never shown through the union,
+ * never set through it, never copied up.  The metacopy marker: a regular
+ * file that holds only the attributes of the union object, whose data is
+ * the next regular file of the name below.
+ */
+#define AU_XATTR_PRIVATE	"trusted.aufs."
+#define AU_XATTR_METACOPY	AU_XATTR_PRIVATE "metacopy"
 
 /* File types, as in dirent d_type (DT_*). */
 #define AU_DT_UNKNOWN	0
@@ -82,6 +91,8 @@ struct au_stat {
 	__s64 size;
 	__u32 rdev;		/* new_encode_dev() form */
 	__u32 generation;	/* i_generation */
+	__u32 prot;		/* 1: append-only or immutable */
+	__u32 pad;
 };
 
 /* Result of a union lookup (Rust -> C). */
@@ -132,6 +143,7 @@ struct au_dirent {
 	X(sizeof(struct au_stat))					\
 	X(offsetof(struct au_stat, ino))				\
 	X(offsetof(struct au_stat, size))				\
+	X(offsetof(struct au_stat, prot))				\
 	X(sizeof(struct au_lookup_out))					\
 	X(offsetof(struct au_lookup_out, bneg))				\
 	X(sizeof(struct au_dirent))					\
@@ -139,7 +151,7 @@ struct au_dirent {
 	X(offsetof(struct au_dirent, ino))				\
 	X(sizeof(struct au_times))					\
 	X(offsetof(struct au_times, atime_nsec))
-#define AU_ABI_LAYOUT_LEN	17
+#define AU_ABI_LAYOUT_LEN	18
 
 struct au_rs_sb;		/* Rust: per-mount options + branch table */
 struct au_rs_dir;		/* Rust: merged directory listing */
@@ -171,6 +183,10 @@ int au_rs_sysfs_config(char *buf, __u32 len);
  * @listing: NULL, or the parent's merged listing (au_rs_readdir of the same
  * entries, still current): it tells where the name is without asking every
  * branch.
+ */
+/*
+ * -ENODATA: the name's topmost entry is a metacopy whose data is gone
+ * (the shim reports it; the caller gets EIO).
  */
 int au_rs_lookup(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent,
@@ -229,10 +245,16 @@ int au_rs_cpup_target(const struct au_rs_sb *sb, const struct au_lower *parent,
 int au_rs_create_target(const struct au_rs_sb *sb, const struct au_lower *parent,
 			__u32 nparent);
 /* @id: unique per mount, names the temporary entries of this operation. */
+/*
+ * @meta_only: the change needs no data (chmod, chown, utimes, an xattr).
+ * 0: a whole copy; 1: a metacopy (see AU_XATTR_METACOPY: the object's data
+ * stays its last entry); or -errno.  A metacopy already on @t gets its
+ * data (@meta_only 0): a whole copy replaces it.
+ */
 int au_rs_copy_up(const struct au_rs_sb *sb, void *ctx,
 		  const struct au_lower *obj, __u32 nobj, __u32 t, void *dst_dir,
-		  const __u8 *name, __u32 len, __s64 trunc_len, __u64 id,
-		  void **out);
+		  const __u8 *name, __u32 len, __s64 trunc_len, __u32 meta_only,
+		  __u64 id, void **out);
 /* Copy-up of an unlinked regular file: made in the root of @t and unlinked
  * at once; *@out (unhashed) is all that keeps it. */
 int au_rs_copy_up_orphan(const struct au_rs_sb *sb, void *ctx,
@@ -284,6 +306,8 @@ int au_c_lookup(void *ctx, __u32 bindex, void *dir, const __u8 *name,
 void *au_c_dget(void *dentry);
 void au_c_dput(void *dentry);
 int au_c_stat(void *ctx, __u32 bindex, void *dentry, struct au_stat *out);
+/* 1: regular file @dentry carries AU_XATTR_METACOPY, 0: not, or -errno. */
+int au_c_metacopy(void *ctx, __u32 bindex, void *dentry);
 int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
 /* Branch changes (copy_up.c).  Each locks what the branch needs. */
 int au_c_root(void *ctx, __u32 bindex, void **out);
@@ -299,6 +323,8 @@ int au_c_rename(void *ctx, __u32 bindex, void *odir, const __u8 *oname, __u32 ol
 int au_c_copy_data(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst, __s64 len);
 int au_c_copy_meta(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
 int au_c_copy_flags(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
+int au_c_set_size(void *ctx, __u32 bindex, void *node, __s64 size);
+int au_c_mark_metacopy(void *ctx, __u32 bindex, void *node);
 /* Returns the target's length (it may exceed @len: then call again). */
 int au_c_readlink(void *ctx, __u32 bindex, void *node, __u8 *buf, __u32 len);
 int au_c_times(void *ctx, __u32 bindex, void *node, struct au_times *out);

@@ -393,6 +393,8 @@ static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
 		goto out;
 	}
 	for (name = list; name < list + list_size; name += strlen(name) + 1) {
+		if (au_xattr_private(name))
+			continue;	/* the union's own (a metacopy marker) */
 		/* An LSM may want an xattr dropped (1) or the copy-up refused. */
 		err = security_inode_copy_up_xattr(name);
 		if (err < 0 && err != -EOPNOTSUPP)
@@ -508,6 +510,33 @@ int au_c_copy_flags(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 	return err;
 }
 
+int au_c_set_size(void *ctx, u32 bindex, void *node, s64 size)
+{
+	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = size };
+	struct au_wr wr;
+	int err;
+
+	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
+	if (err)
+		return err;
+	err = au_notify(node, &ia);
+	au_wr_end(&wr);
+	return err;
+}
+
+int au_c_mark_metacopy(void *ctx, u32 bindex, void *node)
+{
+	struct au_wr wr;
+	int err;
+
+	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
+	if (err)
+		return err;
+	err = vfs_setxattr(&init_user_ns, node, AU_XATTR_METACOPY, "", 0, XATTR_CREATE);
+	au_wr_end(&wr);
+	return err;
+}
+
 int au_c_readlink(void *ctx, u32 bindex, void *node, u8 *buf, u32 len)
 {
 	DEFINE_DELAYED_CALL(done);
@@ -568,22 +597,31 @@ int au_di_find(struct au_dinfo *di, unsigned int t)
 	return -1;
 }
 
-/* Does @dentry have its entry on branch @t (a directory: also on @t)? */
-int au_is_up(struct dentry *dentry, unsigned int t)
+/*
+ * Does @dentry have its entry on branch @t (a directory: also on @t)?  A
+ * metacopy there counts only if @meta_ok (the change needs no data).
+ */
+static int au_is_up(struct dentry *dentry, unsigned int t, bool meta_ok)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int up;
 
 	if (!di)
 		return -ENOENT;
-	up = d_is_dir(dentry) ? au_di_find(di, t) >= 0 : di->lower[0].bindex == t;
+	if (d_is_dir(dentry))
+		up = au_di_find(di, t) >= 0;
+	else
+		up = di->lower[0].bindex == t && (meta_ok || !au_di_metacopy(di));
 	au_di_put(di);
 	return up;
 }
 
-/* The dinfo after a copy-up to @t made @h: @h on top, lower dirs kept. */
+/*
+ * The dinfo after a copy-up to @t made @h: @h on top, lower dirs kept; a
+ * metacopy (@meta) keeps the entry of the data, the last of @di.
+ */
 static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
-					 struct dentry *h)
+					 struct dentry *h, bool meta)
 {
 	struct au_dinfo *n;
 	unsigned int i, k = 1, keep = 0;
@@ -591,7 +629,7 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 
 	for (i = 0; dir && i < di->nlower; i++)
 		keep += di->lower[i].bindex > t;
-	n = au_di_alloc(di->brs, 1 + keep);
+	n = au_di_alloc(di->brs, 1 + keep + meta);
 	if (!n)
 		return NULL;
 	n->lower[0].dentry = h;
@@ -601,6 +639,11 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 			n->lower[k].dentry = dget(di->lower[i].dentry);
 			n->lower[k++].bindex = di->lower[i].bindex;
 		}
+	if (meta)
+		n->lower[k] = (struct au_lower){
+			.dentry = dget(di->lower[di->nlower - 1].dentry),
+			.bindex = di->lower[di->nlower - 1].bindex,
+		};
 	n->bopaque = di->bopaque;
 	return n;
 }
@@ -647,8 +690,10 @@ void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
 /*
  * Copy @dentry (whose parent is on @t, unless it is unlinked) up to @t.
  * Serialized per union inode; whoever comes second finds the work done.
+ * @meta_ok: the change needs no data; the core may make a metacopy.
  */
-static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
+static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc,
+			  bool meta_ok)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct inode *inode = d_inode(dentry);
@@ -660,11 +705,12 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 	bool keep;
 	u64 id, ino;
 	int err, pi;
+	bool meta = false;
 
 	err = mutex_lock_killable(&AU_I(inode)->cpup_mtx);
 	if (err)
 		return err;
-	err = au_is_up(dentry, t);
+	err = au_is_up(dentry, t, meta_ok);
 	if (err)
 		goto out;	/* done meanwhile (1), or gone (< 0) */
 	di = au_di_get_positive(dentry);
@@ -698,7 +744,10 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 			goto out;
 		err = au_rs_copy_up(di->brs->rs, &ctx, di->lower, di->nlower, t,
 				    pdi->lower[pi].dentry, dentry->d_name.name,
-				    dentry->d_name.len, trunc, id, (void **)&h);
+				    dentry->d_name.len, trunc, meta_ok, id, (void **)&h);
+		meta = err == 1;
+		if (meta)
+			err = 0;
 	}
 	if (err)
 		goto out;
@@ -714,11 +763,11 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc)
 			au_plink_set(inode, &pl);
 	}
 	err = au_cpup_ino(si, inode, keep, di->brs->br[t].id, d_inode(h), &ino);
-	ndi = err ? NULL : au_di_after_cpup(di, t, h);
+	ndi = err ? NULL : au_di_after_cpup(di, t, h, meta);
 	if (!ndi) {
 		/* Not published: the copy goes again, the union is as it was. */
 		err = err ?: -ENOMEM;
-		if (pdi)
+		if (pdi && di->lower[0].bindex != t)	/* a new entry, not a metacopy's data */
 			au_c_remove(&ctx, t, pdi->lower[pi].dentry, dentry->d_name.name,
 				    dentry->d_name.len, d_is_dir(h), AU_CRED_INTERNAL);
 		dput(h);
@@ -749,28 +798,30 @@ out:
  * overlayfs does), so the depth of a lower tree costs time, never stack.
  * @trunc >= 0 limits the data copied (copy-up for a truncate).
  */
-int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
+static int __au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc,
+			bool meta_ok)
 {
 	struct dentry *next, *parent;
 	int err, tries = 0;
 
 	if (d_unlinked(dentry) && !d_is_dir(dentry))
-		return au_copy_up_one(dentry, t, trunc);
+		return au_copy_up_one(dentry, t, trunc, false);
 	for (;;) {
-		err = au_is_up(dentry, t);
+		err = au_is_up(dentry, t, meta_ok);
 		if (err)
 			return err < 0 ? err : 0;
 		next = dget(dentry);
 		for (;;) {
 			parent = dget_parent(next);
-			if (parent == next || au_is_up(parent, t)) {
+			if (parent == next || au_is_up(parent, t, true)) {
 				dput(parent);
 				break;
 			}
 			dput(next);
 			next = parent;
 		}
-		err = au_copy_up_one(next, t, next == dentry ? trunc : -1);
+		err = au_copy_up_one(next, t, next == dentry ? trunc : -1,
+				     next == dentry && meta_ok);
 		dput(next);
 		/* -ENOENT: a parent moved under us; a bounded number of retries. */
 		if (err == -ENOENT && ++tries < 8)
@@ -780,6 +831,21 @@ int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
 		if (fatal_signal_pending(current))
 			return -EINTR;
 	}
+}
+
+/* A copy-up with the data: for a write, a truncate, a new name. */
+int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc)
+{
+	return __au_copy_up(dentry, t, trunc, false);
+}
+
+/*
+ * A copy-up for a change of attributes only (chmod, chown, utimes, an
+ * xattr): with the metacopy option, the data may stay where it is.
+ */
+int au_copy_up_meta(struct dentry *dentry, unsigned int t)
+{
+	return __au_copy_up(dentry, t, -1, true);
 }
 
 /* The branch a change of @dentry goes to (cpup policy): >= 0 or -errno. */

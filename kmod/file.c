@@ -51,6 +51,11 @@ static struct file *au_h_open(struct file *file)
 		au_di_put(di);
 		return ERR_PTR(-EROFS);
 	}
+	/* au_open() gave a file opened for write its data; never the lower's */
+	if (file->f_mode & FMODE_WRITE && au_di_metacopy(di)) {
+		au_di_put(di);
+		return ERR_PTR(-ESTALE);
+	}
 	au_data_path(dentry, di, &h_path);
 	h_inode = d_inode(h_path.dentry);
 	h_file = ERR_PTR(au_pin_real(d_inode(dentry), &h_path));

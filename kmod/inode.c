@@ -143,12 +143,12 @@ void au_plink_set(struct inode *inode, struct path *pl)
 }
 
 /*
- * The entry whose data and attributes @dentry shows: its topmost, or, for a
- * name of a plinked file that is not linked up yet (its topmost entry is
- * not written in place), the pseudo-link.  Not referenced: @di, or the
- * union inode, holds it.
+ * The entry whose attributes @dentry shows: its topmost, or, for a name of
+ * a plinked file that is not linked up yet (its topmost entry is not
+ * written in place), the pseudo-link.  Not referenced: @di, or the union
+ * inode, holds it.
  */
-void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
+void au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
 {
 	struct au_inode *ai = AU_I(d_inode(dentry));
 	struct dentry *pl = smp_load_acquire(&ai->plink.dentry);
@@ -166,6 +166,18 @@ void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
 			}
 	}
 	au_h_path(di, 0, p);
+}
+
+/*
+ * The entry whose data @dentry shows: a metacopy's data entry, else as
+ * au_meta_path().
+ */
+void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
+{
+	if (au_di_metacopy(di))
+		au_h_path(di, di->nlower - 1, p);
+	else
+		au_meta_path(dentry, di, p);
 }
 
 /*
@@ -349,10 +361,19 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 
 	if (!di)
 		return -ESTALE;
-	au_data_path(dentry, di, &h_path);
+	au_meta_path(dentry, di, &h_path);
 	err = vfs_getattr(&h_path, stat, request_mask, flags);
 	if (!err)
 		au_cpattr(inode, d_inode(h_path.dentry));
+	if (!err && au_di_metacopy(di)) {
+		/* What the data takes is the data's (a metacopy holds a hole). */
+		struct kstat ds;
+
+		au_data_path(dentry, di, &h_path);
+		err = vfs_getattr(&h_path, &ds, STATX_SIZE | STATX_BLOCKS, flags);
+		stat->size = ds.size;
+		stat->blocks = ds.blocks;
+	}
 	au_di_put(di);
 	if (err)
 		return err;
@@ -365,11 +386,12 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 /*
  * A change of @dentry's attributes (setattr, xattrs, chattr flags), made
  * by the caller after the checks: copy it up as the cpup policy says
- * (@trunc as for au_copy_up()), then lend its topmost entry, with write
+ * (@trunc as for au_copy_up(); @meta_ok: the change needs no data, see
+ * au_copy_up_meta()), then lend its topmost entry, with write
  * access to that branch.  au_change_end() ends it and refreshes the union
  * inode.  Callers hold si->rwsem for reading.
  */
-static int au_change_begin(struct dentry *dentry, loff_t trunc,
+static int au_change_begin(struct dentry *dentry, loff_t trunc, bool meta_ok,
 			   struct au_dinfo **pdi, struct path *h_path)
 {
 	int t, err;
@@ -377,7 +399,8 @@ static int au_change_begin(struct dentry *dentry, loff_t trunc,
 	t = au_wbr(dentry);
 	if (t < 0)
 		return t;
-	err = au_copy_up(dentry, t, trunc);
+	err = meta_ok && trunc < 0 ? au_copy_up_meta(dentry, t) :
+		au_copy_up(dentry, t, trunc);
 	if (err)
 		return err;
 	*pdi = au_di_get_positive(dentry);
@@ -412,7 +435,7 @@ static int __au_setattr(struct dentry *dentry, struct iattr *ia)
 	if (err)
 		return err;
 	err = au_change_begin(dentry, (ia->ia_valid & ATTR_SIZE) ? ia->ia_size : -1,
-			      &di, &h_path);
+			      true, &di, &h_path);
 	if (err)
 		return err;
 	h_ia.ia_valid &= ~ATTR_FILE;
@@ -476,7 +499,7 @@ static int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 
 	if (!di)
 		return -ESTALE;
-	au_data_path(dentry, di, &p);
+	au_meta_path(dentry, di, &p);
 	err = vfs_fileattr_get(p.dentry, fa);
 	au_di_put(di);
 	return err;
@@ -488,7 +511,8 @@ static int __au_fileattr_set(struct dentry *dentry, struct fileattr *fa)
 	struct path h_path;
 	int err;
 
-	err = au_change_begin(dentry, -1, &di, &h_path);
+	/* With the data: an append-only or immutable copy could not take it. */
+	err = au_change_begin(dentry, -1, false, &di, &h_path);
 	if (err)
 		return err;
 	err = vfs_fileattr_set(&init_user_ns, h_path.dentry, fa);
@@ -531,17 +555,30 @@ static struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
 	return acl;
 }
 
+/* The topmost entry's xattrs, less the union's own (AU_XATTR_PRIVATE). */
 static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct path p;
-	ssize_t ret;
+	ssize_t ret, len;
+	char *name;
 
 	if (!di)
 		return -ESTALE;
-	au_data_path(dentry, di, &p);
+	au_meta_path(dentry, di, &p);
 	ret = vfs_listxattr(p.dentry, list, size);
 	au_di_put(di);
+	if (ret <= 0 || !size)
+		return ret;	/* a size asked for may count a hidden name */
+	for (name = list; name < list + ret; ) {
+		len = strnlen(name, list + ret - name) + 1;
+		if (au_xattr_private(name)) {
+			memmove(name, name + len, list + ret - (name + len));
+			ret -= len;
+		} else {
+			name += len;
+		}
+	}
 	return ret;
 }
 
@@ -586,17 +623,20 @@ static int au_xattr_get(const struct xattr_handler *handler,
 			struct dentry *dentry, struct inode *inode,
 			const char *name, void *buffer, size_t size)
 {
-	struct dentry *d = dentry ? dentry : d_find_any_alias(inode);
+	struct dentry *d;
 	struct au_dinfo *di;
 	int err = -ESTALE;
 
+	if (au_xattr_private(name))
+		return -EOPNOTSUPP;	/* the union's own, as overlayfs's */
+	d = dentry ? dentry : d_find_any_alias(inode);
 	if (!d)
 		return -ESTALE;
 	di = au_di_get_positive(d);
 	if (di) {
 		struct path p;
 
-		au_data_path(d, di, &p);
+		au_meta_path(d, di, &p);
 		err = vfs_getxattr(&init_user_ns, p.dentry, name, buffer, size);
 	}
 	au_di_put(di);
@@ -612,7 +652,7 @@ static int __au_xattr_set(struct dentry *dentry, const char *name,
 	struct path h_path;
 	int err;
 
-	err = au_change_begin(dentry, -1, &di, &h_path);
+	err = au_change_begin(dentry, -1, true, &di, &h_path);
 	if (err)
 		return err;
 	if (value)
@@ -637,6 +677,8 @@ static int au_xattr_set(const struct xattr_handler *handler,
 	 * user.*, trusted.* and security.* against the union inode; system.*
 	 * (POSIX ACLs) is the owner's; a removal needs the name to exist.
 	 */
+	if (au_xattr_private(name))
+		return -EOPNOTSUPP;
 	if (!strncmp(name, XATTR_SYSTEM_PREFIX, XATTR_SYSTEM_PREFIX_LEN) &&
 	    !inode_owner_or_capable(mnt_userns, inode))
 		return -EPERM;

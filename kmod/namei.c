@@ -8,6 +8,7 @@
 #include <linux/cred.h>
 #include <linux/namei.h>
 #include <linux/slab.h>
+#include <linux/xattr.h>
 #include "aufs.h"
 
 struct au_dinfo *au_di_alloc(struct au_brset *brs, unsigned int nlower)
@@ -207,6 +208,11 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	err = au_rs_lookup(brs->rs, &ctx, pdi->lower, pdi->nlower, name->name,
 			   name->len, rdc ? au_rdcache_dir(rdc) : NULL, out, brs->nbr, &res);
 	au_rdcache_put(rdc);
+	if (err == -ENODATA) {
+		pr_warn_ratelimited("%.*s: metacopy without its data on a lower branch (removed or replaced there?)\n",
+				    (int)name->len, name->name);
+		err = -EIO;
+	}
 	if (err) {
 		kfree(out);
 		return ERR_PTR(err);
@@ -507,7 +513,23 @@ int au_c_stat(void *ctx, u32 bindex, void *dentry, struct au_stat *st)
 	st->rdev = new_encode_dev(inode->i_rdev);
 	st->dev = new_encode_dev(inode->i_sb->s_dev);
 	st->generation = inode->i_generation;
+	st->prot = IS_APPEND(inode) || IS_IMMUTABLE(inode);
 	return 0;
+}
+
+int au_c_metacopy(void *ctx, u32 bindex, void *dentry)
+{
+	struct dentry *d = dentry;
+	struct inode *inode = d_inode(d);
+	ssize_t r;
+
+	if (!inode || !S_ISREG(inode->i_mode) || !(inode->i_opflags & IOP_XATTR))
+		return 0;
+	/* The union's own marker: no permission of the caller's applies. */
+	r = __vfs_getxattr(d, inode, AU_XATTR_METACOPY, NULL, 0);
+	if (r >= 0)
+		return 1;
+	return r == -ENODATA || r == -EOPNOTSUPP ? 0 : r;
 }
 
 /* ---- lookup ---- */

@@ -19,6 +19,7 @@ pub const LAYOUT: [u64; AU_ABI_LAYOUT_LEN as usize] = [
     size_of::<au_stat>() as u64,
     offset_of!(au_stat, ino) as u64,
     offset_of!(au_stat, size) as u64,
+    offset_of!(au_stat, prot) as u64,
     size_of::<au_lookup_out>() as u64,
     offset_of!(au_lookup_out, bneg) as u64,
     size_of::<au_dirent>() as u64,

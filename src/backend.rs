@@ -66,6 +66,8 @@ pub struct Stat {
     /// inode's generation: with `ino`, the identity of a lower inode.
     pub dev: u32,
     pub gen: u32,
+    /// Append-only or immutable (chattr +a / +i).
+    pub protected: bool,
 }
 
 impl Stat {
@@ -113,6 +115,25 @@ pub trait Backend {
     /// Feed every entry of directory `dir` (including `.` and `..` if the
     /// branch reports them) to `sink`.
     fn read_dir(&self, br: u32, dir: &Self::Node, sink: &mut dyn DirSink) -> Result<()>;
+
+    /// Does the regular file `node` carry the metacopy marker (the xattr
+    /// [`METACOPY_XATTR`]): its attributes are the union's, its data is the
+    /// next entry of the name below?
+    fn is_metacopy(&self, br: u32, node: &Self::Node) -> Result<bool>;
+}
+
+/// The xattr that marks a metacopy: an upper file that holds only the
+/// attributes (owner, mode, times, xattrs) of a lower one, whose data it
+/// shows until the first write (`metacopy` option).  In the `trusted.`
+/// namespace: only a privileged process can make or read it on a branch.
+pub const METACOPY_XATTR: &[u8] = b"trusted.aufs.metacopy";
+
+/// Names of the union's own xattrs, never shown, set or copied up.
+pub const PRIVATE_XATTR_PREFIX: &[u8] = b"trusted.aufs.";
+
+/// Is `name` one of the union's own xattrs?
+pub fn xattr_is_private(name: &[u8]) -> bool {
+    name.starts_with(PRIVATE_XATTR_PREFIX)
 }
 
 /// What to create: the file type comes from `mode`'s `S_IFMT` bits.
@@ -174,6 +195,11 @@ pub trait WriteBackend: Backend {
     /// (append-only, immutable) that `dst`'s filesystem cannot keep is an
     /// error (EPERM): the copy must not be weaker than its source.
     fn copy_flags(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node) -> Result<()>;
+    /// Set the size of the regular file `node` (a hole where it grows).
+    fn set_size(&self, br: u32, node: &Self::Node, size: i64) -> Result<()>;
+    /// Mark the regular file `node` as a metacopy (see [`METACOPY_XATTR`]).
+    /// EOPNOTSUPP where the branch cannot hold the marker.
+    fn mark_metacopy(&self, br: u32, node: &Self::Node) -> Result<()>;
     /// A symlink's target.
     fn readlink(&self, br: u32, node: &Self::Node) -> Result<alloc::vec::Vec<u8>>;
     fn times(&self, br: u32, node: &Self::Node) -> Result<Times>;

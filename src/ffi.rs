@@ -255,6 +255,7 @@ impl Backend for KBackend {
             rdev: st.rdev,
             dev: st.dev,
             gen: st.generation,
+            protected: st.prot != 0,
         }))
     }
 
@@ -268,6 +269,13 @@ impl Backend for KBackend {
             return Err(Errno::from_kernel(r as i64));
         }
         Ok(())
+    }
+
+    fn is_metacopy(&self, br: u32, node: &KNode) -> crate::Result<bool> {
+        // SAFETY: node.0 is a referenced dentry.
+        let r = unsafe { au_c_metacopy(self.ctx, br, node.0) };
+        ret(r)?;
+        Ok(r > 0)
     }
 }
 
@@ -352,6 +360,16 @@ impl WriteBackend for KBackend {
     fn copy_flags(&self, sbr: u32, src: &KNode, dbr: u32, dst: &KNode) -> crate::Result<()> {
         // SAFETY: both nodes are referenced dentries of their branches.
         ret(unsafe { au_c_copy_flags(self.ctx, sbr, src.0, dbr, dst.0) })
+    }
+
+    fn set_size(&self, br: u32, node: &KNode, size: i64) -> crate::Result<()> {
+        // SAFETY: node is a referenced dentry.
+        ret(unsafe { au_c_set_size(self.ctx, br, node.0, size) })
+    }
+
+    fn mark_metacopy(&self, br: u32, node: &KNode) -> crate::Result<()> {
+        // SAFETY: node is a referenced dentry.
+        ret(unsafe { au_c_mark_metacopy(self.ctx, br, node.0) })
     }
 
     fn readlink(&self, br: u32, node: &KNode) -> crate::Result<alloc::vec::Vec<u8>> {
@@ -917,6 +935,7 @@ pub unsafe extern "C" fn au_rs_copy_up(
     name: *const u8,
     len: u32,
     trunc_len: i64,
+    meta_only: u32,
     id: u64,
     out: *mut *mut c_void,
 ) -> c_int {
@@ -927,8 +946,16 @@ pub unsafe extern "C" fn au_rs_copy_up(
     let trunc = if trunc_len < 0 { None } else { Some(trunc_len) };
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    let how = write::CopyHow { plink: s.opts.plink, metacopy: s.opts.metacopy, meta_only: meta_only != 0 };
+    let r = write::copy_up(&b, s, how, obj, t, &dir, name, trunc, id);
+    let meta = matches!(r, Ok((_, true)));
     // SAFETY: caller's contract on out.
-    unsafe { give(write::copy_up(&b, s, s.opts.plink, obj, t, &dir, name, trunc, id), out) }
+    let r = unsafe { give(r.map(|(n, _)| n), out) };
+    if r == 0 && meta {
+        1
+    } else {
+        r
+    }
 }
 
 /// # Safety

@@ -2,7 +2,14 @@
 //! path to entry, so fixtures read like the trees they describe.
 #![cfg(test)]
 
-use crate::backend::{Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend, RENAME_EXCHANGE, RENAME_NOREPLACE};
+use crate::backend::{
+    xattr_is_private, Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend, METACOPY_XATTR, RENAME_EXCHANGE,
+    RENAME_NOREPLACE,
+};
+
+/// chattr flags (linux/fs.h).
+pub const FS_IMMUTABLE_FL: u32 = 0x10;
+pub const FS_APPEND_FL: u32 = 0x20;
 use std::cell::Cell;
 use crate::union::Branches;
 use crate::{Errno, Result};
@@ -28,6 +35,8 @@ pub struct MemBranch {
     pub whable: bool,
     pub writable: bool,
     pub nolwh: bool,
+    /// The branch holds no xattrs (EOPNOTSUPP).
+    pub no_xattrs: bool,
 }
 
 #[derive(Default, Debug)]
@@ -273,7 +282,9 @@ impl WriteBackend for MemBackend {
             let e = b.entries.get_mut(dst).ok_or(Errno::ENOENT)?;
             e.mode = (e.mode & 0o170000) | (s.mode & 0o7777);
             e.times = s.times;
-            e.xattrs = s.xattrs.clone();
+            // The union's own xattrs stay as they are (as the shim's copy).
+            e.xattrs.retain(|k, _| xattr_is_private(k));
+            e.xattrs.extend(s.xattrs.iter().filter(|(k, _)| !xattr_is_private(k)).map(|(k, v)| (k.clone(), v.clone())));
             Ok(())
         })
     }
@@ -288,6 +299,27 @@ impl WriteBackend for MemBackend {
         }
         self.with_branch(dbr, |b| {
             b.entries.get_mut(dst).ok_or(Errno::ENOENT)?.flags = f;
+            Ok(())
+        })
+    }
+
+    fn set_size(&self, br: u32, node: &MemNode, size: i64) -> Result<()> {
+        self.note(format!("set_size {br} {} {size}", String::from_utf8_lossy(node)))?;
+        self.with_branch(br, |b| {
+            let e = b.entries.get_mut(node).ok_or(Errno::ENOENT)?;
+            e.data.resize(usize::try_from(size).map_err(|_| Errno::EINVAL)?, 0);
+            Ok(())
+        })
+    }
+
+    fn mark_metacopy(&self, br: u32, node: &MemNode) -> Result<()> {
+        self.note(format!("mark_metacopy {br} {}", String::from_utf8_lossy(node)))?;
+        self.with_branch(br, |b| {
+            if b.no_xattrs {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let e = b.entries.get_mut(node).ok_or(Errno::ENOENT)?;
+            e.xattrs.insert(METACOPY_XATTR.to_vec(), Vec::new());
             Ok(())
         })
     }
@@ -352,7 +384,14 @@ impl Backend for MemBackend {
             rdev: e.rdev,
             dev: br,
             gen: 0,
+            protected: e.flags & (FS_APPEND_FL | FS_IMMUTABLE_FL) != 0,
         }))
+    }
+
+    fn is_metacopy(&self, br: u32, node: &MemNode) -> Result<bool> {
+        let brs = self.branches.borrow();
+        let b = brs.get(br as usize).ok_or(Errno::EINVAL)?;
+        Ok(b.entries.get(node).is_some_and(|e| e.xattrs.contains_key(METACOPY_XATTR)))
     }
 
     fn read_dir(&self, br: u32, dir: &MemNode, sink: &mut dyn DirSink) -> Result<()> {

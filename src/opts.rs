@@ -246,6 +246,9 @@ pub struct MountOpts {
     pub plink: bool,
     pub dio: bool,
     pub dirperm1: bool,
+    /// Extension: a change of attributes copies only them up (see
+    /// [`crate::policy::metacopy`]).
+    pub metacopy: bool,
     pub shwh: bool,
     pub diropq: DirOpq,
     pub dirwh: u32,
@@ -269,6 +272,7 @@ impl Default for MountOpts {
             plink: true,
             dio: false,
             dirperm1: false,
+            metacopy: false,
             shwh: false,
             diropq: DirOpq::Whiteout,
             dirwh: DIRWH_DEF,
@@ -644,6 +648,8 @@ fn parse_item(item: &[u8], o: &mut MountOpts) -> OptResult<Option<BranchOp>> {
             b"nodio" => o.dio = false,
             b"dirperm1" => o.dirperm1 = true,
             b"nodirperm1" => o.dirperm1 = false,
+            b"metacopy" => o.metacopy = true,
+            b"nometacopy" => o.metacopy = false,
             b"shwh" => o.shwh = true,
             b"noshwh" => o.shwh = false,
             b"warn_perm" => o.warn_perm = true,
@@ -778,6 +784,9 @@ pub fn show_options_bytes(o: &MountOpts) -> Vec<u8> {
     }
     if o.dirperm1 {
         out.extend_from_slice(b",dirperm1");
+    }
+    if o.metacopy {
+        out.extend_from_slice(b",metacopy");
     }
     if o.shwh {
         out.extend_from_slice(b",shwh");
@@ -1315,7 +1324,7 @@ mod tests {
                 4 => "noxino".into(),
                 5 => r.pick(&["plink", "noplink"]).to_string(),
                 6 => r.pick(&["dio", "nodio"]).to_string(),
-                7 => r.pick(&["dirperm1", "nodirperm1"]).to_string(),
+                7 => r.pick(&["dirperm1", "nodirperm1", "metacopy", "nometacopy"]).to_string(),
                 8 => r.pick(&["shwh", "noshwh"]).to_string(),
                 9 => format!("diropq={}", r.pick(&["w", "a"])),
                 10 => format!("dirwh={}", r.below(100000)),
@@ -1364,7 +1373,7 @@ mod tests {
         "br", "br=", "br:", "dirs=", "add:", "add=", "ins:", "append:", "append=", "prepend:",
         "del:", "mod:", "mod=", "xino=", "noxino", "udba=", "create=", "cpup=", "diropq=",
         "dirwh=", "rdcache=", "rdblk=", "rdhash=", "def", "plink", "noplink", "dio", "shwh",
-        "dirperm1", "verbose", "quiet", "sum", "acl", "si=", "relatime", "rw", "ro", "rr", "wh",
+        "dirperm1", "metacopy", "verbose", "quiet", "sum", "acl", "si=", "relatime", "rw", "ro", "rr", "wh",
         "nolwh", "+", "=", ":", ",", "/", "//", ".", "..", "/a", "/b", "/tmp/x", "mfs", "tdmfs",
         "mfsrr", "pmfs", "pmfsrr", "tdp", "bup", "bu", "none", "reval", "notify", "0", "1",
         "-1", "3600", "3601", "99999999999999999999", "k", "M", "g", "\0", "\n", " ", "\\",

@@ -125,7 +125,7 @@ mod tests {
     use crate::union::lookup;
 
     fn st(ino: u64, nlink: u32) -> Stat {
-        Stat { mode: 0o100644, nlink, ino, size: 0, rdev: 0, dev: 0x803, gen: 0xdead }
+        Stat { mode: 0o100644, nlink, ino, size: 0, rdev: 0, dev: 0x803, gen: 0xdead, protected: false }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! entry be written in place, may two names share one union inode, which
 //! branches' permissions count.  The answers are decided here, never in C.
 
+use crate::backend::FileType;
 use crate::opts::Udba;
 use crate::union::Branches;
 
@@ -29,6 +30,18 @@ pub fn share_inode(brs: &dyn Branches, plink: bool, br: u32, is_dir: bool, nlink
 /// by the copy-up is a new file with a number of its own.
 pub fn keep_ino_on_copy_up(brs: &dyn Branches, plink: bool, br: u32, is_dir: bool, nlink: u32) -> bool {
     share_inode(brs, plink, br, is_dir, nlink)
+}
+
+/// Does a copy-up copy only the attributes (a metacopy) and leave the data
+/// where it is until it is written?  With the `metacopy` option, for a
+/// change that needs no data (`meta_only`: chmod, chown, utimes, an xattr;
+/// not a truncate or an open for write), of a regular file that is one
+/// file (a lower hard link is copied whole, so its other names stay one
+/// file with it) and has data to spare.  Not for an append-only or
+/// immutable (`protected`) file: its copy could not take the data later.
+/// (A chattr copies the data too: the shim asks with `meta_only` false.)
+pub fn metacopy(enabled: bool, meta_only: bool, ftype: FileType, nlink: u32, size: i64, protected: bool, trunc: Option<i64>) -> bool {
+    enabled && meta_only && ftype == FileType::Reg && nlink <= 1 && size > 0 && !protected && trunc.is_none()
 }
 
 /// Which entries of a union object a permission check looks at.
@@ -141,5 +154,19 @@ mod tests {
         assert_eq!(perm_scope(true, true, false), PermScope::Top);
         assert_eq!(perm_scope(false, true, true), PermScope::Top);
         assert_eq!(perm_scope(false, false, false), PermScope::Top);
+    }
+
+    #[test]
+    fn metacopy_only_for_attribute_changes_of_one_file() {
+        let r = FileType::Reg;
+        assert!(metacopy(true, true, r, 1, 1 << 30, false, None));
+        assert!(!metacopy(false, true, r, 1, 1 << 30, false, None), "the option is off by default");
+        assert!(!metacopy(true, false, r, 1, 1 << 30, false, None), "a write needs the data");
+        assert!(!metacopy(true, true, r, 1, 1 << 30, false, Some(0)), "a truncate copies what stays");
+        assert!(!metacopy(true, true, r, 2, 1 << 30, false, None), "a hard link is copied whole");
+        assert!(!metacopy(true, true, r, 1, 0, false, None), "nothing to spare");
+        assert!(!metacopy(true, true, r, 1, 1 << 30, true, None), "append-only: the data could not follow");
+        assert!(!metacopy(true, true, FileType::Dir, 1, 4096, false, None));
+        assert!(!metacopy(true, true, FileType::Lnk, 1, 5, false, None));
     }
 }

@@ -8,6 +8,10 @@
 //!   non-directory ends the search; directories merge down to (and
 //!   including) the first one that holds the opaque marker `.wh..wh..opq`;
 //! - a lower entry of another type than the first is ignored;
+//! - a regular file marked as a metacopy shows its attributes over the data
+//!   of the next regular file of the name below: the result then has two
+//!   entries, the metacopy and the data (the only non-directory that has
+//!   more than one);
 //! - `.wh.*` names are never shown.
 
 use crate::backend::{Backend, DirSink, FileType, Lower};
@@ -78,12 +82,17 @@ pub fn lookup<B: Backend>(
             Some(e) => e.br,
         },
     };
+    // The top entry is a metacopy: its data is the next regular file of
+    // the name below (a metacopy there too: further down).
+    let mut need_data = false;
     for p in parent.iter().filter(|p| p.br >= start) {
         let whable = brs.may_whiteout(p.br);
         if whable {
             let w = b.lookup(p.br, &p.node, &wh)?;
             if is_positive(b, p.br, &w)? {
-                res.bwh = Some(p.br);
+                if !need_data {
+                    res.bwh = Some(p.br);
+                }
                 break;
             }
         }
@@ -98,6 +107,25 @@ pub fn lookup<B: Backend>(
             Some(st) => st,
         };
         let t = st.file_type();
+        if need_data {
+            if t != FileType::Reg {
+                break;
+            }
+            if b.is_metacopy(p.br, &n)? {
+                continue;
+            }
+            res.lowers.try_reserve(1)?;
+            res.lowers.push(Lower::new(p.br, n));
+            need_data = false;
+            break;
+        }
+        if res.ftype.is_none() && t == FileType::Reg && b.is_metacopy(p.br, &n)? {
+            res.ftype = Some(t);
+            res.lowers.try_reserve(1)?;
+            res.lowers.push(Lower::new(p.br, n));
+            need_data = true;
+            continue;
+        }
         match res.ftype {
             None => res.ftype = Some(t),
             // Only directories merge; a lower entry of another type is ignored.
@@ -118,6 +146,11 @@ pub fn lookup<B: Backend>(
                 }
             }
         }
+    }
+    if need_data {
+        // A metacopy whose data is gone (removed, whited out or replaced
+        // on its branch directly): ENODATA, which the shim reports.
+        return Err(Errno::ENODATA);
     }
     Ok(res)
 }
@@ -275,6 +308,45 @@ mod tests {
             ("rw", &["common.txt=top", "foo.txt=foo"]),
             ("ro", &["common.txt=base", "hello.txt=hello"]),
         ])
+    }
+
+    #[test]
+    fn metacopy_shows_the_data_of_the_name_below() {
+        let mark = |m: &MemBackend, br: usize, p: &str| {
+            m.branches.borrow_mut()[br].entries.get_mut(p.as_bytes()).unwrap().xattrs.insert(crate::backend::METACOPY_XATTR.to_vec(), Vec::new());
+        };
+        let brs = |l: &Lookup<MemNode>| l.lowers.iter().map(|l| l.br).collect::<Vec<_>>();
+        // A chain: the topmost metacopy's data is the first whole file below.
+        let m = MemBackend::new(&[("rw", &["f=\0\0"]), ("ro", &["f=\0\0"]), ("ro", &[]), ("ro", &["f=da"])]);
+        mark(&m, 0, "f");
+        mark(&m, 1, "f");
+        let l = walk(&m, "f").unwrap();
+        assert_eq!(brs(&l), [0, 3]);
+        assert_eq!(l.ftype, Some(FileType::Reg));
+        // Not marked: a file hides the one below, as ever.
+        let m = MemBackend::new(&[("rw", &["f=up"]), ("ro", &["f=da"])]);
+        assert_eq!(brs(&walk(&m, "f").unwrap()), [0]);
+        // Data gone, whited out, or another type: ENODATA, never a hole.
+        for below in [&[][..], &[".wh.f"][..], &["f/"][..]] {
+            let m = MemBackend::new(&[("rw", &["f=\0"]), ("ro+wh", below), ("ro", &["f=da"])]);
+            mark(&m, 0, "f");
+            let r = walk(&m, "f");
+            if below.is_empty() {
+                assert_eq!(brs(&r.unwrap()), [0, 2]);
+            } else {
+                assert_eq!(r.unwrap_err(), Errno::ENODATA, "{below:?}");
+            }
+        }
+        // Only a regular file can be a metacopy: a marked directory merges.
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/"])]);
+        mark(&m, 0, "d");
+        assert_eq!(brs(&walk(&m, "d").unwrap()), [0, 1]);
+        // The listing's answer is the same.
+        let m = MemBackend::new(&[("rw", &["f=\0\0"]), ("ro", &["f=da"])]);
+        mark(&m, 0, "f");
+        let root = m.roots();
+        let listing = read_dir(&m, &m, &root).unwrap();
+        assert_eq!(brs(&lookup(&m, &m, &root, b"f", Some(&listing)).unwrap()), [0, 1]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! parent directory exists on `t` (calling [`copy_up`] for each missing
 //! ancestor, top-down), then calls the operation with the parent's entries.
 
-use crate::backend::{Cred, FileType, Lower, NewEntry, WriteBackend, RENAME_EXCHANGE};
+use crate::backend::{Cred, FileType, Lower, NewEntry, Stat, WriteBackend, RENAME_EXCHANGE};
 use crate::name::{self, OPQ_NAME, WH_BASE};
 use crate::union::{self, Branches};
 use crate::{Errno, Result};
@@ -110,13 +110,52 @@ fn remove_whiteout<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -
     Ok(true)
 }
 
+/// A union object's two sources: the entry whose attributes it shows (its
+/// topmost) and the one whose data it shows: for a metacopy (a regular
+/// file with more than one entry) its last, else the topmost too.
+type Sources<'a, N> = (&'a Lower<N>, &'a Lower<N>, Stat);
+
+fn sources<'a, B: WriteBackend>(b: &B, obj: &'a [Lower<B::Node>]) -> Result<Sources<'a, B::Node>> {
+    let src = top(obj)?;
+    let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
+    let data = match obj.last() {
+        Some(d) if obj.len() > 1 && st.file_type() == FileType::Reg => d,
+        _ => src,
+    };
+    Ok((src, data, st))
+}
+
+/// Is the union object `obj` a metacopy (its data on another entry)?
+pub fn is_metacopy<B: WriteBackend>(b: &B, obj: &[Lower<B::Node>]) -> Result<bool> {
+    let (src, data, _) = sources(b, obj)?;
+    Ok(src.br != data.br)
+}
+
+/// What a copy-up asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyHow {
+    /// Pseudo-links (`plink`).
+    pub plink: bool,
+    /// The `metacopy` option.
+    pub metacopy: bool,
+    /// The change that needs the copy needs no data (chmod, chown, utimes,
+    /// an xattr): with `metacopy`, only the attributes may be copied.
+    pub meta_only: bool,
+}
+
 /// Copy the union object `obj` (its topmost entry) into directory `dst_dir`
 /// on branch `t` under `name`.  Directories are made with their attributes
 /// (not their contents); files are copied under a temporary name (see
 /// [`tmp_name`], unique by `id`) and renamed into place, so no half-copied
 /// file is ever visible; on failure nothing is left behind.  `len` limits
 /// the data copied (copy-up for a truncate).  The times of `dst_dir` are
-/// restored.  Returns the new entry.
+/// restored.  Returns the new entry, and whether it is a metacopy.
+///
+/// A metacopy (see [`crate::policy::metacopy`]) is made like a copy, but
+/// gets the source's size as a hole and the marker instead of the data;
+/// the object's data entry stays where it is.  A metacopy already on `t`
+/// is "copied up" when its data is needed: a whole copy (data from the data
+/// entry, attributes from the metacopy) replaces it in the same way.
 ///
 /// With pseudo-links (`plink`, see [`crate::plink`]), a file whose lower
 /// inode has several names stays one file: if it was copied up already
@@ -127,45 +166,45 @@ fn remove_whiteout<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -
 pub fn copy_up<B: WriteBackend>(
     b: &B,
     brs: &dyn Branches,
-    plink: bool,
+    how: CopyHow,
     obj: &[Lower<B::Node>],
     t: u32,
     dst_dir: &B::Node,
     name: &[u8],
     len: Option<i64>,
     id: u64,
-) -> Result<B::Node> {
-    let src = top(obj)?;
-    if src.br <= t {
+) -> Result<(B::Node, bool)> {
+    let (src, data, st) = sources(b, obj)?;
+    if src.br < t || (src.br == t && (data.br == t || how.meta_only)) {
         return Err(Errno::EINVAL); // already there (or above): nothing to copy
     }
-    let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
-    let pl = crate::plink::applies(brs, plink, src.br, &st);
-    let up = if pl { crate::plink::find_above(b, brs, src.br, &st)? } else { None };
-    let dir_times = b.times(t, dst_dir)?;
     let ftype = st.file_type();
+    let pl = src.br != t && crate::plink::applies(brs, how.plink, src.br, &st);
+    let up = if pl { crate::plink::find_above(b, brs, src.br, &st)? } else { None };
+    let meta = src.br != t && crate::policy::metacopy(how.metacopy, how.meta_only, ftype, st.nlink, st.size, st.protected, len);
+    let dir_times = b.times(t, dst_dir)?;
     let res = if let Some((pb, p)) = up {
         if pb == t {
             // Copied up through another name: this name joins that copy.
-            b.link(t, &p, dst_dir, name, Cred::Internal)
+            b.link(t, &p, dst_dir, name, Cred::Internal).map(|n| (n, false))
         } else {
             // The current data is the copy on another writable branch.
             let from = Lower::new(pb, p);
             let fst = b.stat(pb, &from.node)?.ok_or(Errno::ENOENT)?;
-            copy_up_nondir(b, &from, &fst, t, dst_dir, Some(name), len, id, Some(&st))
+            copy_up_nondir(b, &from, &from, &fst, t, dst_dir, Some(name), len, id, Some(&st), false)
         }
     } else if ftype == FileType::Dir {
         let e = NewEntry { mode: 0o40000 | 0o700, rdev: 0, target: &[] };
         let n = b.create(t, dst_dir, name, &e, Cred::Internal)?;
         match b.copy_meta(src.br, &src.node, t, &n) {
-            Ok(()) => Ok(n),
+            Ok(()) => Ok((n, false)),
             Err(e) => {
                 let _ = b.remove(t, dst_dir, name, true, Cred::Internal);
                 Err(e)
             }
         }
     } else {
-        copy_up_nondir(b, src, &st, t, dst_dir, Some(name), len, id, pl.then_some(&st))
+        copy_up_nondir(b, src, data, &st, t, dst_dir, Some(name), len, id, pl.then_some(&st), meta)
     };
     let restored = b.set_times(t, dst_dir, &dir_times);
     let n = res?;
@@ -176,7 +215,8 @@ pub fn copy_up<B: WriteBackend>(
 /// Copy-up of a file that was unlinked while open: the copy is made under
 /// a temporary name in the root of `t` (its old directory may be gone too)
 /// and that name is removed at once: the returned entry, which the shim
-/// opens, is then the only thing that keeps the data.
+/// opens, is then the only thing that keeps the data.  (A metacopy on `t`
+/// gets its data this way too.)
 ///
 /// With pseudo-links, the file's other names must see the change: the copy
 /// is recorded as the pseudo-link (or is the pseudo-link already there).
@@ -188,15 +228,14 @@ pub fn copy_up_orphan<B: WriteBackend>(
     t: u32,
     id: u64,
 ) -> Result<B::Node> {
-    let src = top(obj)?;
-    if src.br <= t {
+    let (src, data, st) = sources(b, obj)?;
+    if src.br < t || (src.br == t && data.br == t) {
         return Err(Errno::EINVAL);
     }
-    let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
     if st.file_type() != FileType::Reg {
         return Err(Errno::EINVAL);
     }
-    let pl = crate::plink::applies(brs, plink, src.br, &st);
+    let pl = src.br != t && crate::plink::applies(brs, plink, src.br, &st);
     if pl {
         if let Some((pb, p)) = crate::plink::find_above(b, brs, src.br, &st)? {
             if pb == t {
@@ -206,9 +245,9 @@ pub fn copy_up_orphan<B: WriteBackend>(
     }
     let root = b.root(t)?;
     let dir_times = b.times(t, &root)?;
-    let r = copy_up_nondir(b, src, &st, t, &root, None, None, id, None);
+    let r = copy_up_nondir(b, src, data, &st, t, &root, None, None, id, None, false);
     let n = match r {
-        Ok(n) => n,
+        Ok((n, _)) => n,
         Err(e) => {
             let _ = b.set_times(t, &root, &dir_times);
             return Err(e);
@@ -230,18 +269,24 @@ pub fn copy_up_orphan<B: WriteBackend>(
 /// as the pseudo-link of the lower inode `plink_of` if given, and give it
 /// the source's inode flags (append-only, immutable...: they would forbid the rename
 /// and the link, so they come last; a copy that cannot keep them is removed again).
+/// The attributes come from `src` (`st`: its own), the data from `data`;
+/// with `meta` only a hole of the data's size and the metacopy marker,
+/// unless the branch cannot hold the marker (then the data after all).
+/// Returns the new entry and whether it is a metacopy.
 #[allow(clippy::too_many_arguments)]
 fn copy_up_nondir<B: WriteBackend>(
     b: &B,
     src: &Lower<B::Node>,
-    st: &crate::backend::Stat,
+    data: &Lower<B::Node>,
+    st: &Stat,
     t: u32,
     dst_dir: &B::Node,
     name: Option<&[u8]>,
     len: Option<i64>,
     id: u64,
-    plink_of: Option<&crate::backend::Stat>,
-) -> Result<B::Node> {
+    plink_of: Option<&Stat>,
+    meta: bool,
+) -> Result<(B::Node, bool)> {
     let ftype = st.file_type();
     let tmpn = tmp_name(b"cpup", id)?;
     let stale = b.lookup(t, dst_dir, &tmpn)?;
@@ -253,10 +298,23 @@ fn copy_up_nondir<B: WriteBackend>(
     let mode = if ftype == FileType::Lnk { 0o120777 } else { (st.mode & 0o170000) | 0o600 };
     let e = NewEntry { mode, rdev: st.rdev, target: &target };
     let tmp = b.create(t, dst_dir, &tmpn, &e, Cred::Internal)?;
+    let mut meta = meta && ftype == FileType::Reg;
     let filled = (|| {
         if ftype == FileType::Reg {
-            let n = len.map_or(st.size, |l| l.min(st.size).max(0));
-            b.copy_data(src.br, &src.node, t, &tmp, n)?;
+            let size = if data.br == src.br { st.size } else { b.stat(data.br, &data.node)?.ok_or(Errno::ENODATA)?.size };
+            if meta {
+                match b.mark_metacopy(t, &tmp) {
+                    Ok(()) => {}
+                    Err(e) if e == Errno::EOPNOTSUPP => meta = false,
+                    Err(e) => return Err(e),
+                }
+            }
+            if meta {
+                b.set_size(t, &tmp, size)?;
+            } else {
+                let n = len.map_or(size, |l| l.min(size).max(0));
+                b.copy_data(data.br, &data.node, t, &tmp, n)?;
+            }
         }
         b.copy_meta(src.br, &src.node, t, &tmp)?;
         match name {
@@ -269,7 +327,7 @@ fn copy_up_nondir<B: WriteBackend>(
         return Err(e);
     }
     let Some(name) = name else {
-        return Ok(tmp); // an orphan: its flags come after the name is gone
+        return Ok((tmp, false)); // an orphan: its flags come after the name is gone
     };
     drop(tmp);
     let n = b.lookup(t, dst_dir, name)?;
@@ -288,7 +346,7 @@ fn copy_up_nondir<B: WriteBackend>(
         let _ = b.remove(t, dst_dir, name, false, Cred::Internal);
         return Err(e);
     }
-    Ok(n)
+    Ok((n, meta))
 }
 
 /// Create `name` in the union directory `parent` on branch `t` (the parent
@@ -326,6 +384,9 @@ pub fn link<B: WriteBackend>(b: &B, parent: &[Lower<B::Node>], src: &[Lower<B::N
     let s = top(src)?;
     if s.br != t {
         return Err(Errno::EXDEV);
+    }
+    if is_metacopy(b, src)? {
+        return Err(Errno::EINVAL); // the new name would not find its data: copy it first
     }
     let n = b.link(t, &s.node, dir, name, Cred::Caller)?;
     if let Err(e) = remove_whiteout(b, t, dir, name) {
@@ -589,6 +650,10 @@ pub fn rename<B: WriteBackend>(
     if s.br != t {
         return Err(Errno::EXDEV);
     }
+    // A metacopy at another name would not find its data: copied first.
+    if is_metacopy(b, src)? || (flags & RENAME_EXCHANGE != 0 && is_metacopy(b, dst)?) {
+        return Err(Errno::EINVAL);
+    }
     let src_is_dir = b.stat(t, &s.node)?.ok_or(Errno::ENOENT)?.is_dir();
     let tmp = tmp_name(b"rmdir", id)?;
     let mut steps: Vec<Undo<'_, B::Node>> = Vec::new();
@@ -662,6 +727,10 @@ mod tests {
         cur
     }
 
+    fn how(plink: bool) -> CopyHow {
+        CopyHow { plink, metacopy: false, meta_only: false }
+    }
+
     fn reg(mode: u32) -> NewEntry<'static> {
         NewEntry { mode: 0o100000 | mode, rdev: 0, target: b"" }
     }
@@ -704,7 +773,7 @@ mod tests {
         let dir_times = Times { atime: (5, 0), mtime: (7, 0) };
         m.set_times(0, &b"d".to_vec(), &dir_times).unwrap();
         let obj = walk(&m, "d/f");
-        let n = copy_up(&m, &m, false, &obj, 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        let (n, _) = copy_up(&m, &m, how(false), &obj, 0, &b"d".to_vec(), b"f", None, 1).unwrap();
         assert_eq!(n, b"d/f".to_vec());
         let up = m.get(0, "d/f").unwrap();
         assert_eq!(up.data, b"lower data");
@@ -719,10 +788,115 @@ mod tests {
         assert!(log.contains("rename 0 d/.wh..wh.cpup.1 d/f Internal"), "{log}");
     }
 
+    fn meta_how() -> CopyHow {
+        CopyHow { plink: true, metacopy: true, meta_only: true }
+    }
+
+    fn is_marked(m: &MemBackend, br: usize, path: &str) -> bool {
+        m.get(br, path).unwrap().xattrs.contains_key(crate::backend::METACOPY_XATTR)
+    }
+
+    #[test]
+    fn metacopy_copies_the_attributes_and_leaves_the_data() {
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f=lower data"])]);
+        m.branches.borrow_mut()[1].entries.get_mut(&b"d/f"[..]).unwrap().mode = 0o100640;
+        m.branches.borrow_mut()[1].entries.get_mut(&b"d/f"[..]).unwrap().xattrs.insert(b"user.k".to_vec(), b"v".to_vec());
+        m.fail_copy.set(Some(Errno::EIO)); // any data copy fails the test
+        let (n, meta) = copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        assert!(meta);
+        assert_eq!(n, b"d/f".to_vec());
+        let up = m.get(0, "d/f").unwrap();
+        assert!(is_marked(&m, 0, "d/f"));
+        assert_eq!(up.data, vec![0u8; 10], "a hole of the data's size");
+        assert_eq!(up.mode, 0o100640);
+        assert_eq!(up.xattrs.get(&b"user.k"[..]).map(|v| v.as_slice()), Some(&b"v"[..]));
+        assert_eq!(m.paths(0), ["d", "d/f"], "no temporary left");
+        // The union shows the metacopy over the data below it.
+        let obj = walk(&m, "d/f");
+        assert_eq!(obj.iter().map(|l| l.br).collect::<Vec<_>>(), [0, 1]);
+        assert!(is_metacopy(&m, &obj).unwrap());
+        assert_eq!(m.get(1, "d/f").unwrap().data, b"lower data", "the lower file is untouched");
+        // Copied up again: the metacopy stays where it is.
+        assert_eq!(copy_up(&m, &m, meta_how(), &obj, 0, &b"d".to_vec(), b"f", None, 2), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn metacopy_gets_its_data_when_it_is_needed() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=lower data"])]);
+        copy_up(&m, &m, meta_how(), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        // A change through the union after the metacopy: on the upper file.
+        m.branches.borrow_mut()[0].entries.get_mut(&b"f"[..]).unwrap().mode = 0o104711;
+        m.branches.borrow_mut()[0].entries.get_mut(&b"f"[..]).unwrap().times = Times { atime: (3, 0), mtime: (4, 0) };
+        let want_data = CopyHow { meta_only: false, ..meta_how() };
+        let (n, meta) = copy_up(&m, &m, want_data, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 2).unwrap();
+        assert!(!meta);
+        assert_eq!(n, b"f".to_vec());
+        let up = m.get(0, "f").unwrap();
+        assert_eq!(up.data, b"lower data");
+        assert!(!is_marked(&m, 0, "f"), "a whole copy carries no marker");
+        assert_eq!(up.mode, 0o104711, "the attributes are the metacopy's");
+        assert_eq!(up.times, Times { atime: (3, 0), mtime: (4, 0) });
+        assert_eq!(m.paths(0), ["f"], "replaced through a temporary");
+        assert_eq!(walk(&m, "f").len(), 1);
+        // For a truncate: only what stays.
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
+        copy_up(&m, &m, meta_how(), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, want_data, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 2).unwrap();
+        assert_eq!(m.get(0, "f").unwrap().data, b"0123");
+        // A failed data copy leaves the metacopy as it was.
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        copy_up(&m, &m, meta_how(), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        m.fail_copy.set(Some(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &m, want_data, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 2), Err(Errno::ENOSPC));
+        assert!(is_marked(&m, 0, "f"));
+        assert_eq!(m.paths(0), ["f"]);
+        assert_eq!(walk(&m, "f").len(), 2);
+        // Unlinked while open: an orphan copy with the data.
+        m.fail_copy.set(None);
+        let o = copy_up_orphan(&m, &m, true, &walk(&m, "f"), 0, 3).unwrap();
+        assert!(o.starts_with(b".wh..wh.cpup."));
+    }
+
+    #[test]
+    fn metacopy_only_where_it_can_be() {
+        let copied = |m: &MemBackend, how: CopyHow| {
+            let (_, meta) = copy_up(m, m, how, &walk(m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+            assert!(!meta);
+            assert!(!is_marked(m, 0, "f"));
+            assert_eq!(m.get(0, "f").unwrap().data, b"data");
+        };
+        copied(&MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]), CopyHow { metacopy: false, ..meta_how() });
+        copied(&MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]), CopyHow { meta_only: false, ..meta_how() });
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        m.branches.borrow_mut()[0].no_xattrs = true;
+        copied(&m, meta_how());
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x20; // append-only
+        copied(&m, meta_how());
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
+        m.link(1, &b"f".to_vec(), &Vec::new(), b"g", Cred::Internal).unwrap();
+        copied(&m, CopyHow { plink: false, ..meta_how() });
+    }
+
+    #[test]
+    fn a_metacopy_never_moves_or_links_without_its_data() {
+        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f=data"])]);
+        copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        let (root, d, f) = (walk(&m, ""), walk(&m, "d"), walk(&m, "d/f"));
+        assert_eq!(rename(&m, &m, &d, &f, b"f", &root, &[], b"g", 0, 0, 2), Err(Errno::EINVAL));
+        assert_eq!(link(&m, &root, &f, 0, b"g"), Err(Errno::EINVAL));
+        assert_eq!(m.paths(0), ["d", "d/f"]);
+        // Removed: the upper file goes, a whiteout hides the data.
+        remove(&m, &m, &d, &f, 0, b"f", 3).unwrap();
+        assert_eq!(m.paths(0), [".wh..wh.aufs", "d", "d/.wh.f"]);
+        assert!(walk(&m, "d/f").is_empty());
+        assert_eq!(m.get(1, "d/f").unwrap().data, b"data");
+    }
+
     #[test]
     fn copy_up_for_truncate_copies_only_what_stays() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
-        copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 1).unwrap();
         assert_eq!(m.get(0, "f").unwrap().data, b"0123");
     }
 
@@ -730,7 +904,7 @@ mod tests {
     fn failed_copy_up_leaves_nothing() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.fail_copy.set(Some(Errno::ENOSPC));
-        assert_eq!(copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::ENOSPC));
         assert!(m.paths(0).is_empty(), "{:?}", m.paths(0));
         assert_eq!(walk(&m, "f")[0].br, 1, "the lower file still shows");
         assert_eq!(m.get(1, "f").unwrap().data, b"data");
@@ -751,11 +925,11 @@ mod tests {
     #[test]
     fn copy_up_symlink_and_dir() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["l->target", "d/x"])]);
-        copy_up(&m, &m, false, &walk(&m, "l"), 0, &Vec::new(), b"l", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "l"), 0, &Vec::new(), b"l", None, 1).unwrap();
         let l = m.get(0, "l").unwrap();
         assert_eq!(FileType::from_mode(l.mode), FileType::Lnk);
         assert_eq!(l.data, b"target");
-        copy_up(&m, &m, false, &walk(&m, "d"), 0, &Vec::new(), b"d", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "d"), 0, &Vec::new(), b"d", None, 1).unwrap();
         assert_eq!(m.paths(0), ["d", "l"], "a directory is copied without its contents");
         assert_eq!(names(&m, "d"), ["x"], "and still merges with the lower one");
     }
@@ -821,7 +995,7 @@ mod tests {
         let root = m.roots();
         let a = walk(&m, "a");
         let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br).unwrap();
-        copy_up(&m, &m, false, &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None, 1).unwrap();
         rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t, 9).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
         assert!(m.get(0, "a/.wh.f").is_some(), "old name whited out");
@@ -835,13 +1009,13 @@ mod tests {
             let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/", "d/a=x"])]);
             let d = walk(&m, "d");
             m.link(1, &walk(&m, "d/a")[0].node, &d[1].node, b"b", Cred::Internal).unwrap();
-            copy_up(&m, &m, plink, &walk(&m, "d/a"), 0, &b"d".to_vec(), b"a", None, 1).unwrap();
+            copy_up(&m, &m, how(plink), &walk(&m, "d/a"), 0, &b"d".to_vec(), b"a", None, 1).unwrap();
             let recorded = m.branches.borrow()[0].entries.keys().any(|k| k.starts_with(b".wh..wh.plnk/"));
             assert_eq!(recorded, plink, "pseudo-link recorded only with plink");
             m.log.borrow_mut().clear();
             // The other name: linked to the copy, not copied again.
             let b_obj: Vec<_> = walk(&m, "d/b").into_iter().filter(|l| l.br == 1).collect();
-            copy_up(&m, &m, plink, &b_obj, 0, &b"d".to_vec(), b"b", None, 2).unwrap();
+            copy_up(&m, &m, how(plink), &b_obj, 0, &b"d".to_vec(), b"b", None, 2).unwrap();
             let log = m.log.borrow().join("\n");
             assert_eq!(log.contains("link 0 d/b Internal"), plink, "{log}");
             assert_eq!(log.contains("cpup"), !plink, "{log}");
@@ -988,14 +1162,14 @@ mod tests {
     fn copy_up_keeps_protective_flags_or_fails() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x20; // append-only
-        copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
         assert_eq!(m.get(0, "f").unwrap().flags, 0x20);
         let log = m.log.borrow().join("\n");
         assert!(log.find("rename 0 .wh..wh.cpup.1 f").is_some(), "{log}");
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x10; // immutable
         m.no_flags.set(true);
-        assert_eq!(copy_up(&m, &m, false, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::EPERM));
+        assert_eq!(copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::EPERM));
         assert!(m.paths(0).is_empty(), "no weaker copy left: {:?}", m.paths(0));
     }
 

@@ -20,7 +20,7 @@
 # and ends the suite.
 #
 # Branch filesystems: before the zz_* programs, the programs matching
-# AUFS_BRANCHFS_PROGS (default: t_difftest.sh writable_union hardening* stress)
+# AUFS_BRANCHFS_PROGS (default: t_difftest.sh writable_union metacopy hardening* stress)
 # run again for each filesystem in AUFS_BRANCHFS_TYPES (default: ext4 xfs),
 # as "<name>@<fs>", with AUFS_TEST_DIR on that filesystem (a loop device
 # over an image in the guest's /tmp; ext4 with user_xattr, acl and project
@@ -188,7 +188,7 @@ run_program() {
 
 # ---- Branch filesystems: re-runs with AUFS_TEST_DIR on ext4 and xfs ----
 BRANCHFS_TYPES=${AUFS_BRANCHFS_TYPES-ext4 xfs}
-BRANCHFS_PROGS=${AUFS_BRANCHFS_PROGS-t_difftest.sh writable_union hardening* stress}
+BRANCHFS_PROGS=${AUFS_BRANCHFS_PROGS-t_difftest.sh writable_union metacopy hardening* stress}
 BRANCHFS_IMG_SIZE=1G     # sparse, in the guest's /tmp
 SUITE_BUDGET=${AUFS_SUITE_BUDGET:-2400}
 PRELOAD=                 # tests/vm/branchfs_preload.c, built once (for the difftest)
