@@ -13,6 +13,7 @@
 #include <linux/path.h>
 #include <linux/rcupdate.h>
 #include <linux/rwsem.h>
+#include <linux/seqlock.h>
 #include "aufs_abi.h"
 
 #define AUFS_NAME		"aufs"
@@ -84,6 +85,7 @@ struct au_sbinfo {
 	struct fsnotify_group *sbfsn;	/* udba=reval: branch filesystem marks */
 	struct au_sbmark *sbmarks;	/* ... each of them (notify.c) */
 	atomic64_t brgen;		/* ... their count of changes */
+	atomic64_t attrgen;		/* ... and of attribute changes */
 	const struct cred *cred;	/* the mounter's: the union's own changes */
 	unsigned long id;		/* si=, /sys/fs/aufs/si_<id> */
 	struct dentry *dbg;		/* debugfs aufs/si_<id> */
@@ -154,6 +156,17 @@ struct au_inode {
 	struct au_watch *w;		/* udba=notify, directories (notify.c) */
 	struct au_rdcache *rdc;		/* a directory's merged listing (readdir.c) */
 	atomic_t misses;		/* lookups in it without one, since */
+	/*
+	 * A directory's lower permission checks, as they last came out
+	 * (inode.c): what they granted (MAY_READ/MAY_EXEC) to @perm_cred
+	 * (referenced), good while the branch filesystems' counts of changes
+	 * and the branch set are the same (@perm_gen, @perm_brs).
+	 */
+	seqlock_t perm_lock;
+	const struct cred *perm_cred;
+	s64 perm_gen;
+	unsigned int perm_brs;
+	int perm_granted;
 	struct inode vfs_inode;
 };
 

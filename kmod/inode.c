@@ -31,6 +31,9 @@ struct inode *au_alloc_inode(struct super_block *sb)
 	ai->w = NULL;
 	ai->rdc = NULL;
 	atomic_set(&ai->misses, 0);
+	seqlock_init(&ai->perm_lock);
+	ai->perm_cred = NULL;
+	ai->perm_granted = 0;
 	return &ai->vfs_inode;
 }
 
@@ -62,6 +65,10 @@ void au_evict_inode(struct inode *inode)
 	if (ai->plink.dentry) {
 		path_put(&ai->plink);
 		ai->plink.dentry = NULL;
+	}
+	if (ai->perm_cred) {
+		put_cred(ai->perm_cred);
+		ai->perm_cred = NULL;
 	}
 	while (ai->pins) {
 		struct au_hpin *p = ai->pins;
@@ -253,39 +260,137 @@ static struct inode *au_h_inode_get(struct inode *inode)
  * In RCU path walk (MAY_NOT_BLOCK) without references: the directory's one
  * dentry, its info and the lower inodes are freed after a grace period.
  */
-static int au_di_lower_permission(struct au_dinfo *di, int mask)
+/*
+ * @generic: every lower directory decides by the generic rules (no
+ * ->permission of its own), so its answer can only change with its
+ * attributes (au_perm_remember()).
+ */
+static int au_di_lower_permission(struct au_dinfo *di, int mask, bool *generic)
 {
 	unsigned int i;
 	int err = 0;
 
+	*generic = true;
 	/* referenced or not, a lower directory's dentry stays positive here */
 	for (i = 1; i < di->nlower && !err; i++) {
 		struct inode *h = d_inode_rcu(di->lower[i].dentry);
 
-		err = h ? inode_permission(&init_user_ns, h, mask) : -ECHILD;
+		if (!h)
+			return -ECHILD;
+		*generic &= !h->i_op->permission;
+		err = inode_permission(&init_user_ns, h, mask);
 	}
 	return err;
 }
 
+/*
+ * The count a remembered permission answer is good for: it moves with
+ * every create, delete, move or attribute change on a branch filesystem,
+ * or -1 when they are not all watched (then nothing is remembered).  Read
+ * before the checks it stands for.
+ */
+static s64 au_perm_gen(struct au_sbinfo *si, struct au_dinfo *di)
+{
+	if (!di->brs->sbwatched)
+		return -1;
+	return atomic64_read(&si->brgen) + atomic64_read(&si->attrgen);
+}
+
+/* Did the checks grant @mask to the caller at @gen, as far as we know? */
+static bool au_perm_known(struct au_inode *ai, struct au_dinfo *di, s64 gen, int mask)
+{
+	unsigned int seq;
+	bool hit;
+
+	if (gen < 0)
+		return false;
+	do {
+		seq = read_seqbegin(&ai->perm_lock);
+		hit = ai->perm_cred == current_cred() && ai->perm_gen == gen &&
+		      ai->perm_brs == di->brs->gen &&
+		      (ai->perm_granted & mask) == mask;
+	} while (read_seqretry(&ai->perm_lock, seq));
+	return hit;
+}
+
+/*
+ * Remember that the checks granted @mask to the caller at @gen.  Only an
+ * answer of the generic rules, which only attribute changes can change:
+ * an LSM's may also change with its policy, which is then seen after the
+ * next change on a branch filesystem (or the next remount).  In RCU path
+ * walk (@rcu) the credentials remembered are only replaced when they are
+ * the caller's (putting others may free them: not there).
+ */
+static void au_perm_remember(struct au_inode *ai, struct au_dinfo *di, s64 gen,
+			     int mask, bool rcu)
+{
+	const struct cred *cred = current_cred(), *old;
+
+	if (gen < 0)
+		return;
+	write_seqlock(&ai->perm_lock);
+	old = ai->perm_cred;
+	if (old == cred && ai->perm_gen == gen && ai->perm_brs == di->brs->gen) {
+		ai->perm_granted |= mask;
+		old = NULL;
+	} else if (old == cred || !old || !rcu) {
+		ai->perm_cred = old == cred ? cred : get_cred(cred);
+		ai->perm_gen = gen;
+		ai->perm_brs = di->brs->gen;
+		ai->perm_granted = mask;
+		if (old == cred)
+			old = NULL;
+	} else {
+		old = NULL;
+	}
+	write_sequnlock(&ai->perm_lock);
+	if (old)
+		put_cred(old);
+}
+
+/*
+ * The lower checks of directory @inode, or what they gave last time, for
+ * the same credentials, while nothing changed on any branch filesystem:
+ * at any depth, a directory walked again costs what a bare one does.
+ */
 static int au_dir_lower_permission(struct inode *inode, int mask)
 {
+	struct au_sbinfo *si = AU_SB(inode->i_sb);
+	struct au_inode *ai = AU_I(inode);
+	int want = mask & (MAY_READ | MAY_EXEC);
 	struct au_dinfo *di;
 	struct dentry *alias;
+	bool generic;
 	int err = 0;
+	s64 gen;
 
 	if (mask & MAY_NOT_BLOCK) {
 		struct hlist_node *n = READ_ONCE(inode->i_dentry.first);
 
 		alias = n ? hlist_entry(n, struct dentry, d_u.d_alias) : NULL;
 		di = alias ? READ_ONCE(alias->d_fsdata) : NULL;
-		return di ? au_di_lower_permission(di, mask) : -ECHILD;
+		if (!di)
+			return -ECHILD;
+		gen = au_perm_gen(si, di);
+		if (au_perm_known(ai, di, gen, want))
+			return 0;
+		err = au_di_lower_permission(di, mask, &generic);
+		if (!err && generic)
+			au_perm_remember(ai, di, gen, want, true);
+		return err;
 	}
 	alias = d_find_any_alias(inode);	/* a directory has one */
 	if (!alias)
 		return 0;
 	di = au_di_get_positive(alias);
-	if (di)
-		err = au_di_lower_permission(di, mask);
+	if (di) {
+		gen = au_perm_gen(si, di);
+		if (!au_perm_known(ai, di, gen, want)) {
+			err = au_di_lower_permission(di, mask, &generic);
+			if (!err && generic)
+				au_perm_remember(ai, di, gen, want, false);
+		}
+	}
 	au_di_put(di);
 	dput(alias);
 	return err;

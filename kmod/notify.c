@@ -17,7 +17,9 @@
  * udba=reval uses fsnotify too, to skip work: one mark on each branch
  * filesystem (superblock) bumps the mount's branch change count (si->brgen)
  * on every create, delete or move anywhere on it.  An entry whose stamps
- * matched at count N is still good while the count is N (namei.c).
+ * matched at count N is still good while the count is N (namei.c).  The
+ * same marks count attribute changes (si->attrgen): a directory's lower
+ * permission checks stay good while neither count moved (inode.c).
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -218,6 +220,7 @@ void au_notify_unwatch(struct inode *inode)
 struct au_sbmark {
 	struct fsnotify_mark fsn;
 	atomic64_t *gen;		/* si->brgen; the marks go first */
+	atomic64_t *attrgen;		/* si->attrgen */
 	struct au_sbmark *next;		/* si->sbmarks, each referenced */
 };
 
@@ -249,9 +252,15 @@ static int au_sbfsn_event(struct fsnotify_group *group, u32 mask, const void *da
 			  u32 cookie, struct fsnotify_iter_info *iter_info)
 {
 	struct fsnotify_mark *mark = fsnotify_iter_sb_mark(iter_info);
+	struct au_sbmark *m;
 
-	if (mark)
-		atomic64_inc(container_of(mark, struct au_sbmark, fsn)->gen);
+	if (!mark)
+		return 0;
+	m = container_of(mark, struct au_sbmark, fsn);
+	if (mask & AU_FSN_MASK)
+		atomic64_inc(m->gen);
+	if (mask & FS_ATTRIB)
+		atomic64_inc(m->attrgen);
 	return 0;
 }
 
@@ -304,8 +313,9 @@ void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs)
 		if (!m)
 			return;
 		fsnotify_init_mark(&m->fsn, g);
-		m->fsn.mask = AU_FSN_MASK;
+		m->fsn.mask = AU_FSN_MASK | FS_ATTRIB;
 		m->gen = &si->brgen;
+		m->attrgen = &si->attrgen;
 		err = fsnotify_add_mark(&m->fsn, &sb->s_fsnotify_marks,
 					FSNOTIFY_OBJ_TYPE_SB, 0, NULL);
 		if (err) {

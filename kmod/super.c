@@ -537,6 +537,7 @@ static struct au_sbinfo *au_si_alloc(struct super_block *sb)
 	init_rwsem(&si->rwsem);
 	atomic64_set(&si->next_id, 0);
 	atomic64_set(&si->brgen, 1);	/* an info's 0 never matches */
+	atomic64_set(&si->attrgen, 0);
 	si->cred = prepare_creds();
 	if (!si->cred) {
 		kfree(si);

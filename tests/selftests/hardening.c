@@ -546,6 +546,54 @@ TEST_F(hd, lower_directory_permission_counts_unless_dirperm1)
 	ASSERT_EQ(0, as_nobody(peek_as_nobody, &a)) TH_LOG("dirperm1: the topmost directory decides");
 }
 
+/*
+ * The lower directory's owner changes its mode on the branch, through an
+ * fd (no path there needed): each change counts at the next walk of the
+ * same process, with the same credentials, whatever was granted before.
+ */
+struct chmod_arg {
+	char path[PATH_MAX];
+	int fd;
+};
+
+static int peek_chmod_peek(void *arg)
+{
+	struct chmod_arg *a = arg;
+	struct path_arg pa;
+	int r = 0;
+
+	memcpy(pa.path, a->path, sizeof(pa.path));
+	r |= peek_as_nobody(&pa) ? 1 : 0;		/* granted */
+	r |= peek_as_nobody(&pa) ? 2 : 0;		/* granted again */
+	if (fchmod(a->fd, 0))
+		return 64;
+	r |= peek_as_nobody(&pa) != 3 ? 4 : 0;		/* refused at once */
+	if (fchmod(a->fd, 0755))
+		return 64;
+	r |= peek_as_nobody(&pa) ? 8 : 0;		/* granted again */
+	return r;
+}
+
+TEST_F(hd, lower_directory_permission_change_counts_at_once)
+{
+	char d[PATH_MAX];
+	struct chmod_arg a;
+
+	ASSERT_EQ(0, make_dir(d, self->lower, "d"));
+	ASSERT_EQ(0, put_file(d, "secret", "s\n"));
+	ASSERT_EQ(0, chmod(d, 0755));
+	ASSERT_EQ(0, chown(d, NOBODY, NOBODY));
+	a.fd = open(d, O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, a.fd);
+	ASSERT_EQ(0, make_dir(d, self->upper, "d"));
+	ASSERT_EQ(0, chmod(d, 0755));
+	hd_mount(_metadata, self);
+	P(a.path, "%s/d", self->mnt);
+	ASSERT_EQ(0, as_nobody(peek_chmod_peek, &a))
+		TH_LOG("1, 2: refused; 4: a lower chmod 0 did not count; 8: nor chmod 0755");
+	close(a.fd);
+}
+
 /* ================================================================== */
 /* 5 + 10 + 12. opening for write, mmap, maps                         */
 /* ================================================================== */
