@@ -1,5 +1,5 @@
 #!/bin/bash
-# make bench [QUICK=1]: one VM boot (scripts/vm-run.sh, 3 GiB) runs
+# make bench [QUICK=1]: one VM boot (scripts/vm-run.sh, 5 GiB) runs
 # tests/vm/bench.py; its output is shown (without the JSON block) and kept
 # in build/bench/bench.log, then tests/bench/report.py writes
 # build/bench/bench.{json,csv,md,png}.  QUICK=1 (--quick): every workload
@@ -20,7 +20,7 @@ envs=()
 while IFS= read -r v; do envs+=("$v"); done < <(env | grep -E '^BENCH_[A-Z0-9_]+=' || true)
 rc=0
 VM_CONSOLE_LOG=$out/vm-console.log \
-    "$ROOT/scripts/vm-run.sh" --memory 3G --timeout "${BENCH_TIMEOUT:-5400}" -- \
+    "$ROOT/scripts/vm-run.sh" --memory 5G --timeout "${BENCH_TIMEOUT:-5400}" -- \
     env "${envs[@]}" "$PY" "$ROOT/tests/vm/bench.py" "$ROOT" "${quick[@]}" |
     tee "$out/bench.log" | sed -u '/^BENCH-JSON-BEGIN$/,/^BENCH-JSON-END$/d' || rc=${PIPESTATUS[0]}
 "$PY" "$ROOT/tests/bench/report.py" "$out/bench.log" "$out" || rc=1

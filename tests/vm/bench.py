@@ -24,7 +24,8 @@ Sizes (environment; QUICK defaults in parentheses):
   ("2 127"), BENCH_STAT_FILES 300 (10), BENCH_OPEN_FILES 1000 (20),
   BENCH_OPEN_REPS 3 (1), BENCH_READDIR_ENTRIES 3000 (80), BENCH_READDIR_REPS
   10 (1), BENCH_LS_REPS 1 (1), BENCH_BIG_MB 64 (2), BENCH_FIO_MB 16 (1),
-  BENCH_COPYUP_MB 16 (1), BENCH_TREE_FILES 800 (30), BENCH_META_FILES 1000 (20)
+  BENCH_COPYUP_MB 16 (1), BENCH_TREE_FILES 800 (30), BENCH_META_FILES 1000 (20),
+  BENCH_METACOPY_MB 1024 (2)
 Options: BENCH_AUFS_OPTS, appended to aufs's mount options (e.g. ",dirperm1",
   as Docker's aufs driver mounts; default none).
 """
@@ -74,6 +75,7 @@ FIO_MB = env_int("BENCH_FIO_MB", 16, 1)
 CU_MB = env_int("BENCH_COPYUP_MB", 16, 1)
 TREE_FILES = env_int("BENCH_TREE_FILES", 800, 30)
 META_FILES = env_int("BENCH_META_FILES", 1000, 20)
+MC_MB = env_int("BENCH_METACOPY_MB", 1024, 2)
 RD_LAYERS = 4                     # lowers of the main stack (plus the rw one)
 MAX_LOWERS = max(max(DEPTHS) - 1, RD_LAYERS)
 
@@ -210,6 +212,7 @@ def populate(root):
         with open(f"{bot}/o/f{i}", "w") as f:
             f.write("x" * 100)
     write_file(f"{bot}/big", BIG_MB * MB, 1)
+    write_file(f"{bot}/mc", MC_MB * MB, 4)
     write_file(f"{bot}/rnd", BIG_MB * MB, 2)
     for r in range(ROUNDS):
         for kind in ("cu", "chm", "chn"):
@@ -240,7 +243,7 @@ def populate(root):
 class Stacks:
     """bare / overlay / aufs views of the lowers L/(n-1)..L/000 plus a rw layer."""
 
-    def __init__(self, env, root, nlowers, tag, aufs_perm):
+    def __init__(self, env, root, nlowers, tag, aufs_perm, ovl_opts="", aufs_opts=""):
         self.env, self.root, self.tag = env, root, tag
         self.path = {"bare": f"{root}/L/000"}   # where the lower content is
         self.wpath = {"bare": f"{root}/B"}      # where writes go
@@ -249,17 +252,18 @@ class Stacks:
         up = f"{root}/U/{tag}"
         ovl = f"{root}/M/ovl-{tag}"
         au = f"{root}/M/aufs-{tag}"
+        self.upper = {"overlay": f"{up}/ovl-up", "aufs": f"{up}/aufs-rw"}
         for d in (f"{up}/ovl-up", f"{up}/ovl-work", f"{up}/aufs-rw"):
             os.makedirs(d)
         try:
             env.mount(["-t", "overlay", "overlay", "-o",
-                       f"lowerdir={':'.join(lowers)},upperdir={up}/ovl-up,workdir={up}/ovl-work"], ovl)
+                       f"lowerdir={':'.join(lowers)},upperdir={up}/ovl-up,workdir={up}/ovl-work{ovl_opts}"], ovl)
             self.path["overlay"] = self.wpath["overlay"] = ovl
         except Exception as e:
             self.err["overlay"] = f"mount: {e}"
         try:
             br = ":".join([f"{up}/aufs-rw=rw"] + [f"{l}={aufs_perm}" for l in lowers])
-            env.mount(["-t", "aufs", "-o", f"br={br}{AUFS_OPTS}", "none"], au)
+            env.mount(["-t", "aufs", "-o", f"br={br}{AUFS_OPTS}{aufs_opts}", "none"], au)
             self.path["aufs"] = self.wpath["aufs"] = au
         except Exception as e:
             self.err["aufs"] = f"mount: {e}"
@@ -482,11 +486,37 @@ def main_workloads(fs, st):
     measure(fs, st, f"create+rename+unlink {META_FILES}", "meta", meta)
 
 
+def metacopy_workloads(fs, st):
+    """chmod and chown of a MC_MB lower file with metacopy: aufs with its
+    metacopy option, overlayfs with metacopy=on; each round on the same
+    lower file, its upper copy removed on the branch (untimed) between
+    rounds, with the caches dropped, so every round copies it up anew."""
+    def attr(kind):
+        def f(s, p, w, r):
+            path = f"{w}/big" if s == "bare" else f"{p}/mc"
+            t0 = time.perf_counter()
+            if kind == "chm":
+                os.chmod(path, 0o600 if r % 2 == 0 else 0o644)
+            else:
+                os.chown(path, 1000 + r, 1000 + r)
+            t = time.perf_counter() - t0
+            if s != "bare":
+                os.stat(path)   # the lower data behind it, untimed
+                os.unlink(f"{st.upper[s]}/mc")
+                drop_caches()
+            return t
+        return f
+
+    measure(fs, st, f"chmod {MC_MB}M lower, metacopy", "metacopy", attr("chm"))
+    measure(fs, st, f"chown {MC_MB}M lower, metacopy", "metacopy", attr("chn"))
+
+
 def space_mb():
     """The branch filesystem's size: the lower files (big, rnd, B/big, the
-    copy-up files), big's copy in each union, room for every copy-up copy
-    at once (the unlinked copies are not always freed at once), the rest."""
-    return 5 * BIG_MB + 3 * ROUNDS * CU_MB * 3 + 300
+    copy-up files, mc), big's copy in each union, room for every copy-up
+    copy at once (the unlinked copies are not always freed at once), the
+    rest."""
+    return 5 * BIG_MB + 3 * ROUNDS * CU_MB * 3 + MC_MB + 300
 
 
 def bench_fs(env, fs):
@@ -522,6 +552,12 @@ def bench_fs(env, fs):
     st = Stacks(env, root, RD_LAYERS, "main", "ro+wh")
     try:
         main_workloads(fs, st)
+    finally:
+        st.close()
+    # The same with metacopy (an extension of aufs's; overlayfs's is off by default).
+    st = Stacks(env, root, RD_LAYERS, "mc", "ro+wh", ",metacopy=on", ",metacopy")
+    try:
+        metacopy_workloads(fs, st)
     finally:
         st.close()
     drop_caches()
