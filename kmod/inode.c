@@ -259,8 +259,6 @@ static struct inode *au_h_inode_get(struct inode *inode)
  * filesystem's ->permission and the LSMs count, whatever the dcache holds.
  * In RCU path walk (MAY_NOT_BLOCK) without references: the directory's one
  * dentry, its info and the lower inodes are freed after a grace period.
- */
-/*
  * @generic: every lower directory decides by the generic rules (no
  * ->permission of its own), so its answer can only change with its
  * attributes (au_perm_remember()).
@@ -317,12 +315,12 @@ static bool au_perm_known(struct au_inode *ai, struct au_dinfo *di, s64 gen, int
  * Remember that the checks granted @mask to the caller at @gen.  Only an
  * answer of the generic rules, which only attribute changes can change:
  * an LSM's may also change with its policy, which is then seen after the
- * next change on a branch filesystem (or the next remount).  In RCU path
- * walk (@rcu) the credentials remembered are only replaced when they are
- * the caller's (putting others may free them: not there).
+ * next change on a branch filesystem (or the next remount).  Also in RCU
+ * path walk: credentials put there are freed after a grace period (once
+ * get_cred() took them, even access(2)'s), never at once.
  */
 static void au_perm_remember(struct au_inode *ai, struct au_dinfo *di, s64 gen,
-			     int mask, bool rcu)
+			     int mask)
 {
 	const struct cred *cred = current_cred(), *old;
 
@@ -332,19 +330,14 @@ static void au_perm_remember(struct au_inode *ai, struct au_dinfo *di, s64 gen,
 	old = ai->perm_cred;
 	if (old == cred && ai->perm_gen == gen && ai->perm_brs == di->brs->gen) {
 		ai->perm_granted |= mask;
-		old = NULL;
-	} else if (old == cred || !old || !rcu) {
+	} else {
 		ai->perm_cred = old == cred ? cred : get_cred(cred);
 		ai->perm_gen = gen;
 		ai->perm_brs = di->brs->gen;
 		ai->perm_granted = mask;
-		if (old == cred)
-			old = NULL;
-	} else {
-		old = NULL;
 	}
 	write_sequnlock(&ai->perm_lock);
-	if (old)
+	if (old && old != cred)
 		put_cred(old);
 }
 
@@ -376,7 +369,7 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 			return 0;
 		err = au_di_lower_permission(di, mask, &generic);
 		if (!err && generic)
-			au_perm_remember(ai, di, gen, want, true);
+			au_perm_remember(ai, di, gen, want);
 		return err;
 	}
 	alias = d_find_any_alias(inode);	/* a directory has one */
@@ -388,7 +381,7 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 		if (!au_perm_known(ai, di, gen, want)) {
 			err = au_di_lower_permission(di, mask, &generic);
 			if (!err && generic)
-				au_perm_remember(ai, di, gen, want, false);
+				au_perm_remember(ai, di, gen, want);
 		}
 	}
 	au_di_put(di);
