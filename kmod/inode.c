@@ -283,15 +283,26 @@ static int au_di_lower_permission(struct au_dinfo *di, int mask, bool *generic)
 
 /*
  * The count a remembered permission answer is good for: it moves with
- * every create, delete, move or attribute change on a branch filesystem,
- * or -1 when they are not all watched (then nothing is remembered).  Read
- * before the checks it stands for.
+ * every create, delete, move or attribute change on a branch filesystem.
+ * -1 (nothing is remembered, nothing recalled) when they are not all
+ * watched, or when @di may not be what the branches hold now: a
+ * directory's info (but the root's, the branch roots) must have matched
+ * the branches at this count (namei.c), or a lower directory made since
+ * would be missing from the answer kept.  Read before the checks it
+ * stands for.
  */
-static s64 au_perm_gen(struct au_sbinfo *si, struct au_dinfo *di)
+static s64 au_perm_gen(struct au_sbinfo *si, struct dentry *dentry,
+		       struct au_dinfo *di)
 {
+	s64 br;
+
 	if (!di->brs->sbwatched)
 		return -1;
-	return atomic64_read(&si->brgen) + atomic64_read(&si->attrgen);
+	br = atomic64_read(&si->brgen);
+	if (!IS_ROOT(dentry) && (!di->pstamp_ok || !di->ostamp_ok ||
+				 READ_ONCE(di->brgen) != br))
+		return -1;
+	return br + atomic64_read(&si->attrgen);
 }
 
 /* Did the checks grant @mask to the caller at @gen, as far as we know? */
@@ -364,7 +375,7 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 		di = alias ? READ_ONCE(alias->d_fsdata) : NULL;
 		if (!di)
 			return -ECHILD;
-		gen = au_perm_gen(si, di);
+		gen = au_perm_gen(si, alias, di);
 		if (au_perm_known(ai, di, gen, want))
 			return 0;
 		err = au_di_lower_permission(di, mask, &generic);
@@ -377,7 +388,7 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 		return 0;
 	di = au_di_get_positive(alias);
 	if (di) {
-		gen = au_perm_gen(si, di);
+		gen = au_perm_gen(si, alias, di);
 		if (!au_perm_known(ai, di, gen, want)) {
 			err = au_di_lower_permission(di, mask, &generic);
 			if (!err && generic)
