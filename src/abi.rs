@@ -45,6 +45,14 @@ mod tests {
         assert_eq!(c, &super::LAYOUT[..]);
     }
 
+    /// The union's own xattr names are the header's, which the shim uses.
+    #[test]
+    fn private_xattr_names_match_the_header() {
+        use crate::backend::{METACOPY_XATTR, PRIVATE_XATTR_PREFIX};
+        assert_eq!(&super::AU_XATTR_METACOPY[..], [METACOPY_XATTR, b"\0"].concat().as_slice());
+        assert_eq!(&super::AU_XATTR_PRIVATE[..], [PRIVATE_XATTR_PREFIX, b"\0"].concat().as_slice());
+    }
+
     /// `Lower<N>` is lent to C as `struct au_lower`.
     #[test]
     fn lower_matches_au_lower() {
