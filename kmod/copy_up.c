@@ -510,18 +510,26 @@ int au_c_copy_flags(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 	return err;
 }
 
-int au_c_set_size(void *ctx, u32 bindex, void *node, s64 size)
+/* The union's own attribute change @ia of @node on branch @bindex. */
+static int au_setattr_internal(void *ctx, u32 bindex, struct dentry *node,
+			       struct iattr *ia)
 {
-	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = size };
 	struct au_wr wr;
 	int err;
 
 	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
 	if (err)
 		return err;
-	err = au_notify(node, &ia);
+	err = au_notify(node, ia);
 	au_wr_end(&wr);
 	return err;
+}
+
+int au_c_set_size(void *ctx, u32 bindex, void *node, s64 size)
+{
+	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = size };
+
+	return au_setattr_internal(ctx, bindex, node, &ia);
 }
 
 int au_c_mark_metacopy(void *ctx, u32 bindex, void *node)
@@ -573,15 +581,8 @@ int au_c_set_times(void *ctx, u32 bindex, void *node, const struct au_times *t)
 		.ia_atime = { .tv_sec = t->atime_sec, .tv_nsec = t->atime_nsec },
 		.ia_mtime = { .tv_sec = t->mtime_sec, .tv_nsec = t->mtime_nsec },
 	};
-	struct au_wr wr;
-	int err;
 
-	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
-	if (err)
-		return err;
-	err = au_notify(node, &ia);
-	au_wr_end(&wr);
-	return err;
+	return au_setattr_internal(ctx, bindex, node, &ia);
 }
 
 /* ---- copy-up of union dentries ---- */

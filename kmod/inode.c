@@ -353,48 +353,47 @@ static void au_perm_remember(struct au_inode *ai, struct au_dinfo *di, s64 gen,
 }
 
 /*
- * The lower checks of directory @inode, or what they gave last time, for
- * the same credentials, while nothing changed on any branch filesystem:
- * at any depth, a directory walked again costs what a bare one does.
+ * The lower checks of directory @inode (its dentry @alias, its info @di),
+ * or what they gave last time, for the same credentials, while nothing
+ * changed on any branch filesystem: at any depth, a directory walked again
+ * costs what a bare one does.
  */
-static int au_dir_lower_permission(struct inode *inode, int mask)
+static int au_dir_lower_check(struct inode *inode, struct dentry *alias,
+			      struct au_dinfo *di, int mask)
 {
-	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct au_inode *ai = AU_I(inode);
 	int want = mask & (MAY_READ | MAY_EXEC);
+	s64 gen = au_perm_gen(AU_SB(inode->i_sb), alias, di);
+	bool generic;
+	int err;
+
+	if (au_perm_known(ai, di, gen, want))
+		return 0;
+	err = au_di_lower_permission(di, mask, &generic);
+	if (!err && generic)
+		au_perm_remember(ai, di, gen, want);
+	return err;
+}
+
+static int au_dir_lower_permission(struct inode *inode, int mask)
+{
 	struct au_dinfo *di;
 	struct dentry *alias;
-	bool generic;
 	int err = 0;
-	s64 gen;
 
 	if (mask & MAY_NOT_BLOCK) {
 		struct hlist_node *n = READ_ONCE(inode->i_dentry.first);
 
 		alias = n ? hlist_entry(n, struct dentry, d_u.d_alias) : NULL;
 		di = alias ? READ_ONCE(alias->d_fsdata) : NULL;
-		if (!di)
-			return -ECHILD;
-		gen = au_perm_gen(si, alias, di);
-		if (au_perm_known(ai, di, gen, want))
-			return 0;
-		err = au_di_lower_permission(di, mask, &generic);
-		if (!err && generic)
-			au_perm_remember(ai, di, gen, want);
-		return err;
+		return di ? au_dir_lower_check(inode, alias, di, mask) : -ECHILD;
 	}
 	alias = d_find_any_alias(inode);	/* a directory has one */
 	if (!alias)
 		return 0;
 	di = au_di_get_positive(alias);
-	if (di) {
-		gen = au_perm_gen(si, alias, di);
-		if (!au_perm_known(ai, di, gen, want)) {
-			err = au_di_lower_permission(di, mask, &generic);
-			if (!err && generic)
-				au_perm_remember(ai, di, gen, want);
-		}
-	}
+	if (di)
+		err = au_dir_lower_check(inode, alias, di, mask);
 	au_di_put(di);
 	dput(alias);
 	return err;
