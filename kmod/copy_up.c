@@ -602,6 +602,14 @@ int au_di_find(struct au_dinfo *di, unsigned int t)
  * Does @dentry have its entry on branch @t (a directory: also on @t)?  A
  * metacopy there counts only if @meta_ok (the change needs no data).
  */
+static bool au_di_is_up(struct dentry *dentry, struct au_dinfo *di,
+			unsigned int t, bool meta_ok)
+{
+	if (d_is_dir(dentry))
+		return au_di_find(di, t) >= 0;
+	return di->lower[0].bindex == t && (meta_ok || !au_di_metacopy(di));
+}
+
 static int au_is_up(struct dentry *dentry, unsigned int t, bool meta_ok)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
@@ -609,10 +617,7 @@ static int au_is_up(struct dentry *dentry, unsigned int t, bool meta_ok)
 
 	if (!di)
 		return -ENOENT;
-	if (d_is_dir(dentry))
-		up = au_di_find(di, t) >= 0;
-	else
-		up = di->lower[0].bindex == t && (meta_ok || !au_di_metacopy(di));
+	up = au_di_is_up(dentry, di, t, meta_ok);
 	au_di_put(di);
 	return up;
 }
@@ -711,13 +716,18 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc,
 	err = mutex_lock_killable(&AU_I(inode)->cpup_mtx);
 	if (err)
 		return err;
-	err = au_is_up(dentry, t, meta_ok);
-	if (err)
-		goto out;	/* done meanwhile (1), or gone (< 0) */
+	/*
+	 * One info for the check and the copy: a revalidation may replace it
+	 * in between (a branch changed directly), and the core must be given
+	 * the entries the check was made on.
+	 */
 	di = au_di_get_positive(dentry);
 	err = -ENOENT;
 	if (!di)
 		goto out;
+	err = au_di_is_up(dentry, di, t, meta_ok);
+	if (err)
+		goto out;	/* done meanwhile */
 	ctx = au_ctx(si, di->brs);
 	/* An LSM may make the copy with credentials of its own. */
 	old = override_creds(si->cred);
