@@ -119,10 +119,16 @@ fn sources<'a, B: WriteBackend>(b: &B, obj: &'a [Lower<B::Node>]) -> Result<Sour
     let src = top(obj)?;
     let st = b.stat(src.br, &src.node)?.ok_or(Errno::ENOENT)?;
     let data = match obj.last() {
-        Some(d) if obj.len() > 1 && st.file_type() == FileType::Reg => d,
+        Some(d) if metacopy_of(obj, &st) => d,
         _ => src,
     };
     Ok((src, data, st))
+}
+
+/// Is the union object `obj`, whose topmost entry has the attributes
+/// `st`, a metacopy (its data on another entry)?
+fn metacopy_of<N>(obj: &[Lower<N>], st: &Stat) -> bool {
+    obj.len() > 1 && st.file_type() == FileType::Reg
 }
 
 /// Is the union object `obj` a metacopy (its data on another entry)?
@@ -650,11 +656,12 @@ pub fn rename<B: WriteBackend>(
     if s.br != t {
         return Err(Errno::EXDEV);
     }
+    let src_st = b.stat(t, &s.node)?.ok_or(Errno::ENOENT)?;
     // A metacopy at another name would not find its data: copied first.
-    if is_metacopy(b, src)? || (flags & RENAME_EXCHANGE != 0 && is_metacopy(b, dst)?) {
+    if metacopy_of(src, &src_st) {
         return Err(Errno::EINVAL);
     }
-    let src_is_dir = b.stat(t, &s.node)?.ok_or(Errno::ENOENT)?.is_dir();
+    let src_is_dir = src_st.is_dir();
     let tmp = tmp_name(b"rmdir", id)?;
     let mut steps: Vec<Undo<'_, B::Node>> = Vec::new();
     steps.try_reserve(4)?;
@@ -664,7 +671,11 @@ pub fn rename<B: WriteBackend>(
             if d.br != t {
                 return Err(Errno::EXDEV);
             }
-            let dst_is_dir = b.stat(t, &d.node)?.ok_or(Errno::ENOENT)?.is_dir();
+            let dst_st = b.stat(t, &d.node)?.ok_or(Errno::ENOENT)?;
+            if metacopy_of(dst, &dst_st) {
+                return Err(Errno::EINVAL);
+            }
+            let dst_is_dir = dst_st.is_dir();
             // Each directory must not merge with a lower one at its new name.
             if src_is_dir && exists_below(b, brs, dparent, t, dname)?.is_some() && make_opaque(b, t, sdir, sname)? {
                 steps.push(Undo::Opaque(sdir, sname));
@@ -880,15 +891,16 @@ mod tests {
 
     #[test]
     fn a_metacopy_never_moves_or_links_without_its_data() {
-        let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/f=data"])]);
+        let m = MemBackend::new(&[("rw", &["d/", "u=up"]), ("ro", &["d/f=data"])]);
         copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), 0, &b"d".to_vec(), b"f", None, 1).unwrap();
-        let (root, d, f) = (walk(&m, ""), walk(&m, "d"), walk(&m, "d/f"));
+        let (root, d, f, u) = (walk(&m, ""), walk(&m, "d"), walk(&m, "d/f"), walk(&m, "u"));
         assert_eq!(rename(&m, &m, &d, &f, b"f", &root, &[], b"g", 0, 0, 2), Err(Errno::EINVAL));
+        assert_eq!(rename(&m, &m, &root, &u, b"u", &d, &f, b"f", RENAME_EXCHANGE, 0, 2), Err(Errno::EINVAL));
         assert_eq!(link(&m, &root, &f, 0, b"g"), Err(Errno::EINVAL));
-        assert_eq!(m.paths(0), ["d", "d/f"]);
+        assert_eq!(m.paths(0), ["d", "d/f", "u"]);
         // Removed: the upper file goes, a whiteout hides the data.
         remove(&m, &m, &d, &f, 0, b"f", 3).unwrap();
-        assert_eq!(m.paths(0), [".wh..wh.aufs", "d", "d/.wh.f"]);
+        assert_eq!(m.paths(0), [".wh..wh.aufs", "d", "d/.wh.f", "u"]);
         assert!(walk(&m, "d/f").is_empty());
         assert_eq!(m.get(1, "d/f").unwrap().data, b"data");
     }
