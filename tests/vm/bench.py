@@ -307,6 +307,24 @@ def measure(fs, st, name, group, fn, rounds=None, note=None):
         + f"  aufs/ovl {benchreport.fmt_ratio(row['ratios']['aufs/overlay'])}")
 
 
+def attr_change(kind, lower_path, after):
+    """A chmod ("chm") or chown of a lower file, timed: lower_path(p, r) in
+    a union (bare: a file on the branch, so no copy), then after(stack,
+    path), untimed, for the unions."""
+    def f(s, p, w, r):
+        path = f"{w}/big" if s == "bare" else lower_path(p, r)
+        t0 = time.perf_counter()
+        if kind == "chm":
+            os.chmod(path, 0o600 if r % 2 == 0 else 0o644)
+        else:
+            os.chown(path, 1000 + r, 1000 + r)
+        t = time.perf_counter() - t0
+        if s != "bare":
+            after(s, path)
+        return t
+    return f
+
+
 def ops(*args):
     return float(run([BENCHOPS] + [str(a) for a in args]))
 
@@ -427,23 +445,14 @@ def main_workloads(fs, st):
         os.unlink(f"{p}/cu{r}")
         return t
 
-    def attr(kind):
-        def f(s, p, w, r):
-            path = f"{w}/big" if s == "bare" else f"{p}/{kind}{r}"
-            t0 = time.perf_counter()
-            if kind == "chm":
-                os.chmod(path, 0o600 if r % 2 == 0 else 0o644)
-            else:
-                os.chown(path, 1000 + r, 1000 + r)
-            t = time.perf_counter() - t0
-            if s != "bare":
-                os.unlink(path)
-            return t
-        return f
+    def unlink(s, path):
+        os.unlink(path)
 
     measure(fs, st, f"copy-up write {CU_MB}M (bare: cp)", "copyup", first_write)
-    measure(fs, st, f"chmod {CU_MB}M lower", "copyup", attr("chm"))
-    measure(fs, st, f"chown {CU_MB}M lower", "copyup", attr("chn"))
+    measure(fs, st, f"chmod {CU_MB}M lower", "copyup",
+            attr_change("chm", lambda p, r: f"{p}/chm{r}", unlink))
+    measure(fs, st, f"chown {CU_MB}M lower", "copyup",
+            attr_change("chn", lambda p, r: f"{p}/chn{r}", unlink))
 
     # A source tree: untar, find, du -s, grep -r, rm -rf, one after the other.
     tree_ops = [("untar", lambda d: ["tar", "-xf", TREE_TAR, "-C", d], (0,)),
@@ -491,24 +500,14 @@ def metacopy_workloads(fs, st):
     metacopy option, overlayfs with metacopy=on; each round on the same
     lower file, its upper copy removed on the branch (untimed) between
     rounds, with the caches dropped, so every round copies it up anew."""
-    def attr(kind):
-        def f(s, p, w, r):
-            path = f"{w}/big" if s == "bare" else f"{p}/mc"
-            t0 = time.perf_counter()
-            if kind == "chm":
-                os.chmod(path, 0o600 if r % 2 == 0 else 0o644)
-            else:
-                os.chown(path, 1000 + r, 1000 + r)
-            t = time.perf_counter() - t0
-            if s != "bare":
-                os.stat(path)   # the lower data behind it, untimed
-                os.unlink(f"{st.upper[s]}/mc")
-                drop_caches()
-            return t
-        return f
+    def reset(s, path):
+        os.stat(path)   # the lower data behind it
+        os.unlink(f"{st.upper[s]}/mc")
+        drop_caches()
 
-    measure(fs, st, f"chmod {MC_MB}M lower, metacopy", "metacopy", attr("chm"))
-    measure(fs, st, f"chown {MC_MB}M lower, metacopy", "metacopy", attr("chn"))
+    mc = lambda p, r: f"{p}/mc"
+    measure(fs, st, f"chmod {MC_MB}M lower, metacopy", "metacopy", attr_change("chm", mc, reset))
+    measure(fs, st, f"chown {MC_MB}M lower, metacopy", "metacopy", attr_change("chn", mc, reset))
 
 
 def space_mb():
