@@ -13,6 +13,7 @@
 #include <linux/path.h>
 #include <linux/rcupdate.h>
 #include <linux/rwsem.h>
+#include <linux/sched/mm.h>
 #include <linux/seqlock.h>
 #include "aufs_abi.h"
 
@@ -67,6 +68,40 @@ static inline struct au_brset *AU_CTX_BRS(void *ctx)
 	return ((struct au_ctx *)ctx)->brs;
 }
 
+/*
+ * Lock order, outermost first.  No lock is taken twice on one path, and
+ * while it holds a lock of its own the union calls the VFS on branch
+ * objects only (a branch is never an aufs mount), never on its own.
+ *
+ *  1. The VFS's: the union's freeze protection, then the union inode's
+ *     i_rwsem (the directory of a namespace operation; the file of a
+ *     setattr, xattr change, write or truncate); s_umount for a remount.
+ *  2. si->rwsem: read-held by every change of the union and by opens,
+ *     write-held by a remount only to check what is busy and to swap the
+ *     branch set (its paths are resolved before, without it).
+ *  3. au_inode->cpup_mtx (a copy-up; a parent's and a child's are taken
+ *     one after the other, never nested); au_finfo->mtx (file.c).
+ *  4. A branch: its freeze protection (mnt_want_write), its directory's
+ *     i_rwsem (I_MUTEX_PARENT, or lock_rename()), its inode's i_rwsem.
+ *  5. Leaves: si->xino_mtx, a watch's mtx (notify.c), si->fsn_mtx, and
+ *     the spinlocks (d_lock, i_lock, pin_lock, perm_lock).
+ *
+ * Where the VFS would call back into the union, and what prevents it:
+ *  - setattr: file capabilities (ATTR_KILL_PRIV, from chown, write(2),
+ *    truncate) are removed by the branch filesystem from the entry that
+ *    is changed, not by setattr_prepare() on the union, whose LSM hook
+ *    would remove them through the union's own xattr handler;
+ *  - a new union dentry is instantiated (LSM hooks may read or set its
+ *    xattrs) after si->rwsem is released (dir.c);
+ *  - the union's own opens of branch files are FMODE_NONOTIFY: no
+ *    fanotify permission listener, which may use the union, is waited for;
+ *  - memory reclaim evicts union inodes, and au_evict_inode() takes
+ *    si->xino_mtx and a watch's mtx: both are held only inside
+ *    memalloc_nofs_save() (au_xino_lock(), notify.c), so no allocation
+ *    under them recurses into a filesystem;
+ *  - the union's fsnotify handlers (notify.c) only count, without locks.
+ */
+
 /* Per-superblock info (sb->s_fs_info). */
 struct au_sbinfo {
 	struct super_block *sb;
@@ -77,7 +112,7 @@ struct au_sbinfo {
 	 * so an operation sees one branch set from start to end.
 	 */
 	struct rw_semaphore rwsem;
-	struct au_rs_xino *xino;	/* inode numbers, under xino_mtx */
+	struct au_rs_xino *xino;	/* inode numbers, under au_xino_lock() */
 	struct mutex xino_mtx;
 	atomic64_t next_id;		/* names the union's temporary entries */
 	struct fsnotify_group *fsn;	/* udba=notify, made when first needed */
@@ -179,6 +214,22 @@ static inline struct au_sbinfo *AU_SB(struct super_block *sb)
 static inline struct au_inode *AU_I(struct inode *inode)
 {
 	return container_of(inode, struct au_inode, vfs_inode);
+}
+
+/*
+ * si->xino_mtx, without filesystem reclaim while it is held (see the lock
+ * order above): what au_xino_lock() returns goes to au_xino_unlock().
+ */
+static inline unsigned int au_xino_lock(struct au_sbinfo *si)
+{
+	mutex_lock(&si->xino_mtx);
+	return memalloc_nofs_save();
+}
+
+static inline void au_xino_unlock(struct au_sbinfo *si, unsigned int nofs)
+{
+	memalloc_nofs_restore(nofs);
+	mutex_unlock(&si->xino_mtx);
 }
 
 /* A unique number for the temporary names of one operation. */

@@ -276,7 +276,9 @@ static struct file *au_open_h(void *ctx, u32 bindex, struct dentry *d, int flags
 
 	if (!path.mnt)
 		return ERR_PTR(-EINVAL);
-	return dentry_open(&path, flags | O_LARGEFILE | O_NOATIME, current_cred());
+	/* the union's own work: no fanotify listener waited for (aufs.h) */
+	return dentry_open(&path, flags | O_LARGEFILE | O_NOATIME | FMODE_NONOTIFY,
+			   current_cred());
 }
 
 static int au_notify(struct dentry *d, struct iattr *ia)
@@ -663,14 +665,15 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 static int au_cpup_ino(struct au_sbinfo *si, struct inode *inode, bool keep,
 		       unsigned int brid, struct inode *h_inode, u64 *ino)
 {
+	unsigned int nofs;
 	int err;
 
 	if (!keep)
 		return au_ino(si, brid, h_inode, ino);
 	*ino = inode->i_ino;
-	mutex_lock(&si->xino_mtx);
+	nofs = au_xino_lock(si);
 	err = au_rs_ino_keep(si->xino, brid, h_inode->i_ino, *ino);
-	mutex_unlock(&si->xino_mtx);
+	au_xino_unlock(si, nofs);
 	return err;
 }
 

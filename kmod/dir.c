@@ -51,8 +51,13 @@ static void au_dir_refresh(struct dentry *dir)
 	}
 }
 
+/*
+ * Make the entry and its union inode (*@pinode, referenced), and give
+ * @dentry its info; the caller instantiates it once si->rwsem is released
+ * (an LSM hook there may use the union's xattr handler: aufs.h).
+ */
 static int __au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
-		    dev_t rdev, const char *target)
+		    dev_t rdev, const char *target, struct inode **pinode)
 {
 	struct super_block *sb = dir->i_sb;
 	struct au_sbinfo *si = AU_SB(sb);
@@ -82,16 +87,31 @@ static int __au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 		au_di_put(di);
 		goto out;
 	}
-	kref_get(&di->kref);
 	au_di_set(dentry, di);
-	d_instantiate(dentry, inode);
-	au_notify_watch(inode, di);
-	au_di_put(di);
+	*pinode = inode;
 	err = 0;
 out:
 	au_di_put(pdi);
 	au_dir_refresh(dentry->d_parent);
 	return err;
+}
+
+/*
+ * A new name made by __au_new() or __au_link(), now that si->rwsem is
+ * released: the dentry takes @inode (its reference), and a directory gets
+ * its udba=notify watch.
+ */
+static void au_instantiate(struct dentry *dentry, struct inode *inode)
+{
+	struct au_dinfo *di;
+
+	d_instantiate(dentry, inode);
+	if (!S_ISDIR(inode->i_mode))
+		return;
+	di = au_di_get_positive(dentry);
+	if (di)
+		au_notify_watch(inode, di);
+	au_di_put(di);
 }
 
 /*
@@ -103,11 +123,14 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 		  dev_t rdev, const char *target)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct inode *inode = NULL;
 	int err;
 
 	down_read(&si->rwsem);
-	err = __au_new(dir, dentry, mode, rdev, target);
+	err = __au_new(dir, dentry, mode, rdev, target, &inode);
 	up_read(&si->rwsem);
+	if (!err)
+		au_instantiate(dentry, inode);
 	return err;
 }
 
@@ -135,6 +158,7 @@ int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
 	return au_new(dir, dentry, S_IFLNK | 0777, 0, target);
 }
 
+/* As __au_new(), for a new name of @old's inode. */
 static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
@@ -170,7 +194,6 @@ static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentr
 	au_di_set(dentry, di);
 	ihold(inode);
 	au_cpattr(inode, d_inode(h));
-	d_instantiate(dentry, inode);
 	err = 0;
 out:
 	au_di_put(sdi);
@@ -223,6 +246,8 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 	down_read(&si->rwsem);
 	err = __au_link(old, dir, dentry);
 	up_read(&si->rwsem);
+	if (!err)
+		au_instantiate(dentry, d_inode(old));
 	return err;
 }
 

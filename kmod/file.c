@@ -87,30 +87,32 @@ static struct inode *au_top_inode(struct file *file)
 	return h_inode;
 }
 
+/*
+ * Under si->rwsem (read), like every change: a remount that deletes a
+ * branch, or makes it read-only, checks what is open on it and swaps the
+ * branches while no open is between its choice of entry and the real open.
+ */
 static int au_open(struct inode *inode, struct file *file)
 {
 	struct dentry *dentry = file->f_path.dentry;
+	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct au_finfo *fi;
 	struct file *h_file;
-	int t, err;
+	int t, err = 0;
 
-	if (file->f_mode & FMODE_WRITE) {
-		struct au_sbinfo *si = AU_SB(dentry->d_sb);
-
-		/* O_TRUNC: nothing of the data is needed. */
-		down_read(&si->rwsem);
-		t = au_wbr(dentry);
-		err = t < 0 ? t : au_copy_up(dentry, t,
-					     (file->f_flags & O_TRUNC) ? 0 : -1);
-		up_read(&si->rwsem);
-		if (err)
-			return err;
-	}
 	fi = kzalloc(sizeof(*fi), GFP_KERNEL);
 	if (!fi)
 		return -ENOMEM;
 	mutex_init(&fi->mtx);
-	h_file = au_h_open(file);
+	down_read(&si->rwsem);
+	if (file->f_mode & FMODE_WRITE) {
+		/* O_TRUNC: nothing of the data is needed. */
+		t = au_wbr(dentry);
+		err = t < 0 ? t : au_copy_up(dentry, t,
+					     (file->f_flags & O_TRUNC) ? 0 : -1);
+	}
+	h_file = err ? ERR_PTR(err) : au_h_open(file);
+	up_read(&si->rwsem);
 	if (IS_ERR(h_file)) {
 		kfree(fi);
 		return PTR_ERR(h_file);

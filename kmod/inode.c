@@ -46,6 +46,7 @@ void au_evict_inode(struct inode *inode)
 {
 	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct au_inode *ai = AU_I(inode);
+	unsigned int nofs;
 
 	truncate_inode_pages_final(&inode->i_data);
 	clear_inode(inode);
@@ -53,10 +54,10 @@ void au_evict_inode(struct inode *inode)
 	au_rdcache_drop(inode);
 	if (ai->h_inode) {
 		/* The table forgets what cannot be asked for again. */
-		mutex_lock(&si->xino_mtx);
+		nofs = au_xino_lock(si);
 		au_rs_ino_evicted(si->xino, ai->brid, ai->h_inode->i_ino,
 				  ai->h_inode->i_nlink);
-		mutex_unlock(&si->xino_mtx);
+		au_xino_unlock(si, nofs);
 	}
 	iput(ai->h_inode);
 	iput(ai->h_prev);
@@ -212,17 +213,44 @@ struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode)
 /* The union number of @h_inode on the branch with id @brid. */
 int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino)
 {
+	unsigned int nofs;
 	int err;
 
-	mutex_lock(&si->xino_mtx);
+	nofs = au_xino_lock(si);
 	err = au_rs_ino(si->xino, brid, h_inode->i_ino, ino);
-	mutex_unlock(&si->xino_mtx);
+	au_xino_unlock(si, nofs);
 	return err;
 }
 
-/* Copy the attributes users see from the lower inode. */
+/* Does @inode show the attributes of @h_inode already (au_cpattr())? */
+static bool au_attr_same(struct inode *inode, struct inode *h_inode)
+{
+	return !((inode->i_mode ^ h_inode->i_mode) & ~S_IFMT) &&
+	       uid_eq(inode->i_uid, h_inode->i_uid) &&
+	       gid_eq(inode->i_gid, h_inode->i_gid) &&
+	       timespec64_equal(&inode->i_atime, &h_inode->i_atime) &&
+	       timespec64_equal(&inode->i_mtime, &h_inode->i_mtime) &&
+	       timespec64_equal(&inode->i_ctime, &h_inode->i_ctime) &&
+	       inode->i_blkbits == h_inode->i_blkbits &&
+	       (inode->i_nlink == h_inode->i_nlink || !inode->i_nlink) &&
+	       i_size_read(inode) == i_size_read(h_inode) &&
+	       inode->i_blocks == h_inode->i_blocks &&
+	       !((inode->i_flags ^ h_inode->i_flags) & (S_APPEND | S_IMMUTABLE));
+}
+
+/*
+ * Copy the attributes users see from the lower inode.  Many paths do it at
+ * once, RCU path walk's permission check among them: a union inode that
+ * shows them already is not written at all (the common case: no shared
+ * cache line dirtied), and writers take i_lock, so two never interleave.
+ * The chattr bits change atomically (inode_set_flags()): the VFS sets and
+ * clears S_NOSEC in the same word without i_lock.
+ */
 void au_cpattr(struct inode *inode, struct inode *h_inode)
 {
+	if (data_race(au_attr_same(inode, h_inode)))
+		return;
+	spin_lock(&inode->i_lock);
 	inode->i_mode = (inode->i_mode & S_IFMT) | (h_inode->i_mode & ~S_IFMT);
 	inode->i_uid = h_inode->i_uid;
 	inode->i_gid = h_inode->i_gid;
@@ -235,8 +263,9 @@ void au_cpattr(struct inode *inode, struct inode *h_inode)
 		set_nlink(inode, h_inode->i_nlink);
 	i_size_write(inode, i_size_read(h_inode));
 	inode->i_blocks = h_inode->i_blocks;
-	inode->i_flags = (inode->i_flags & ~(S_APPEND | S_IMMUTABLE)) |
-			 (h_inode->i_flags & (S_APPEND | S_IMMUTABLE));
+	spin_unlock(&inode->i_lock);
+	inode_set_flags(inode, h_inode->i_flags & (S_APPEND | S_IMMUTABLE),
+			S_APPEND | S_IMMUTABLE);
 }
 
 /* The topmost lower inode, referenced (copy-up may replace it any time). */
@@ -386,7 +415,10 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 
 		alias = n ? hlist_entry(n, struct dentry, d_u.d_alias) : NULL;
 		di = alias ? READ_ONCE(alias->d_fsdata) : NULL;
-		return di ? au_dir_lower_check(inode, alias, di, mask) : -ECHILD;
+		/* an info of an older branch set is refreshed in ref-walk */
+		if (!di || di->brs != rcu_access_pointer(AU_SB(inode->i_sb)->brs))
+			return -ECHILD;
+		return au_dir_lower_check(inode, alias, di, mask);
 	}
 	alias = d_find_any_alias(inode);	/* a directory has one */
 	if (!alias)
@@ -531,7 +563,11 @@ static void au_change_end(struct dentry *dentry, struct au_dinfo *di,
 	au_di_put(di);
 }
 
-/* Copy up as needed, then change the topmost entry as the caller. */
+/*
+ * Copy up as needed, then change the topmost entry as the caller; its
+ * filesystem removes file capabilities from it (ATTR_KILL_PRIV).  Under
+ * si->rwsem (read).
+ */
 static int __au_setattr(struct dentry *dentry, struct iattr *ia)
 {
 	struct iattr h_ia = *ia;
@@ -539,9 +575,6 @@ static int __au_setattr(struct dentry *dentry, struct iattr *ia)
 	struct path h_path;
 	int err;
 
-	err = setattr_prepare(&init_user_ns, dentry, ia);
-	if (err)
-		return err;
 	err = au_change_begin(dentry, (ia->ia_valid & ATTR_SIZE) ? ia->ia_size : -1,
 			      true, &di, &h_path);
 	if (err)
@@ -561,10 +594,24 @@ static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 		      struct iattr *ia)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	unsigned int kill = ia->ia_valid & ATTR_KILL_PRIV;
+	struct iattr pia = *ia;
 	int err;
 
+	/*
+	 * Whether the caller may make the change, on the union inode (it may
+	 * also clear S_ISGID of a new mode).  Not the removal of file
+	 * capabilities: through the union's own xattr handler that would
+	 * enter the union again (the lock order in aufs.h); the branch
+	 * filesystem removes them from the entry the change is made on.
+	 */
+	pia.ia_valid &= ~kill;
+	err = setattr_prepare(&init_user_ns, dentry, &pia);
+	if (err)
+		return err;
+	pia.ia_valid |= kill;
 	down_read(&si->rwsem);	/* one branch set throughout (dir.c) */
-	err = __au_setattr(dentry, ia);
+	err = __au_setattr(dentry, &pia);
 	up_read(&si->rwsem);
 	return err;
 }
@@ -925,6 +972,14 @@ struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di)
 	return __au_iget(sb, di, AUFS_ROOT_INO);
 }
 
+/* @inode's link count, as au_cpattr() writes it (under i_lock). */
+static void au_set_nlink(struct inode *inode, unsigned int n)
+{
+	spin_lock(&inode->i_lock);
+	set_nlink(inode, n);
+	spin_unlock(&inode->i_lock);
+}
+
 /*
  * After @dentry's name went on branch @t (unlink, rmdir, rename over it):
  * an inode whose top entry was on @t now has the link count the branch
@@ -945,8 +1000,8 @@ void au_gone(struct dentry *dentry, unsigned int t)
 		au_cpattr(inode, d_inode(pl));	/* other names live on */
 	else if (di && !d_is_dir(dentry) && inode->i_nlink > 1 &&
 		 au_rs_share_inode(di->brs->rs, di->lower[0].bindex, 0, inode->i_nlink))
-		drop_nlink(inode);	/* a lower hard link: the others live on */
+		au_set_nlink(inode, inode->i_nlink - 1);	/* a lower hard link */
 	else
-		clear_nlink(inode);
+		au_set_nlink(inode, 0);
 	au_di_put(di);
 }

@@ -49,6 +49,23 @@ struct au_mark {
  * aufs/notify_marks.  fsnotify frees a dropped mark later (after SRCU). */
 atomic_t au_nmarks = ATOMIC_INIT(0);
 
+/*
+ * A watch's marks change under its mtx, which the eviction of its union
+ * inode takes too, also in memory reclaim: no filesystem reclaim while it
+ * is held (the lock order in aufs.h).
+ */
+static unsigned int au_watch_lock(struct au_watch *w)
+{
+	mutex_lock(&w->mtx);
+	return memalloc_nofs_save();
+}
+
+static void au_watch_unlock(struct au_watch *w, unsigned int nofs)
+{
+	memalloc_nofs_restore(nofs);
+	mutex_unlock(&w->mtx);
+}
+
 static void au_watch_put(struct au_watch *w)
 {
 	if (refcount_dec_and_test(&w->ref))
@@ -145,7 +162,7 @@ void au_notify_watch(struct inode *dir, struct au_dinfo *di)
 	struct au_watch *w;
 	struct au_mark *m, *n;
 	bool moved = false;
-	unsigned int i;
+	unsigned int i, nofs;
 
 	if (!S_ISDIR(dir->i_mode) || !au_rs_udba_notify(di->brs->rs))
 		return;
@@ -166,7 +183,7 @@ void au_notify_watch(struct inode *dir, struct au_dinfo *di)
 			w = READ_ONCE(AU_I(dir)->w);
 		}
 	}
-	mutex_lock(&w->mtx);
+	nofs = au_watch_lock(w);
 	list_for_each_entry_safe(m, n, &w->marks, list)
 		if (!au_di_has(di, m->h_inode))
 			au_mark_drop(g, m);
@@ -196,7 +213,7 @@ void au_notify_watch(struct inode *dir, struct au_dinfo *di)
 	}
 	if (moved)
 		atomic_inc(&w->gen);
-	mutex_unlock(&w->mtx);
+	au_watch_unlock(w, nofs);
 }
 
 /* The union inode goes: so do its marks (->evict_inode). */
@@ -205,14 +222,15 @@ void au_notify_unwatch(struct inode *inode)
 	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct au_watch *w = AU_I(inode)->w;
 	struct au_mark *m, *n;
+	unsigned int nofs;
 
 	if (!w)
 		return;
 	AU_I(inode)->w = NULL;
-	mutex_lock(&w->mtx);
+	nofs = au_watch_lock(w);
 	list_for_each_entry_safe(m, n, &w->marks, list)
 		au_mark_drop(si->fsn, m);
-	mutex_unlock(&w->mtx);
+	au_watch_unlock(w, nofs);
 	au_watch_put(w);
 }
 

@@ -43,8 +43,11 @@ int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
 		return -EINVAL;
 	path.mnt = brs->br[bindex].path.mnt;
 	path.dentry = dir;
-	/* Like lookups, reading a branch directory is the union's own work. */
-	h_file = dentry_open(&path, O_RDONLY | O_DIRECTORY,
+	/*
+	 * Like lookups, reading a branch directory is the union's own work:
+	 * its credentials, and no fanotify listener waited for (aufs.h).
+	 */
+	h_file = dentry_open(&path, O_RDONLY | O_DIRECTORY | FMODE_NONOTIFY,
 			     ((struct au_ctx *)ctx)->cred);
 	if (IS_ERR(h_file))
 		return PTR_ERR(h_file);
@@ -231,6 +234,7 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 	struct au_sbinfo *si = AU_SB(file->f_path.dentry->d_sb);
 	struct au_rdcache *c;
 	struct au_dirent e;
+	unsigned int nofs;
 	u32 i, n;
 	u64 ino;
 	int err;
@@ -250,9 +254,9 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 			return err;
 		if (e.bindex >= c->brs->nbr)
 			return -EIO;
-		mutex_lock(&si->xino_mtx);
+		nofs = au_xino_lock(si);
 		err = au_rs_ino(si->xino, c->brs->br[e.bindex].id, e.ino, &ino);
-		mutex_unlock(&si->xino_mtx);
+		au_xino_unlock(si, nofs);
 		if (err)
 			return err;
 		if (!dir_emit(ctx, e.name, e.namelen, ino, e.dtype))
@@ -278,7 +282,8 @@ static int au_dir_fsync(struct file *file, loff_t start, loff_t end, int datasyn
 		return -ESTALE;
 	if (au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
 		au_h_path(di, 0, &h_path);
-		h_file = dentry_open(&h_path, O_RDONLY | O_DIRECTORY, current_cred());
+		h_file = dentry_open(&h_path, O_RDONLY | O_DIRECTORY | FMODE_NONOTIFY,
+				     current_cred());
 		err = PTR_ERR_OR_ZERO(h_file);
 		if (!err) {
 			err = vfs_fsync_range(h_file, start, end, datasync);

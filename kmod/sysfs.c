@@ -134,10 +134,11 @@ void au_si_put(struct au_sbinfo *si)
 static int au_xino_entries_show(struct seq_file *m, void *v)
 {
 	struct au_sbinfo *si = m->private;
+	unsigned int nofs;
 
-	mutex_lock(&si->xino_mtx);
+	nofs = au_xino_lock(si);
 	seq_printf(m, "%llu\n", au_rs_xino_len(si->xino));
-	mutex_unlock(&si->xino_mtx);
+	au_xino_unlock(si, nofs);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(au_xino_entries);

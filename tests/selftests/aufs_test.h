@@ -186,6 +186,34 @@ static inline int aufs_mount(const char *mnt, unsigned long flags, const char *d
 	return mount(AUFS_SOURCE, mnt, AUFS_FSTYPE, flags, data);
 }
 
+/*
+ * A small ext4 filesystem, made with mkfs.ext4 @mkfs_opts on the image
+ * file @img and mounted at @mnt (a loop device, freed at umount): 0; 1 when
+ * mkfs.ext4 or a loop device is missing (the caller skips); -1 on error.
+ */
+static inline int mount_ext4(const char *img, const char *mnt, const char *mkfs_opts)
+{
+	char cmd[3 * PATH_MAX + 256];
+
+	if (system("command -v mkfs.ext4 >/dev/null && modprobe -q loop; test -e /dev/loop-control"))
+		return 1;
+	if (snprintf(cmd, sizeof(cmd),
+		     "truncate -s 32M '%s' && mkfs.ext4 -q -F %s '%s' && mount -o loop '%s' '%s'",
+		     img, mkfs_opts, img, img, mnt) >= (int)sizeof(cmd))
+		return -1;
+	return system(cmd) ? -1 : 0;
+}
+
+/* mount -o remount,append:<branch> on @mnt. */
+static inline int remount_append(const char *mnt, const char *branch)
+{
+	char d[MOUNT_DATA_MAX];
+
+	if (dataf(d, "append:%s", branch))
+		return -1;
+	return mount(AUFS_SOURCE, mnt, AUFS_FSTYPE, MS_REMOUNT, d);
+}
+
 /* Undo /proc/mounts octal escapes (\040 etc.). */
 static inline void unescape_octal(const char *in, char *out, size_t size)
 {
