@@ -119,6 +119,7 @@ struct au_sbinfo {
 	struct mutex fsn_mtx;
 	struct fsnotify_group *sbfsn;	/* udba=reval: branch filesystem marks */
 	struct au_sbmark *sbmarks;	/* ... each of them (notify.c) */
+	atomic_t nsbmarks;		/* ... how many: debugfs si_<id>/fs_marks */
 	atomic64_t brgen;		/* ... their count of changes */
 	atomic64_t attrgen;		/* ... and of attribute changes */
 	const struct cred *cred;	/* the mounter's: the union's own changes */
@@ -357,6 +358,7 @@ void au_notify_watch(struct inode *dir, struct au_dinfo *di);
 void au_notify_unwatch(struct inode *inode);
 void au_notify_fin(struct au_sbinfo *si);
 void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs);
+void au_sbwatch_prune(struct au_sbinfo *si);
 
 /* sysfs.c */
 int au_sysfs_init(void);

@@ -173,8 +173,12 @@ int au_rs_remount(const struct au_rs_sb *sb, const __u8 *data, __u32 len,
 		  char *msg, __u32 msglen);
 __u32 au_rs_sb_nbr(const struct au_rs_sb *sb);
 int au_rs_sb_brinfo(const struct au_rs_sb *sb, __u32 bindex, struct au_brinfo *out);
-/* Text generators: return the length written (no NUL) or a negative errno. */
+/*
+ * The options /proc/mounts shows after si=: their length (no NUL), written
+ * to @buf only if it is at most @len; or a negative errno.
+ */
 int au_rs_show_options(const struct au_rs_sb *sb, char *buf, __u32 len);
+/* Text generators: return the length written (no NUL) or a negative errno. */
 int au_rs_sysfs_br(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len);
 int au_rs_sysfs_brid(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 len);
 int au_rs_sysfs_xi_path(const struct au_rs_sb *sb, char *buf, __u32 len);

@@ -239,8 +239,17 @@ struct au_sbmark {
 	struct fsnotify_mark fsn;
 	atomic64_t *gen;		/* si->brgen; the marks go first */
 	atomic64_t *attrgen;		/* si->attrgen */
+	struct super_block *sb;		/* what it marks; only compared */
 	struct au_sbmark *next;		/* si->sbmarks, each referenced */
 };
+
+/* Drop @m, taken off si->sbmarks: gone, and no handler running, on return. */
+static void au_sbmark_drop(struct au_sbinfo *si, struct au_sbmark *m)
+{
+	atomic_dec(&si->nsbmarks);
+	fsnotify_destroy_mark(&m->fsn, si->sbfsn);	/* if still on */
+	fsnotify_put_mark(&m->fsn);			/* ours */
+}
 
 /* umount, after every inode is gone: the group's reference. */
 void au_notify_fin(struct au_sbinfo *si)
@@ -253,8 +262,7 @@ void au_notify_fin(struct au_sbinfo *si)
 		struct au_sbmark *m = si->sbmarks;
 
 		si->sbmarks = m->next;
-		fsnotify_destroy_mark(&m->fsn, si->sbfsn);	/* if still on */
-		fsnotify_put_mark(&m->fsn);			/* ours */
+		au_sbmark_drop(si, m);
 	}
 	if (si->sbfsn) {
 		fsnotify_put_group(si->sbfsn);
@@ -334,15 +342,46 @@ void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs)
 		m->fsn.mask = AU_FSN_MASK | FS_ATTRIB;
 		m->gen = &si->brgen;
 		m->attrgen = &si->attrgen;
+		m->sb = sb;
 		err = fsnotify_add_mark(&m->fsn, &sb->s_fsnotify_marks,
 					FSNOTIFY_OBJ_TYPE_SB, 0, NULL);
 		if (err) {
 			fsnotify_put_mark(&m->fsn);	/* frees it */
 			return;
 		}
-		/* our reference: destroyed at umount, if its filesystem has not */
+		/*
+		 * our reference: destroyed when no branch is on its filesystem
+		 * any more, or at umount, if the filesystem has not gone first
+		 */
 		m->next = si->sbmarks;
 		si->sbmarks = m;
+		atomic_inc(&si->nsbmarks);
 	}
 	brs->sbwatched = true;
+}
+
+/*
+ * After a remount published a new branch set: the marks on filesystems no
+ * branch is on any more go, or they would count those filesystems' changes
+ * (and make the union compare its cached entries) until umount.  Only a
+ * current set's infos rely on the marks (namei.c, inode.c).  Serialized
+ * with au_sbwatch() and au_notify_fin() by s_umount.
+ */
+void au_sbwatch_prune(struct au_sbinfo *si)
+{
+	struct au_brset *brs = rcu_dereference_protected(si->brs, 1);
+	struct au_sbmark **pm = &si->sbmarks, *m;
+	unsigned int i;
+
+	while ((m = *pm)) {
+		for (i = 0; i < brs->nbr; i++)
+			if (brs->br[i].path.mnt->mnt_sb == m->sb)
+				break;
+		if (i < brs->nbr) {
+			pm = &m->next;
+			continue;
+		}
+		*pm = m->next;
+		au_sbmark_drop(si, m);
+	}
 }

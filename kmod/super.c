@@ -25,14 +25,24 @@ static unsigned long au_si_mask;
 /*
  * Mount and remount context for au_c_br_resolve() & co: the resolved
  * branch paths, by position.  A remount starts with the current branches
- * at their positions; the core then inserts, forgets and removes.
+ * at their positions; the core then inserts, forgets and removes.  A br=
+ * remount resolves the whole new list before the old branches go, so
+ * there is room for twice the most branches a table may have; the core
+ * judges the table that results.
  */
+#define AU_MCTX_MAX	(2 * AU_BRANCH_MAX)
+
 struct au_mctx {
 	unsigned int n;
-	struct path paths[AU_BRANCH_MAX];
-	char *abs[AU_BRANCH_MAX];	/* d_path() buffers */
+	struct path paths[AU_MCTX_MAX];
+	char *abs[AU_MCTX_MAX];	/* d_path() buffers */
 	struct path target;	/* the directory mounted on, if known */
 };
+
+static struct au_mctx *au_mctx_alloc(void)
+{
+	return kvzalloc(sizeof(struct au_mctx), GFP_KERNEL);
+}
 
 static void au_mctx_free(struct au_mctx *m)
 {
@@ -45,7 +55,7 @@ static void au_mctx_free(struct au_mctx *m)
 		kfree(m->abs[i]);
 	}
 	path_put(&m->target);
-	kfree(m);
+	kvfree(m);
 }
 
 /* Drop position @idx; those after it move up. */
@@ -107,8 +117,8 @@ int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 	char *s, *abs;
 	int err;
 
-	if (idx > m->n || m->n >= AU_BRANCH_MAX)
-		return -ENOSPC;
+	if (idx > m->n || m->n >= AU_MCTX_MAX)
+		return -EINVAL;		/* the core never asks for this */
 	s = kmemdup_nul(name, len, GFP_KERNEL);
 	if (!s)
 		return -ENOMEM;
@@ -146,7 +156,7 @@ u32 au_c_br_relation(void *mctx, u32 a, u32 b)
 	struct au_mctx *m = mctx;
 	struct dentry *da, *db;
 
-	if (a >= AU_BRANCH_MAX || b >= AU_BRANCH_MAX)
+	if (a >= m->n || b >= m->n)
 		return 0;
 	da = m->paths[a].dentry;
 	db = m->paths[b].dentry;
@@ -276,23 +286,35 @@ static int au_statfs(struct dentry *dentry, struct kstatfs *buf)
 	return 0;
 }
 
+/*
+ * The text may be longer than a page (a long xino= path, each byte escaped
+ * to four): it is made as long as it is, and the seq_file grows to take it.
+ * An error here would make /proc/mounts unreadable for the whole namespace.
+ */
 static int au_show_options(struct seq_file *m, struct dentry *root)
 {
 	struct au_sbinfo *si = AU_SB(root->d_sb);
-	struct au_brset *brs;
-	char *buf;
-	int n;
+	struct au_brset *brs = au_brs_get(si);
+	size_t size = PAGE_SIZE;
+	char *buf = NULL;
+	int n = -E2BIG, tries;
 
 	seq_printf(m, ",si=%lx", si->id);
-	buf = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	brs = au_brs_get(si);
-	n = au_rs_show_options(brs->rs, buf, PAGE_SIZE);
+	/* a set's options never change: the second size fits */
+	for (tries = 0; tries < 2 && n == -E2BIG; tries++) {
+		buf = kvmalloc(size, GFP_KERNEL);
+		n = buf ? au_rs_show_options(brs->rs, buf, size) : -ENOMEM;
+		if (n > (int)size) {
+			kvfree(buf);
+			buf = NULL;
+			size = n;
+			n = -E2BIG;
+		}
+	}
 	au_brs_put(brs);
 	if (n > 0)
 		seq_write(m, buf, n);
-	kfree(buf);
+	kvfree(buf);
 	return n < 0 ? n : 0;
 }
 
@@ -377,10 +399,15 @@ static int au_root_refresh(struct super_block *sb, struct au_brset *brs)
 
 /*
  * Remount: the core applies the options and branch changes to a copy of
- * the mount's state; if that works and no branch that goes (or stops
- * being writable) is in use, the new branch set replaces the old one in
- * one step, under the rwsem every change of the union read-holds.  On any
- * error the mount is exactly as it was.  Cached dentries follow lazily
+ * the mount's state, resolving new branch paths, and a new branch set is
+ * made of it, all without the union's locks: a path may lead through a
+ * filesystem (FUSE, NFS) whose server uses this union, and a lookup there
+ * must not wait for a lock its server's writes need.  Remounts are
+ * serialized by s_umount, so the set this one starts from stays the
+ * mount's meanwhile.  Only then, under the rwsem every change and open of
+ * the union read-holds: if no branch that goes (or stops being writable)
+ * is in use, the new set replaces the old one in one step.  On any error
+ * the mount is exactly as it was.  Cached dentries follow lazily
  * (au_di_get()); open files keep the branch they were opened on.
  */
 static int au_remount_fs(struct super_block *sb, int *flags, char *data)
@@ -388,19 +415,20 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 	struct au_sbinfo *si = AU_SB(sb);
 	struct au_brset *old, *new = NULL;
 	struct au_rs_sb *nrs = NULL;
+	struct au_dinfo *rdi;
 	struct au_mctx *m;
-	unsigned int i;
+	unsigned int i, nofs;
 	char *msg;
 	int err;
 
+	lockdep_assert_held_write(&sb->s_umount);
 	msg = kzalloc(AU_MSG_MAX, GFP_KERNEL);
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = au_mctx_alloc();
 	if (!msg || !m) {
 		kfree(msg);
-		kfree(m);
+		au_mctx_free(m);
 		return -ENOMEM;
 	}
-	down_write(&si->rwsem);
 	old = au_brs_get(si);
 	for (i = 0; i < old->nbr; i++) {
 		m->paths[i] = old->br[i].path;
@@ -426,28 +454,30 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 		pr_err("remount: a new branch is stacked too deep for this mount\n");
 		goto out;
 	}
-	err = au_remount_busy(sb, old, new);
-	if (err)
-		goto out;
-	err = au_root_refresh(sb, new);
-	if (err)
-		goto out;
 	au_sbwatch(si, new);
-	rcu_assign_pointer(si->brs, new);
-	au_brs_put(old);	/* the mount's reference */
-	{
-		struct au_dinfo *rdi = au_di_get(sb->s_root);
 
-		if (rdi)
-			au_notify_watch(d_inode(sb->s_root), rdi);
-		au_di_put(rdi);
-	}
+	down_write(&si->rwsem);
+	err = au_remount_busy(sb, old, new);
+	if (!err)
+		err = au_root_refresh(sb, new);
+	if (!err)
+		rcu_assign_pointer(si->brs, new);	/* the mount's reference */
+	up_write(&si->rwsem);
+	if (err)
+		goto out;
+	au_brs_put(old);	/* the mount's reference */
 	new = NULL;
-	mutex_lock(&si->xino_mtx);
+	au_sbwatch_prune(si);
+
+	rdi = au_di_get(sb->s_root);
+	if (rdi)
+		au_notify_watch(d_inode(sb->s_root), rdi);
+	au_di_put(rdi);
+	nofs = au_xino_lock(si);
 	for (i = 0; i < old->nbr; i++)
 		if (au_brs_index(rcu_dereference_protected(si->brs, 1), old->br[i].id) < 0)
 			au_rs_xino_forget_branch(si->xino, old->br[i].id);
-	mutex_unlock(&si->xino_mtx);
+	au_xino_unlock(si, nofs);
 	err = au_sysfs_refresh(si);
 	if (err)
 		pr_warn("remount: /sys/fs/aufs/si_%lx not rebuilt (%d)\n", si->id, err);
@@ -456,7 +486,6 @@ out:
 	au_brs_put(old);
 	if (new)
 		au_brs_put(new);
-	up_write(&si->rwsem);
 	au_mctx_free(m);
 	kfree(msg);
 	return err;
@@ -595,7 +624,7 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	int err;
 
 	si = au_si_alloc(sb);
-	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	m = au_mctx_alloc();
 	msg = kzalloc(AU_MSG_MAX, GFP_KERNEL);
 	err = -ENOMEM;
 	if (!si || !m || !msg) {

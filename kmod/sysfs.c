@@ -130,7 +130,10 @@ void au_si_put(struct au_sbinfo *si)
 	kobject_put(&si->kobj);
 }
 
-/* debugfs aufs/si_<id>/xino_entries: entries in the inode number table. */
+/*
+ * debugfs aufs/si_<id>/xino_entries: entries in the inode number table;
+ * fs_marks: the branch filesystems whose changes are counted (notify.c).
+ */
 static int au_xino_entries_show(struct seq_file *m, void *v)
 {
 	struct au_sbinfo *si = m->private;
@@ -152,6 +155,8 @@ static void au_debugfs_add(struct au_sbinfo *si)
 	snprintf(name, sizeof(name), "si_%lx", si->id);
 	si->dbg = debugfs_create_dir(name, au_debugfs);
 	debugfs_create_file("xino_entries", 0400, si->dbg, si, &au_xino_entries_fops);
+	/* branch filesystems whose changes udba=reval counts (notify.c) */
+	debugfs_create_atomic_t("fs_marks", 0400, si->dbg, &si->nsbmarks);
 }
 
 /* Attributes br0.. brid0.. for @n branches. */

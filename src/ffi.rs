@@ -607,6 +607,9 @@ pub unsafe extern "C" fn au_rs_sb_brinfo(sb: *const au_rs_sb, bindex: u32, out: 
     0
 }
 
+/// The options' text, or only its length when `len` is too small for it
+/// (the shim then asks again with a buffer that size).
+///
 /// # Safety
 /// `sb` from au_rs_sb_new; `buf` valid for `len` bytes.
 #[no_mangle]
@@ -614,8 +617,12 @@ pub unsafe extern "C" fn au_rs_show_options(sb: *const au_rs_sb, buf: *mut c_cha
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
     let t = crate::opts::show_options_bytes(&s.opts);
-    // SAFETY: caller's contract.
-    unsafe { put_text(buf, len, &t) }
+    match c_int::try_from(t.len()) {
+        Err(_) => errno_ret(Errno::E2BIG),
+        Ok(n) if t.len() > len as usize => n,
+        // SAFETY: caller's contract.
+        Ok(_) => unsafe { put_text(buf, len, &t) },
+    }
 }
 
 /// # Safety

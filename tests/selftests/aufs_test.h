@@ -305,6 +305,24 @@ static inline int mount_si(const char *mnt, char *si, size_t size)
 }
 
 /* /sys/fs/aufs/si_<si>/<name> (name may be NULL for the directory). */
+/*
+ * A number the module shows in debugfs for the mount at @mnt
+ * (/sys/kernel/debug/aufs/si_<id>/<name>, debugfs mounted if it is not),
+ * or -1.
+ */
+static inline long si_debugfs(const char *mnt, const char *name)
+{
+	char si[64], p[PATH_MAX], buf[64] = "";
+
+	if (access("/sys/kernel/debug/aufs", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (mount_si(mnt, si, sizeof(si)) || pathf(p, "/sys/kernel/debug/aufs/si_%s/%s", si, name))
+		return -1;
+	if (read_file(p, buf, sizeof(buf) - 1) <= 0)
+		return -1;
+	return atol(buf);
+}
+
 static inline int si_path(char *out, const char *si, const char *name)
 {
 	if (name)

@@ -1160,16 +1160,7 @@ TEST_F_TIMEOUT(hd, mount_points_survive_copy_up_of_their_directories, 300)
 
 static long xino_entries(const char *mnt)
 {
-	char si[64], p[PATH_MAX], buf[64] = "";
-
-	if (access("/sys/kernel/debug/aufs", F_OK))
-		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
-	if (mount_si(mnt, si, sizeof(si)))
-		return -1;
-	snprintf(p, sizeof(p), "/sys/kernel/debug/aufs/si_%s/xino_entries", si);
-	if (read_file(p, buf, sizeof(buf) - 1) <= 0)
-		return -1;
-	return atol(buf);
+	return si_debugfs(mnt, "xino_entries");
 }
 
 TEST_F_TIMEOUT(hd, inode_number_table_is_bounded, 300)

@@ -13,8 +13,11 @@
  */
 #include "aufs_test.h"
 
+#include <linux/fuse.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -444,6 +447,265 @@ TEST_F_TIMEOUT(rm, docker_style_127_branches, 300)
 	br(_metadata, self, p, "one-too-many");
 	ASSERT_EQ(ENOSPC, remount(self, "append:%s", p));
 	ASSERT_STREQ("", si_file(self->mnt, "br127"));
+}
+
+/* "br=<dir>/<prefix>000=rw:<dir>/<prefix>001...": @n branches, made here. */
+static void br_list(struct __test_metadata *_metadata, FIXTURE_DATA(rm) *self,
+		    char *d, size_t size, const char *prefix, int n)
+{
+	char p[PATH_MAX], name[16];
+	size_t off = snprintf(d, size, "br=");
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%03d", prefix, i);
+		br(_metadata, self, p, name);
+		off += snprintf(d + off, size - off, "%s%s%s", i ? ":" : "", p, i ? "" : "=rw");
+		ASSERT_GT(size, off) TH_LOG("%d branches do not fit in a page", n);
+	}
+}
+
+/*
+ * A br= remount is judged on the table it makes, not on old and new
+ * branches together: 64 new over 64 old is fine; 128 is too many, said so.
+ */
+TEST_F_TIMEOUT(rm, br_remount_replaces_a_full_table, 300)
+{
+	static char d[MOUNT_DATA_MAX], before[65536], after[65536];
+	char p[LONGP], msg[512];
+	int kfd;
+
+	br_list(_metadata, self, d, sizeof(d), "o", 64);
+	ASSERT_EQ(0, pathf(p, "%s/o063", self->dir));
+	ASSERT_EQ(0, put_file(p, "bottom", "old\n"));
+	rm_mount(_metadata, self, "%s", d);
+	br_list(_metadata, self, d, sizeof(d), "n", 64);
+	ASSERT_EQ(0, pathf(p, "%s/n063", self->dir));
+	ASSERT_EQ(0, put_file(p, "bottom", "new\n"));
+	ASSERT_EQ(0, remount(self, "%s", d)) TH_LOG("64 over 64");
+	snprintf(p, sizeof(p), "%s/n063=ro\n", self->dir);
+	ASSERT_STREQ(p, si_file(self->mnt, "br63"));
+	ASSERT_STREQ("", si_file(self->mnt, "br64"));
+	ASSERT_STREQ("new\n", content(self->mnt, "bottom"));
+
+	br_list(_metadata, self, d, sizeof(d), "x", 128);
+	ASSERT_EQ(0, state(self->mnt, before, sizeof(before)));
+	kfd = kmsg_open();
+	ASSERT_LE(0, kfd);
+	ASSERT_EQ(ENOSPC, remount(self, "%s", d));
+	EXPECT_EQ(1, kmsg_find(kfd, "aufs: too many branches (128 > 127)", msg, sizeof(msg)));
+	close(kfd);
+	ASSERT_EQ(0, state(self->mnt, after, sizeof(after)));
+	ASSERT_STREQ(before, after);
+}
+
+/*
+ * udba=reval counts the changes of each branch filesystem: a filesystem
+ * no branch is on any more is no longer watched (debugfs fs_marks), also
+ * while the union keeps running, and a filesystem shared by two branches
+ * is watched once.
+ */
+TEST_F(rm, a_deleted_branchs_filesystem_is_no_longer_watched)
+{
+	char a[PATH_MAX], b[PATH_MAX], o[PATH_MAX];
+
+	br(_metadata, self, a, "a");
+	br(_metadata, self, b, "b");
+	br(_metadata, self, o, "other");
+	ASSERT_EQ(0, mount("rm-other", o, "tmpfs", 0, "size=4m,mode=0755"));
+	rm_mount(_metadata, self, "br=%s=rw:%s=ro", a, b);
+	EXPECT_EQ(1, si_debugfs(self->mnt, "fs_marks"));
+	ASSERT_EQ(0, remount(self, "append:%s", o));
+	EXPECT_EQ(2, si_debugfs(self->mnt, "fs_marks"));
+	ASSERT_EQ(0, remount(self, "del:%s", o));
+	EXPECT_EQ(1, si_debugfs(self->mnt, "fs_marks"));
+	ASSERT_EQ(0, remount(self, "udba=notify"));
+	ASSERT_EQ(0, remount(self, "udba=reval,append:%s", o));
+	EXPECT_EQ(2, si_debugfs(self->mnt, "fs_marks"));
+	ASSERT_EQ(0, remount(self, "del:%s", o));
+	EXPECT_EQ(1, si_debugfs(self->mnt, "fs_marks"));
+	EXPECT_EQ(0, umount2(o, 0)) TH_LOG("umount of the deleted branch: %s", strerror(errno));
+}
+
+/* ---- a FUSE server that uses the union while it answers a lookup ---- */
+
+#define FUSE_SLOW	"slow"		/* the directory whose lookup uses the union */
+#define FUSE_WAIT	20		/* seconds the server waits for the union */
+
+static void fuse_reply(int fd, uint64_t unique, int error, const void *arg, size_t len)
+{
+	struct fuse_out_header h = { .len = sizeof(h) + len, .error = error, .unique = unique };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)arg, len } };
+
+	if (writev(fd, iov, len ? 2 : 1) < 0 && errno != ENOENT)
+		perror("fuse reply");
+}
+
+static void fuse_dir_attr(struct fuse_attr *a, uint64_t ino)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = S_IFDIR | 0755;
+	a->nlink = 2;
+	a->blksize = 4096;
+}
+
+/*
+ * Make <mnt>/made-by-the-fuse-server in a child and wait for it up to
+ * FUSE_WAIT seconds: "ok", or what went wrong ("blocked": it is still
+ * waiting for the union).
+ */
+static const char *fuse_use_union(const char *mnt)
+{
+	char p[LONGP];
+	int i, st;
+	pid_t pid;
+
+	snprintf(p, sizeof(p), "%s/made-by-the-fuse-server", mnt);
+	pid = fork();
+	if (pid == 0)
+		_exit(mkdir(p, 0755) ? 1 : 0);
+	for (i = 0; i < FUSE_WAIT * 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) && !WEXITSTATUS(st) ? "ok" : "mkdir failed";
+		usleep(100000);
+	}
+	return "blocked";	/* the child goes on when the remount ends */
+}
+
+/*
+ * A minimal FUSE filesystem: an empty root holding one empty directory,
+ * FUSE_SLOW.  Before it answers the lookup of FUSE_SLOW it makes a
+ * directory in the union at @union_mnt and writes how that went to @out.
+ * Ends when the filesystem is unmounted.
+ */
+static void fuse_server(int fd, const char *union_mnt, int out)
+{
+	static char buf[(1 << 20) + 4096];
+	struct fuse_in_header *in = (void *)buf;
+	const char *what;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		void *arg = in + 1;
+
+		switch (in->opcode) {
+		case FUSE_INIT: {
+			struct fuse_init_out o = { .major = FUSE_KERNEL_VERSION, .minor = 31,
+						   .max_readahead = 65536, .max_write = 65536,
+						   .max_background = 4, .congestion_threshold = 3,
+						   .time_gran = 1 };
+
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_LOOKUP: {
+			struct fuse_entry_out o = { .nodeid = 2, .generation = 1,
+						    .entry_valid = 3600, .attr_valid = 3600 };
+
+			if (in->nodeid != FUSE_ROOT_ID || strcmp(arg, FUSE_SLOW)) {
+				fuse_reply(fd, in->unique, -ENOENT, NULL, 0);
+				break;
+			}
+			what = fuse_use_union(union_mnt);
+			if (write(out, what, strlen(what) + 1) < 0)
+				perror("fuse server: result");
+			fuse_dir_attr(&o.attr, 2);
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out o = { .attr_valid = 3600 };
+
+			fuse_dir_attr(&o.attr, in->nodeid);
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_OPENDIR: {
+			struct fuse_open_out o = { 0 };
+
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_STATFS: {
+			struct fuse_statfs_out o = { .st = { .bsize = 4096, .namelen = 255,
+							     .frsize = 4096 } };
+
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_READDIR:	/* empty: the end at once */
+		case FUSE_RELEASEDIR:
+		case FUSE_FLUSH:
+		case FUSE_RELEASE:
+		case FUSE_FSYNCDIR:
+			fuse_reply(fd, in->unique, 0, NULL, 0);
+			break;
+		case FUSE_FORGET:
+		case FUSE_BATCH_FORGET:
+		case FUSE_INTERRUPT:
+			break;		/* no answer */
+		default:
+			fuse_reply(fd, in->unique, -ENOSYS, NULL, 0);
+			break;
+		}
+	}
+}
+
+/*
+ * Resolving a new branch's path may wait for another filesystem's server
+ * (FUSE, NFS), which may itself be using the union: the remount must not
+ * hold the union's locks meanwhile.  The FUSE server here makes a
+ * directory in the union before it answers the lookup of the new branch.
+ */
+TEST_F_TIMEOUT(rm, remount_waits_for_a_fuse_server_without_the_unions_locks, 120)
+{
+	char a[PATH_MAX], b[LONGP], fmnt[PATH_MAX], slow[PATH_MAX], opts[128], what[64] = "";
+	struct pollfd pfd;
+	int fd, res[2], st;
+	pid_t server;
+
+	if (access("/dev/fuse", F_OK) && system("modprobe -q fuse"))
+		SKIP(return, "no FUSE in this kernel");
+	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		SKIP(return, "/dev/fuse: %s", strerror(errno));
+	br(_metadata, self, a, "a");
+	br(_metadata, self, b, "b");
+	br(_metadata, self, fmnt, "fuse");
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", fd);
+	ASSERT_EQ(0, mount("aufs-test-fuse", fmnt, "fuse", MS_NOSUID | MS_NODEV, opts))
+		TH_LOG("mount fuse: %s", strerror(errno));
+	rm_mount(_metadata, self, "br=%s=rw:%s=ro", a, b);
+	ASSERT_EQ(0, pipe(res));
+	server = fork();
+	ASSERT_LE(0, server);
+	if (server == 0) {
+		close(res[0]);
+		fuse_server(fd, self->mnt, res[1]);
+		_exit(0);
+	}
+	close(fd);
+	close(res[1]);
+
+	ASSERT_EQ(0, pathf(slow, "%s/%s", fmnt, FUSE_SLOW));
+	EXPECT_EQ(0, remount(self, "append:%s", slow));
+	pfd = (struct pollfd){ .fd = res[0], .events = POLLIN };
+	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("the FUSE server was never asked");
+	ASSERT_LT(0, read(res[0], what, sizeof(what) - 1));
+	EXPECT_STREQ("ok", what)
+		TH_LOG("the union was unusable while the remount resolved a branch path");
+	EXPECT_STREQ("made-by-the-fuse-server", names_in(self->mnt, "."));
+	snprintf(b, sizeof(b), "%s=ro\n", slow);
+	EXPECT_STREQ(b, si_file(self->mnt, "br2"));
+	EXPECT_EQ(0, remount(self, "del:%s", slow));
+	EXPECT_EQ(0, umount2(self->mnt, 0));
+	self->mounted = 0;
+	EXPECT_EQ(0, umount2(fmnt, 0)) TH_LOG("umount fuse: %s", strerror(errno));
+	if (umount2(fmnt, MNT_DETACH) && errno != EINVAL)
+		TH_LOG("umount -l fuse: %s", strerror(errno));
+	close(res[0]);
+	ASSERT_EQ(server, waitpid(server, &st, 0));
 }
 
 /* mount -o remount,<exactly what /proc/mounts shows> changes nothing. */

@@ -101,6 +101,68 @@ static void check_proc_mounts(struct __test_metadata *_metadata, const char *mnt
 	ASSERT_STREQ(extra, p + strlen(si));
 }
 
+/* The whole of a /proc file into @buf (NUL-terminated); its length or -errno. */
+static ssize_t read_proc(const char *path, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (got + 1 < size && (n = read(fd, buf + got, size - 1 - got)) > 0)
+		got += n;
+	if (n < 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	return got;
+}
+
+/*
+ * Options whose text is longer than a page once escaped (an xino= path of
+ * spaces, each shown as \040) are shown whole: /proc/mounts and mountinfo
+ * stay readable for every process in the namespace, mount(8), findmnt and
+ * df work, and libmount's umount finds the mount.
+ */
+TEST_F(sp, proc_mounts_longer_than_a_page)
+{
+	static char data[MOUNT_DATA_MAX], xino[PATH_MAX], esc[4 * PATH_MAX], want[4 * PATH_MAX + 8];
+	static char buf[1 << 20];
+	static const char *const files[] = { "/proc/self/mounts", "/proc/self/mountinfo" };
+	char cmd[PATH_MAX + 64];
+	size_t off;
+	unsigned int i;
+	ssize_t n;
+
+	off = snprintf(xino, sizeof(xino), "/tmp");
+	for (i = 0; i < 14; i++) {
+		xino[off++] = '/';
+		memset(xino + off, ' ', 200);
+		off += 200;
+	}
+	snprintf(xino + off, sizeof(xino) - off, "/x.xino");
+	ASSERT_EQ(0, dataf(data, "br=%s=rw,xino=%s", self->top, xino));
+	do_mount(_metadata, self->mnt, &self->mounted, 0, data);
+	escape_path(xino, esc, sizeof(esc));
+	ASSERT_LT(4096, strlen(esc));
+	snprintf(want, sizeof(want), ",xino=%s", esc);
+	for (i = 0; i < 2; i++) {
+		n = read_proc(files[i], buf, sizeof(buf));
+		ASSERT_LT(0, n) TH_LOG("read %s: %s", files[i], strerror(-n));
+		EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("%s lacks the xino path", files[i]);
+	}
+	EXPECT_EQ(0, system("mount >/dev/null"));
+	EXPECT_EQ(0, system("findmnt -n -t aufs >/dev/null"));
+	EXPECT_EQ(0, system("df -a >/dev/null"));
+	snprintf(cmd, sizeof(cmd), "umount '%s'", self->mnt);
+	ASSERT_EQ(0, system(cmd));
+	self->mounted = 0;
+}
+
 TEST_F(sp, proc_mounts_default_options)
 {
 	char d[MOUNT_DATA_MAX], si[64];
