@@ -149,9 +149,10 @@ struct au_dinfo {
 	struct rcu_head rcu;
 	struct au_brset *brs;		/* what the bindexes refer to (referenced) */
 	long pgen, ogen;		/* udba=notify: parent's, own event count */
-	u64 pstamp, ostamp;		/* udba=reval: parent's, own branch dirs */
+	u64 pstamp, ostamp;		/* udba=reval: parent's, own entries */
 	bool pstamp_ok, ostamp_ok;	/* ... if the stamp can stand for them */
 	s64 brgen;			/* ... and they matched at this si->brgen */
+	s64 attrgen;			/* ... and si->attrgen (a file's own) */
 	int bopaque, bwh, bneg;
 	unsigned int nlower;
 	struct au_lower lower[];	/* top first */

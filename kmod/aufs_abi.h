@@ -19,7 +19,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		3
+#define AU_ABI_VERSION		4
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -70,8 +70,14 @@ struct au_brfacts {
 	char fs_type[32];	/* NUL-terminated file_system_type name */
 	const __u8 *abs_path;	/* resolved absolute path, valid during the mount */
 	__u32 abs_len;
-	__u32 pad;
+	__u32 flags;		/* AU_BRF_* */
 };
+
+/* au_brfacts.flags */
+#define AU_BRF_IDMAPPED	0x1	/* an idmapped mount */
+#define AU_BRF_INEXACT	0x2	/* names compare other than byte for byte
+				 * (casefolding, or the filesystem's own
+				 * d_hash/d_compare, as vfat) */
 
 /* One row of the branch table (Rust -> C). */
 struct au_brinfo {
@@ -102,8 +108,13 @@ struct au_lookup_out {
 	__s32 bopaque;		/* branch whose dir holds the opaque marker, or -1 */
 	__s32 bwh;		/* branch holding a whiteout of the name, or -1 */
 	__s32 bneg;		/* topmost branch where the name is absent, or -1 */
-	__u32 pad;
+	__u32 why;		/* on an error, what the shim reports: AU_LOOKUP_* */
 };
+
+/* au_lookup_out.why */
+#define AU_LOOKUP_ERRNO		0	/* only the errno */
+#define AU_LOOKUP_NODATA	1	/* -EIO: a metacopy whose data is gone */
+#define AU_LOOKUP_REFUSED	2	/* -EPERM: a metacopy marker, no metacopy option */
 
 /* Times of a lower entry. */
 struct au_times {
@@ -186,11 +197,8 @@ int au_rs_sysfs_config(char *buf, __u32 len);
 /*
  * @listing: NULL, or the parent's merged listing (au_rs_readdir of the same
  * entries, still current): it tells where the name is without asking every
- * branch.
- */
-/*
- * -ENODATA: the name's topmost entry is a metacopy whose data is gone
- * (the shim reports it; the caller gets EIO).
+ * branch.  On an error @res->why says what the shim reports: a metacopy
+ * whose data is gone (-EIO), or one the mount does not follow (-EPERM).
  */
 int au_rs_lookup(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_lower *parent, __u32 nparent,
@@ -237,6 +245,11 @@ int au_rs_share_inode(const struct au_rs_sb *sb, __u32 bindex, __u32 is_dir,
 int au_rs_keep_negative(const struct au_rs_sb *sb, __u32 changed);
 int au_rs_must_compare(const struct au_rs_sb *sb, __u32 changed);
 int au_rs_udba_stamps(const struct au_rs_sb *sb);
+/*
+ * udba=reval: does a cached entry of type @dtype (AU_DT_*) carry a stamp of
+ * its own entries too (a directory; a regular file under metacopy)?
+ */
+int au_rs_stamp_own(const struct au_rs_sb *sb, __u32 dtype);
 /* 1: udba=notify (the shim watches the branch directories it caches). */
 int au_rs_udba_notify(const struct au_rs_sb *sb);
 /* 1: check a permission on every branch the object is on; 0: the top only. */

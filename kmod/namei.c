@@ -138,6 +138,23 @@ bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp)
 	return true;
 }
 
+/*
+ * udba=reval: does an entry of @dentry's type carry a stamp of its own
+ * entries (a directory's branch directories; under metacopy a regular
+ * file's entries, whose marker may be set or removed directly)?  The core
+ * says.  Lock-free (RCU path walk).
+ */
+static bool au_di_own_stamp(struct au_dinfo *di, unsigned int dtype)
+{
+	return dtype == AU_DT_DIR ||
+	       (dtype == AU_DT_REG && au_rs_stamp_own(di->brs->rs, AU_DT_REG));
+}
+
+static unsigned int au_dtype(struct dentry *dentry)
+{
+	return d_is_dir(dentry) ? AU_DT_DIR : d_is_reg(dentry) ? AU_DT_REG : AU_DT_UNKNOWN;
+}
+
 /* Do @di's branch directories still match @stamp (taken when @ok)? */
 static bool au_dirs_same(struct au_dinfo *di, bool ok, u64 stamp)
 {
@@ -167,13 +184,13 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	long pgen = au_notify_gen(pdir);
 	struct au_ctx ctx = au_ctx(si, pdi->brs);
 	struct au_brset *brs = pdi->brs;
-	struct au_lookup_out res;
+	struct au_lookup_out res = {};
 	struct au_lower *out;
 	struct au_rdcache *rdc = NULL;
 	struct au_dinfo *di;
 	u64 pstamp = 0;
 	bool pstamp_ok;
-	s64 brgen;
+	s64 brgen, attrgen;
 	int err;
 
 	/*
@@ -183,6 +200,7 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	 * directory would make it differ later: one comparison too many).
 	 */
 	brgen = atomic64_read(&si->brgen);
+	attrgen = atomic64_read(&si->attrgen);
 	if (brs->sbwatched && pdi->ostamp_ok && READ_ONCE(pdi->brgen) == brgen) {
 		pstamp = pdi->ostamp;
 		pstamp_ok = true;
@@ -208,11 +226,12 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	err = au_rs_lookup(brs->rs, &ctx, pdi->lower, pdi->nlower, name->name,
 			   name->len, rdc ? au_rdcache_dir(rdc) : NULL, out, brs->nbr, &res);
 	au_rdcache_put(rdc);
-	if (err == -ENODATA) {
+	if (err && res.why == AU_LOOKUP_NODATA)
 		pr_warn_ratelimited("%.*s: metacopy without its data on a lower branch (removed or replaced there?)\n",
 				    (int)name->len, name->name);
-		err = -EIO;
-	}
+	else if (err && res.why == AU_LOOKUP_REFUSED)
+		pr_warn_ratelimited("%.*s: refusing a metacopy (" AU_XATTR_METACOPY ") on a branch: the mount has no metacopy option\n",
+				    (int)name->len, name->name);
 	if (err) {
 		kfree(out);
 		return ERR_PTR(err);
@@ -233,6 +252,14 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	di->pstamp = pstamp;
 	di->pstamp_ok = pstamp_ok;
 	di->brgen = brgen;
+	/*
+	 * A file's own stamp, after the lookup: a marker set meanwhile left
+	 * a change time too recent to make one (au_dirs_stamp()).
+	 */
+	if (res.dtype == AU_DT_REG && au_di_own_stamp(di, AU_DT_REG)) {
+		di->ostamp_ok = au_dirs_stamp(di, &di->ostamp);
+		di->attrgen = attrgen;
+	}
 	return di;
 }
 
@@ -595,13 +622,14 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di,
 	int valid = d_is_dir(dentry);
 	bool ostamp_ok = false;
 	u64 ostamp = 0;
-	s64 brgen;
+	s64 brgen, attrgen;
 
 	if (!pdi || pdi->brs != di->brs)
 		goto out;	/* a remount in between: the next use refreshes */
-	/* a directory's own: before the lookup looks for its opaque marker */
+	/* its own: before the lookup looks for an opaque or metacopy marker */
 	brgen = atomic64_read(&si->brgen);
-	if (d_is_dir(dentry))
+	attrgen = atomic64_read(&si->attrgen);
+	if (au_di_own_stamp(di, au_dtype(dentry)))
 		ostamp_ok = au_dirs_stamp(di, &ostamp);
 	take_dentry_name_snapshot(&name, dentry);
 	ndi = au_di_lookup(si, pdi, d_inode(parent), &name.name);
@@ -613,7 +641,8 @@ static int au_reval_compare(struct dentry *dentry, struct au_dinfo *di,
 		/* the same, with the new event counts and stamps */
 		ndi->ostamp = ostamp;
 		ndi->ostamp_ok = ostamp_ok;
-		ndi->brgen = brgen;	/* the older count covers both stamps */
+		ndi->brgen = brgen;	/* the older counts cover both stamps */
+		ndi->attrgen = attrgen;
 		au_di_replace(dentry, di, ndi);
 		valid = 1;
 	} else {
@@ -643,6 +672,9 @@ static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di,
 	if (au_rs_udba_stamps(di->brs->rs)) {
 		struct au_sbinfo *si = AU_SB(dentry->d_sb);
 		s64 gen = atomic64_read(&si->brgen);
+		bool own = au_di_own_stamp(di, au_dtype(dentry));
+		/* a file's marker is an attribute: its own stamp counts those */
+		s64 agen = own && !dir ? atomic64_read(&si->attrgen) : 0;
 		bool changed;
 
 		/*
@@ -650,13 +682,16 @@ static bool au_di_changed(struct dentry *dentry, struct au_dinfo *di,
 		 * since the stamps last matched: they still do.  (Changes of
 		 * the parent's entries themselves come with such an event.)
 		 */
-		if (di->brs->sbwatched && di->pstamp_ok && (!dir || di->ostamp_ok) &&
-		    READ_ONCE(di->brgen) == gen)
+		if (di->brs->sbwatched && di->pstamp_ok && (!own || di->ostamp_ok) &&
+		    READ_ONCE(di->brgen) == gen && (dir || READ_ONCE(di->attrgen) == agen))
 			return false;
 		changed = !au_dirs_same(pdi, di->pstamp_ok, di->pstamp) ||
-			  (dir && !au_dirs_same(di, di->ostamp_ok, di->ostamp));
-		if (!changed)
-			WRITE_ONCE(di->brgen, gen);	/* read before the stamps */
+			  (own && !au_dirs_same(di, di->ostamp_ok, di->ostamp));
+		if (!changed) {
+			/* read before the stamps */
+			WRITE_ONCE(di->brgen, gen);
+			WRITE_ONCE(di->attrgen, agen);
+		}
 		return changed;
 	}
 	pgen = au_notify_gen(pdir);

@@ -108,6 +108,22 @@ static void au_mount_target(struct path *target)
 	}
 }
 
+/*
+ * Does the filesystem of @path compare names other than byte for byte: its
+ * own d_hash/d_compare (vfat, or a filesystem mounted nocase), or an
+ * encoding for casefolded directories (ext4, f2fs)?
+ */
+static bool au_inexact_names(const struct path *path)
+{
+	if (path->dentry->d_flags & (DCACHE_OP_HASH | DCACHE_OP_COMPARE))
+		return true;
+#if IS_ENABLED(CONFIG_UNICODE)
+	if (path->dentry->d_sb->s_encoding)
+		return true;
+#endif
+	return false;
+}
+
 int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 		    struct au_brfacts *out)
 {
@@ -142,6 +158,8 @@ int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
 	out->sb_rdonly = sb_rdonly(sb) || __mnt_is_readonly(path.mnt);
 	out->is_aufs = sb->s_type == &au_fs_type;
 	out->under_mountpoint = m->target.dentry && path_is_under(&path, &m->target);
+	out->flags = (is_idmapped_mnt(path.mnt) ? AU_BRF_IDMAPPED : 0) |
+		     (au_inexact_names(&path) ? AU_BRF_INEXACT : 0);
 	strscpy(out->fs_type, sb->s_type->name, sizeof(out->fs_type));
 	s = d_path(&path, abs, PATH_MAX);
 	if (!IS_ERR(s)) {

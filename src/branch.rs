@@ -27,6 +27,12 @@ pub struct BranchFacts {
     /// The path lies under the directory the union is being mounted on, so
     /// the mount would cover its own branch.
     pub under_mountpoint: bool,
+    /// The path is on an idmapped mount.
+    pub idmapped: bool,
+    /// The filesystem compares names other than byte for byte
+    /// (casefolding, or its own hash and compare, as vfat): a listing of
+    /// its names cannot tell that a name is absent.
+    pub inexact_names: bool,
     /// The branch's absolute path as the kernel resolved it (empty: keep
     /// the path as given).  This is what /sys shows, as aufs does.
     pub abs_path: Vec<u8>,
@@ -155,6 +161,11 @@ fn vet(
     if !facts.is_dir {
         return Err(inval(format!("branch {}: not a directory", p)));
     }
+    // The union would have to map every owner it reads and writes through
+    // the branch's idmapping; aufs does not, and neither do we (yet).
+    if facts.idmapped {
+        return Err(inval(format!("branch {}: an idmapped mount cannot be a branch", p)));
+    }
     if facts.under_mountpoint {
         return Err(inval(format!("branch {} is inside the mount point", p)));
     }
@@ -199,7 +210,10 @@ fn check_new(
         Err(e) if e == Errno::ENOMEM => {
             return Err(OptError::new(e, format!("branch {}: out of memory", p)));
         }
-        Err(e) => return Err(inval(format!("branch {}: not found ({})", p, errno::name(e)))),
+        Err(e) if matches!(e, Errno::ENOENT | Errno::ENOTDIR | Errno::EACCES | Errno::ELOOP | Errno::ENAMETOOLONG) => {
+            return Err(inval(format!("branch {}: not found ({})", p, errno::name(e))));
+        }
+        Err(e) => return Err(inval(format!("branch {}: cannot be resolved ({})", p, errno::name(e)))),
     };
     let res = vet(r, idx, perm_index, spec, &facts, others, mount_rdonly, ignore_dup, &p);
     match res {
@@ -592,6 +606,8 @@ mod tests {
             fs_type: fs.as_bytes().to_vec(),
             is_aufs: false,
             under_mountpoint: false,
+            idmapped: false,
+            inexact_names: false,
             abs_path: Vec::new(),
         }
     }
@@ -741,7 +757,7 @@ mod tests {
 
     #[test]
     fn build_errors() {
-        let base = ["/a", "/a/b", "/c", "/file", "/proc", "/sys", "/au", "/mp", "/roext", "/sq", "/eacc"];
+        let base = ["/a", "/a/b", "/c", "/file", "/proc", "/sys", "/au", "/mp", "/roext", "/sq", "/eacc", "/idm", "/eio"];
         let make = || {
             let mut f = Fake::new(&base);
             f.set("/file", Ok(BranchFacts { is_dir: false, ..dir("ext4") }));
@@ -749,6 +765,8 @@ mod tests {
             f.set("/sys", Ok(dir("sysfs")));
             f.set("/au", Ok(BranchFacts { is_aufs: true, ..dir("aufs") }));
             f.set("/mp", Ok(BranchFacts { under_mountpoint: true, ..dir("ext4") }));
+            f.set("/idm", Ok(BranchFacts { idmapped: true, ..dir("ext4") }));
+            f.set("/eio", Err(Errno::EIO));
             f.set("/roext", Ok(BranchFacts { sb_rdonly: true, ..dir("ext4") }));
             f.set("/sq", Ok(BranchFacts { sb_rdonly: true, ..dir("squashfs") }));
             f.set("/eacc", Err(Errno::EACCES));
@@ -759,6 +777,8 @@ mod tests {
             ("br=/nope", Errno::EINVAL, "branch /nope: not found (ENOENT)"),
             ("br=/c:/mp", Errno::EINVAL, "branch /mp is inside the mount point"),
             ("br=/c:/eacc", Errno::EINVAL, "branch /eacc: not found (EACCES)"),
+            ("br=/c:/eio", Errno::EINVAL, "branch /eio: cannot be resolved (EIO)"),
+            ("br=/c:/idm", Errno::EINVAL, "branch /idm: an idmapped mount cannot be a branch"),
             ("br=/oom", Errno::ENOMEM, "branch /oom: out of memory"),
             ("br=/file", Errno::EINVAL, "branch /file: not a directory"),
             ("br=/c:/a:/a/b", Errno::EINVAL, "branch /a/b overlaps /a"),

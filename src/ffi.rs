@@ -443,6 +443,8 @@ impl Resolver for KResolver {
             fs_type,
             is_aufs: f.is_aufs != 0,
             under_mountpoint: f.under_mountpoint != 0,
+            idmapped: f.flags & AU_BRF_IDMAPPED != 0,
+            inexact_names: f.flags & AU_BRF_INEXACT != 0,
             // SAFETY: the shim keeps abs_path valid until the mount ends.
             abs_path: unsafe { bytes(f.abs_path, f.abs_len) }.to_vec(),
         })
@@ -702,7 +704,17 @@ pub unsafe extern "C" fn au_rs_lookup(
     let listing = unsafe { dir_ref(listing) };
     let l = match union::lookup(&b, s, parent, name, listing) {
         Ok(l) => l,
-        Err(e) => return errno_ret(e),
+        Err(e) => {
+            let why = match e {
+                union::LookupError::Errno(_) => AU_LOOKUP_ERRNO,
+                union::LookupError::NoData => AU_LOOKUP_NODATA,
+                union::LookupError::Refused { .. } => AU_LOOKUP_REFUSED,
+            };
+            let r = au_lookup_out { nlower: 0, dtype: AU_DT_UNKNOWN, bopaque: -1, bwh: -1, bneg: -1, why };
+            // SAFETY: res is a valid out pointer.
+            unsafe { res.write(r) };
+            return errno_ret(e.errno());
+        }
     };
     if l.lowers.len() > cap as usize || out.is_null() && !l.lowers.is_empty() {
         return errno_ret(Errno::EIO);
@@ -714,7 +726,7 @@ pub unsafe extern "C" fn au_rs_lookup(
         bopaque: opt(l.bopaque),
         bwh: opt(l.bwh),
         bneg: opt(l.bneg),
-        pad: 0,
+        why: AU_LOOKUP_ERRNO,
     };
     for (i, lw) in l.lowers.into_iter().enumerate() {
         let e = au_lower { dentry: lw.node.into_raw(), bindex: lw.br, pad: 0 };
@@ -1206,6 +1218,15 @@ pub unsafe extern "C" fn au_rs_must_compare(sb: *const au_rs_sb, changed: u32) -
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return 1 };
     policy::must_compare(policy::reval(s.opts.udba), changed != 0) as c_int
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_stamp_own(sb: *const au_rs_sb, dtype: u32) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 1 };
+    policy::stamp_own(dtype == AU_DT_DIR, dtype == AU_DT_REG, s.opts.metacopy) as c_int
 }
 
 /// # Safety

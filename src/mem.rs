@@ -37,6 +37,9 @@ pub struct MemBranch {
     pub nolwh: bool,
     /// The branch holds no xattrs (EOPNOTSUPP).
     pub no_xattrs: bool,
+    /// Names compare without regard to ASCII case (as a casefolded ext4
+    /// directory): a lookup finds an entry however the name is spelt.
+    pub casefold: bool,
 }
 
 #[derive(Default, Debug)]
@@ -52,6 +55,8 @@ pub struct MemBackend {
     pub fail_on: RefCell<Vec<(String, Errno)>>,
     /// Fault injection: the branch cannot hold chattr flags.
     pub no_flags: Cell<bool>,
+    /// A mount without the `metacopy` option: markers are refused.
+    pub no_metacopy: Cell<bool>,
 }
 
 /// A node is the full path of an entry in its branch.
@@ -350,6 +355,12 @@ impl Branches for MemBackend {
     fn nolwh(&self, br: u32) -> bool {
         self.branches.borrow().get(br as usize).is_some_and(|b| b.nolwh)
     }
+    fn follow_metacopy(&self) -> bool {
+        !self.no_metacopy.get()
+    }
+    fn exact_names(&self, br: u32) -> bool {
+        self.branches.borrow().get(br as usize).is_none_or(|b| !b.casefold)
+    }
 }
 
 impl Backend for MemBackend {
@@ -359,7 +370,19 @@ impl Backend for MemBackend {
         let brs = self.branches.borrow();
         let b = brs.get(br as usize).ok_or(Errno::EINVAL)?;
         match b.entries.get(dir) {
-            Some(e) if FileType::from_mode(e.mode) == FileType::Dir => Ok(join(dir, name)),
+            Some(e) if FileType::from_mode(e.mode) == FileType::Dir => {
+                let n = join(dir, name);
+                if b.casefold && !b.entries.contains_key(&n) {
+                    let spelt = |k: &&Vec<u8>| {
+                        k.len() == n.len() && k.starts_with(&n[..n.len() - name.len()]) &&
+                            k[n.len() - name.len()..].eq_ignore_ascii_case(name)
+                    };
+                    if let Some(k) = b.entries.keys().find(spelt) {
+                        return Ok(k.clone());
+                    }
+                }
+                Ok(n)
+            }
             Some(_) => Err(Errno::ENOTDIR),
             None => Err(Errno::ENOENT),
         }

@@ -114,6 +114,15 @@ pub fn must_compare(r: Reval, changed: bool) -> bool {
     }
 }
 
+/// Under `reval`, does a cached entry also carry a stamp of its own
+/// entries, besides its parent's?  A directory does (names come and go in
+/// it).  So does a regular file when metacopies are followed: a marker set
+/// or removed on its branch directly changes what the name shows, and
+/// changes only the file's own change time (and the attribute count).
+pub fn stamp_own(is_dir: bool, is_reg: bool, metacopy: bool) -> bool {
+    is_dir || is_reg && metacopy
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +155,11 @@ mod tests {
         assert!(!keep_negative(Reval::OnEvent, true));
         assert!(must_compare(Reval::OnEvent, true));
         assert!(!must_compare(Reval::OnEvent, false));
+        // whose own entries are stamped too
+        assert!(stamp_own(true, false, false));
+        assert!(!stamp_own(false, true, false), "a file without metacopy: its parent's only");
+        assert!(stamp_own(false, true, true), "a marker may be set or removed on its branch");
+        assert!(!stamp_own(false, false, true), "only regular files can be metacopies");
     }
 
     #[test]

@@ -92,4 +92,10 @@ impl Branches for Sb {
     fn nolwh(&self, br: u32) -> bool {
         self.table.get(br as usize).is_some_and(|b| b.perm.nolwh)
     }
+    fn follow_metacopy(&self) -> bool {
+        self.opts.metacopy
+    }
+    fn exact_names(&self, br: u32) -> bool {
+        self.table.facts(br as usize).is_none_or(|f| !f.inexact_names)
+    }
 }

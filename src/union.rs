@@ -11,7 +11,9 @@
 //! - a regular file marked as a metacopy shows its attributes over the data
 //!   of the next regular file of the name below: the result then has two
 //!   entries, the metacopy and the data (the only non-directory that has
-//!   more than one);
+//!   more than one).  Only on a mount with the `metacopy` option: without
+//!   it a marked file is refused ([`LookupError::Refused`]), as overlayfs
+//!   refuses one with `metacopy=off`;
 //! - `.wh.*` names are never shown.
 
 use crate::backend::{Backend, DirSink, FileType, Lower};
@@ -28,6 +30,53 @@ pub trait Branches {
     /// Whiteouts on branch `br` are plain files, not hard links (`nolwh`).
     fn nolwh(&self, _br: u32) -> bool {
         false
+    }
+    /// Metacopy markers are followed (the `metacopy` option).
+    fn follow_metacopy(&self) -> bool;
+    /// Branch `br` compares names byte for byte (not casefolded, no
+    /// filesystem hash and compare of its own, as vfat has).
+    fn exact_names(&self, _br: u32) -> bool {
+        true
+    }
+}
+
+/// Why [`lookup`] found no object where the branches hold one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupError {
+    /// A branch (or the name itself) said so.
+    Errno(Errno),
+    /// A metacopy whose data is gone (removed, whited out or replaced on
+    /// its branch directly): never a hole shown as its data.
+    NoData,
+    /// A metacopy marker on branch `br` of a mount that does not follow
+    /// them (no `metacopy` option).  A marker is a `trusted.` xattr, and
+    /// an image layer is extracted with its xattrs: followed, a marked
+    /// file of one layer would show the data of the same name in another,
+    /// which no scanner of the first layer's archive sees.
+    Refused { br: u32 },
+}
+
+impl LookupError {
+    /// What the caller is told: EIO for a metacopy without data, EPERM for
+    /// a refused one (as overlayfs).
+    pub fn errno(self) -> Errno {
+        match self {
+            LookupError::Errno(e) => e,
+            LookupError::NoData => Errno::EIO,
+            LookupError::Refused { .. } => Errno::EPERM,
+        }
+    }
+}
+
+impl From<Errno> for LookupError {
+    fn from(e: Errno) -> LookupError {
+        LookupError::Errno(e)
+    }
+}
+
+impl From<alloc::collections::TryReserveError> for LookupError {
+    fn from(e: alloc::collections::TryReserveError) -> LookupError {
+        LookupError::Errno(e.into())
     }
 }
 
@@ -64,17 +113,20 @@ fn is_positive<B: Backend>(b: &B, br: u32, n: &B::Node) -> Result<bool> {
 /// knows).  It says where the name is without asking every branch: absent
 /// (negative, no branch looked at), or shown from branch `br`, where the
 /// lookup starts: the branches above hold neither the name nor a whiteout
-/// of it, or the listing would show it from there or not at all.
+/// of it, or the listing would show it from there or not at all.  Not
+/// where a branch of the directory compares names inexactly (casefolding,
+/// vfat): its lookup may find a name the listing spells otherwise.
 pub fn lookup<B: Backend>(
     b: &B,
     brs: &dyn Branches,
     parent: &[Lower<B::Node>],
     name: &[u8],
     listing: Option<&MergedDir>,
-) -> Result<Lookup<B::Node>> {
+) -> core::result::Result<Lookup<B::Node>, LookupError> {
     name::check_user_name(name)?;
     let wh = name::whiteout_name(name)?;
     let mut res = Lookup::negative();
+    let listing = listing.filter(|_| parent.iter().all(|p| brs.exact_names(p.br)));
     let start = match listing {
         None => 0,
         Some(m) => match m.find(name) {
@@ -120,6 +172,9 @@ pub fn lookup<B: Backend>(
             break;
         }
         if res.ftype.is_none() && t == FileType::Reg && b.is_metacopy(p.br, &n)? {
+            if !brs.follow_metacopy() {
+                return Err(LookupError::Refused { br: p.br });
+            }
             res.ftype = Some(t);
             res.lowers.try_reserve(1)?;
             res.lowers.push(Lower::new(p.br, n));
@@ -148,9 +203,7 @@ pub fn lookup<B: Backend>(
         }
     }
     if need_data {
-        // A metacopy whose data is gone (removed, whited out or replaced
-        // on its branch directly): ENODATA, which the shim reports.
-        return Err(Errno::ENODATA);
+        return Err(LookupError::NoData);
     }
     Ok(res)
 }
@@ -277,7 +330,7 @@ mod tests {
     use crate::mem::{MemBackend, MemNode};
 
     /// Look a path up from the union root, component by component.
-    fn walk(m: &MemBackend, path: &str) -> Result<Lookup<MemNode>> {
+    fn walk(m: &MemBackend, path: &str) -> core::result::Result<Lookup<MemNode>, LookupError> {
         let mut cur = m.roots();
         let mut last = None;
         for comp in path.split('/') {
@@ -326,7 +379,7 @@ mod tests {
         // Not marked: a file hides the one below, as ever.
         let m = MemBackend::new(&[("rw", &["f=up"]), ("ro", &["f=da"])]);
         assert_eq!(brs(&walk(&m, "f").unwrap()), [0]);
-        // Data gone, whited out, or another type: ENODATA, never a hole.
+        // Data gone, whited out, or another type: no data, never a hole.
         for below in [&[][..], &[".wh.f"][..], &["f/"][..]] {
             let m = MemBackend::new(&[("rw", &["f=\0"]), ("ro+wh", below), ("ro", &["f=da"])]);
             mark(&m, 0, "f");
@@ -334,7 +387,8 @@ mod tests {
             if below.is_empty() {
                 assert_eq!(brs(&r.unwrap()), [0, 2]);
             } else {
-                assert_eq!(r.unwrap_err(), Errno::ENODATA, "{below:?}");
+                assert_eq!(r.unwrap_err(), LookupError::NoData, "{below:?}");
+                assert_eq!(LookupError::NoData.errno(), Errno::EIO);
             }
         }
         // Only a regular file can be a metacopy: a marked directory merges.
@@ -347,6 +401,59 @@ mod tests {
         let root = m.roots();
         let listing = read_dir(&m, &m, &root).unwrap();
         assert_eq!(brs(&lookup(&m, &m, &root, b"f", Some(&listing)).unwrap()), [0, 1]);
+    }
+
+    /// A directory with a branch that compares names inexactly (casefolded
+    /// ext4, vfat): the listing cannot tell that a name is absent, so the
+    /// lookup asks the branches, and finds what the branch finds.
+    #[test]
+    fn a_listing_is_not_trusted_over_a_casefolded_branch() {
+        let m = MemBackend::new(&[("rw", &["top"]), ("ro", &["Readme=lower"])]);
+        m.branches.borrow_mut()[1].casefold = true;
+        let root = m.roots();
+        let listing = read_dir(&m, &m, &root).unwrap();
+        assert!(listing.find(b"README").is_none(), "the listing spells it Readme");
+        let told = lookup(&m, &m, &root, b"README", Some(&listing)).unwrap();
+        assert_eq!(told.lowers.iter().map(|l| l.br).collect::<Vec<_>>(), [1]);
+        assert_eq!(told.lowers[0].node, b"Readme");
+        // exact branches: the listing's answer stands (no branch asked)
+        m.branches.borrow_mut()[1].casefold = false;
+        assert!(lookup(&m, &m, &root, b"README", Some(&listing)).unwrap().lowers.is_empty());
+    }
+
+    /// Without the `metacopy` option a marker is never followed: a marked
+    /// file on any layer is refused (EPERM), whatever is below it, and the
+    /// listing's answer is the same; unmarked files and marked directories
+    /// are as ever.
+    #[test]
+    fn metacopy_markers_are_refused_without_the_option() {
+        let mark = |m: &MemBackend, br: usize, p: &str| {
+            m.branches.borrow_mut()[br].entries.get_mut(p.as_bytes()).unwrap().xattrs.insert(crate::backend::METACOPY_XATTR.to_vec(), Vec::new());
+        };
+        let brs = |l: &Lookup<MemNode>| l.lowers.iter().map(|l| l.br).collect::<Vec<_>>();
+        // (marked branch, layers, what the option would show)
+        for (br, stack, followed) in [
+            (0, &[("rw", &["f="][..]), ("ro", &["f=secret"][..])][..], Ok(vec![0, 1])),
+            (1, &[("rw", &[][..]), ("ro", &["f="][..]), ("ro", &["f=secret"][..])][..], Ok(vec![1, 2])),
+            (0, &[("rw", &["f="][..]), ("ro", &[][..])][..], Err(LookupError::NoData)),
+        ] {
+            let m = MemBackend::new(stack);
+            m.no_metacopy.set(true);
+            mark(&m, br, "f");
+            assert_eq!(walk(&m, "f").unwrap_err(), LookupError::Refused { br: br as u32 }, "{stack:?}");
+            assert_eq!(LookupError::Refused { br: 0 }.errno(), Errno::EPERM);
+            let root = m.roots();
+            let listing = read_dir(&m, &m, &root).unwrap();
+            assert!(listing.find(b"f").is_some(), "the name is listed");
+            assert_eq!(lookup(&m, &m, &root, b"f", Some(&listing)).unwrap_err(), LookupError::Refused { br: br as u32 });
+            m.no_metacopy.set(false);
+            assert_eq!(walk(&m, "f").map(|l| brs(&l)), followed, "with the option: {stack:?}");
+        }
+        let m = MemBackend::new(&[("rw", &["d/", "g=own"]), ("ro", &["d/", "g=below"])]);
+        m.no_metacopy.set(true);
+        mark(&m, 0, "d");
+        assert_eq!(walk(&m, "d").unwrap().lowers.len(), 2, "a marked directory merges");
+        assert_eq!(walk(&m, "g").unwrap().lowers.len(), 1);
     }
 
     #[test]
@@ -480,8 +587,8 @@ mod tests {
     #[test]
     fn bad_names() {
         let m = seed();
-        assert_eq!(walk(&m, ".wh.common.txt").unwrap_err(), Errno::EPERM);
-        assert_eq!(walk(&m, &"n".repeat(243)).unwrap_err(), Errno::ENAMETOOLONG);
+        assert_eq!(walk(&m, ".wh.common.txt").unwrap_err().errno(), Errno::EPERM);
+        assert_eq!(walk(&m, &"n".repeat(243)).unwrap_err().errno(), Errno::ENAMETOOLONG);
         assert!(walk(&m, &"n".repeat(242)).unwrap().lowers.is_empty());
     }
 
@@ -499,6 +606,6 @@ mod tests {
         // A lookup "through" a file on the branch is ENOTDIR from the backend.
         let m = MemBackend::new(&[("rw", &["f"])]);
         let parent = vec![Lower::new(0, b"f".to_vec())];
-        assert_eq!(lookup(&m, &m, &parent, b"x", None).unwrap_err(), Errno::ENOTDIR);
+        assert_eq!(lookup(&m, &m, &parent, b"x", None).unwrap_err(), LookupError::Errno(Errno::ENOTDIR));
     }
 }

@@ -68,7 +68,12 @@ fn exists_below<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::N
         return Ok(None);
     };
     let below = parent.get(start..).unwrap_or(&[]);
-    Ok(union::lookup(b, brs, below, name, None)?.ftype)
+    match union::lookup(b, brs, below, name, None) {
+        Ok(l) => Ok(l.ftype),
+        // a metacopy there, refused or without its data: still a name
+        Err(union::LookupError::Refused { .. } | union::LookupError::NoData) => Ok(Some(FileType::Reg)),
+        Err(union::LookupError::Errno(e)) => Err(e),
+    }
 }
 
 fn positive<B: WriteBackend>(b: &B, br: u32, n: &B::Node) -> Result<bool> {

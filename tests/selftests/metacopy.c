@@ -3,7 +3,8 @@
  * metacopy (an extension: aufs never had it; overlayfs's metacopy=on is
  * the model): with the mount option, chmod, chown, utimes and xattrs of a
  * lower file copy only its attributes up; the data is copied on the first
- * open for write, truncate, rename or link.  Through real syscalls, and
+ * open for write, truncate, rename or link.  Without it a marked file is
+ * refused (EPERM).  Through real syscalls, and
  * what persists: again after drop_caches and after umount + mount.
  *
  * Branches are plain directories under $AUFS_TEST_DIR (tmpfs, or the
@@ -416,19 +417,98 @@ TEST_F(mc, data_gone_below_is_an_io_error)
 		close(fd);
 }
 
-TEST_F(mc, without_the_option_the_data_is_copied_but_metacopies_are_read)
+/*
+ * Without the option a metacopy is refused (EPERM and one aufs: line, as
+ * overlayfs with metacopy=off), never followed and never shown as its own
+ * hole; the branch keeps it, and a mount with the option shows it again.
+ */
+TEST_F(mc, without_the_option_a_metacopy_is_refused)
 {
-	char u[PATH_MAX], b[PATH_MAX];
+	char u[PATH_MAX], t[PATH_MAX], msg[512];
+	struct stat st, ts;
+	int kfd;
 
 	ASSERT_EQ(0, pathf(u, "%s/big", self->mnt));
-	ASSERT_EQ(0, pathf(b, "%s/big", self->base));
+	ASSERT_EQ(0, pathf(t, "%s/big", self->top));
 	ASSERT_EQ(0, chmod(u, 0600));
 	EXPECT_METACOPY("big");
+	ASSERT_EQ(0, stat(t, &ts));
 	remount(_metadata, self, "");
-	EXPECT_METACOPY("big");
+	kfd = kmsg_open();
+	ASSERT_LE(0, kfd);
+	EXPECT_EQ(-1, stat(u, &st));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(1, kmsg_find(kfd, "aufs: big: refusing a metacopy", msg, sizeof(msg)));
+	close(kfd);
+	EXPECT_EQ(-1, open(u, O_RDONLY));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_STREQ("big/small", names_in(self->mnt, ".")) TH_LOG("the name is listed");
+	/* the branch keeps it as it was */
+	ASSERT_EQ(0, stat(t, &st));
+	EXPECT_TRUE(has_marker(t));
+	EXPECT_EQ(ts.st_size, st.st_size);
+	EXPECT_EQ(ts.st_blocks, st.st_blocks);
+	/* other changes copy the data whole */
 	ASSERT_EQ(0, pathf(u, "%s/small", self->mnt));
 	ASSERT_EQ(0, chmod(u, 0600));
 	EXPECT_WHOLE("small");
+	remount(_metadata, self, ",metacopy");
+	EXPECT_METACOPY("big");
+}
+
+/*
+ * A layer shipped with a marked file (an image's archive carries xattrs,
+ * and Docker extracts them as root): without the option the union never
+ * shows, under that name, the data of the same name in a layer below.
+ */
+TEST_F(mc, a_forged_marker_in_a_layer_shows_nothing_below_it)
+{
+	char u[PATH_MAX], m[PATH_MAX], buf[64];
+	struct stat st;
+
+	ASSERT_EQ(0, put_file(self->base, "secret", "the data of another layer\n"));
+	ASSERT_EQ(0, put_file(self->mid, "secret", ""));
+	ASSERT_EQ(0, pathf(m, "%s/secret", self->mid));
+	ASSERT_EQ(0, setxattr(m, MC_XATTR, "", 0, 0));
+	ASSERT_EQ(0, truncate(m, 26));
+	remount(_metadata, self, "");
+	ASSERT_EQ(0, pathf(u, "%s/secret", self->mnt));
+	EXPECT_EQ(-1, stat(u, &st));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, read_file(u, buf, sizeof(buf)));
+	EXPECT_EQ(EPERM, errno);
+	/* and the same after the caches are dropped */
+	drop_caches();
+	EXPECT_EQ(-1, stat(u, &st));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_TRUE(has_marker(m));
+}
+
+/*
+ * udba=reval (the default): a marker set or removed on the branch directly
+ * shows at the next access of a cached name, also when the cache and the
+ * change are older than a few clock ticks (the stamps alone must tell).
+ */
+TEST_F(mc, a_marker_set_or_removed_on_the_branch_shows_at_once)
+{
+	char u[PATH_MAX], t[PATH_MAX], buf[64];
+	int i;
+
+	ASSERT_EQ(0, put_file(self->top, "f", "the top file's own data\n"));
+	ASSERT_EQ(0, put_file(self->base, "f", "the data of the base layer\n"));
+	ASSERT_EQ(0, pathf(u, "%s/f", self->mnt));
+	ASSERT_EQ(0, pathf(t, "%s/f", self->top));
+	for (i = 0; i < 2; i++) {
+		usleep(60 * 1000);
+		ASSERT_LT(0, read_file(u, buf, sizeof(buf)));
+		EXPECT_STREQ(i ? "the data of the base layer\n" : "the top file's own data\n", buf);
+		usleep(60 * 1000);
+		ASSERT_EQ(0, i ? removexattr(t, MC_XATTR) : setxattr(t, MC_XATTR, "", 0, 0));
+		usleep(60 * 1000);
+		ASSERT_LT(0, read_file(u, buf, sizeof(buf)));
+		EXPECT_STREQ(i ? "the top file's own data\n" : "the data of the base layer\n", buf)
+			TH_LOG("the marker %s on the branch", i ? "removed" : "set");
+	}
 }
 
 TEST_F(mc, a_metacopy_in_a_lower_layer_shows_the_data_below_it)

@@ -7,7 +7,10 @@
  */
 #include "aufs_test.h"
 
+#include <sched.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 
@@ -19,7 +22,8 @@ FIXTURE(mo) {
 	char mnt2[PATH_MAX];	/* a second mount point */
 	char file[PATH_MAX];	/* a regular file */
 	char bind[PATH_MAX];	/* bind mount target, when used */
-	int mounted, mounted2, bound;
+	char ext[PATH_MAX];	/* an ext4 filesystem, when used */
+	int mounted, mounted2, bound, ext_mounted;
 };
 
 FIXTURE_SETUP(mo)
@@ -43,6 +47,8 @@ FIXTURE_TEARDOWN(mo)
 		TEARDOWN_UMOUNT(self->mnt2);
 	if (self->bound)
 		TEARDOWN_UMOUNT(self->bind);
+	if (self->ext_mounted)
+		TEARDOWN_UMOUNT(self->ext);
 	rm_tree(self->dir);
 }
 
@@ -429,6 +435,107 @@ TEST_F(mo, rw_branch_on_readonly_fs)
 	self->bound = 1;
 	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s", self->bind, self->base));
 	mount_fails(_metadata, self->mnt, 0, d, EINVAL, 1);
+}
+
+/* A user namespace mapping ids 0-65535 to 100000-165535, as an fd; -1. */
+static int userns_fd(void)
+{
+	char p[64], c;
+	int pipefd[2], fd = -1;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(pipefd[0]);
+		if (unshare(CLONE_NEWUSER))
+			_exit(1);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (pid > 0 && read(pipefd[0], &c, 1) == 1) {
+		snprintf(p, sizeof(p), "/proc/%d/uid_map", pid);
+		if (!write_file(p, "0 100000 65536\n")) {
+			snprintf(p, sizeof(p), "/proc/%d/gid_map", pid);
+			if (!write_file(p, "0 100000 65536\n")) {
+				snprintf(p, sizeof(p), "/proc/%d/ns/user", pid);
+				fd = open(p, O_RDONLY | O_CLOEXEC);
+			}
+		}
+	}
+	close(pipefd[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	return fd;
+}
+
+/* Mount @fd (from open_tree()) idmapped by the user namespace @nsfd. */
+static int idmap(int fd, int nsfd)
+{
+	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = nsfd };
+
+	return mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr));
+}
+
+/*
+ * An idmapped mount cannot be a branch (every owner the union reads and
+ * writes would have to be mapped through it): mount and remount refuse
+ * it with EINVAL and a message.  Nor can the union itself be idmapped.
+ */
+TEST_F(mo, idmapped_branch_is_refused)
+{
+	char d[MOUNT_DATA_MAX], img[PATH_MAX], b[PATH_MAX], msg[1024];
+	int r, nsfd, fd, kfd;
+
+	ASSERT_EQ(0, make_dir(self->ext, self->dir, "ext"));
+	ASSERT_EQ(0, pathf(img, "%s/ext.img", self->dir));
+	r = mount_ext4(img, self->ext, "");
+	if (r == 1)
+		SKIP(return, "no mkfs.ext4 or loop device");
+	ASSERT_EQ(0, r);
+	self->ext_mounted = 1;
+	ASSERT_EQ(0, make_dir(b, self->ext, "b"));
+	ASSERT_EQ(0, put_file(b, "f", "f\n"));
+	nsfd = userns_fd();
+	ASSERT_LE(0, nsfd);
+	ASSERT_EQ(0, make_dir(self->bind, self->dir, "idmapped"));
+	fd = open_tree(AT_FDCWD, b, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, idmap(fd, nsfd)) TH_LOG("mount_setattr(MOUNT_ATTR_IDMAP): %s", strerror(errno));
+	ASSERT_EQ(0, move_mount(fd, "", AT_FDCWD, self->bind, MOVE_MOUNT_F_EMPTY_PATH));
+	close(fd);
+	self->bound = 1;
+
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro", self->top, self->bind));
+	kfd = kmsg_open();
+	ASSERT_LE(0, kfd);
+	mount_fails(_metadata, self->mnt, 0, d, EINVAL, 1);
+	EXPECT_EQ(1, kmsg_find(kfd, "aufs: branch ", msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "idmapped mount cannot be a branch")) TH_LOG("%s", msg);
+	close(kfd);
+
+	/* remount: refused the same way; the union is as it was */
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro", self->top, self->base));
+	mount_ok(_metadata, self, 0, d);
+	ASSERT_EQ(0, dataf(d, "append:%s", self->bind));
+	EXPECT_EQ(-1, mount(NULL, self->mnt, NULL, MS_REMOUNT, d));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(1, br_exists(self->mnt, 1));
+	EXPECT_EQ(0, br_exists(self->mnt, 2));
+
+	/* the union's own mount cannot be idmapped */
+	fd = open_tree(AT_FDCWD, self->mnt, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, idmap(fd, nsfd));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+	close(nsfd);
 }
 
 /* ---- remount ---- */

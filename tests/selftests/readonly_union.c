@@ -633,4 +633,51 @@ TEST_F(ru, three_branches_bottom_only)
 	expect_listing(_metadata, self, "deep/er", "./../file");
 }
 
+/*
+ * A casefolded lower directory (ext4 casefold, chattr +F): the union finds
+ * a name however it is spelt, as the branch does, also once a readdir has
+ * cached the directory's merged listing, which spells it otherwise; and
+ * again after the caches are dropped.
+ */
+TEST_F(ru, casefolded_branch_finds_every_spelling)
+{
+	char img[PATH_MAX], cf[PATH_MAX], p[PATH_MAX], d[MOUNT_DATA_MAX], cmd[PATH_MAX + 32];
+	const char *spell[] = { "Readme", "README", "readme" };
+	struct stat st;
+	unsigned int i;
+	int r, pass;
+
+	ASSERT_EQ(0, make_dir(cf, self->dir, "cf"));
+	ASSERT_EQ(0, pathf(img, "%s/cf.img", self->dir));
+	r = mount_ext4(img, cf, "-O casefold");
+	if (r == 1)
+		SKIP(return, "no mkfs.ext4 or loop device");
+	ASSERT_EQ(0, r) TH_LOG("mkfs.ext4 -O casefold");
+	ASSERT_EQ(0, make_dir(p, cf, "d"));
+	snprintf(cmd, sizeof(cmd), "chattr +F '%s'", p);
+	if (system(cmd)) {
+		umount2(cf, 0);
+		SKIP(return, "chattr +F: no casefolding in this kernel");
+	}
+	ASSERT_EQ(0, put_file(p, "Readme", "read me\n"));
+	ASSERT_EQ(0, make_dir(NULL, self->top, "d"));
+	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro", self->top, cf));
+	do_mount(_metadata, self, d);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass)
+			ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "2"));
+		EXPECT_STREQ("Readme", names_in(self->mnt, "d"));
+		for (i = 0; i < 3; i++) {
+			ASSERT_EQ(0, pathf(p, "%s/d/%s", self->mnt, spell[i]));
+			EXPECT_EQ(0, stat(p, &st)) TH_LOG("%s: %s (pass %d)", p, strerror(errno), pass);
+		}
+		ASSERT_EQ(0, pathf(p, "%s/d/nope", self->mnt));
+		EXPECT_EQ(-1, stat(p, &st));
+		EXPECT_EQ(ENOENT, errno);
+	}
+	ASSERT_EQ(0, umount2(self->mnt, 0));
+	self->mounted = 0;
+	EXPECT_EQ(0, umount2(cf, 0));
+}
+
 TEST_HARNESS_MAIN
