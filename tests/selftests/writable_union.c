@@ -912,6 +912,73 @@ TEST_F(wu, cpup_preserves_mode_with_setid_bits)
 	expect_content(_metadata, self->top, "sg", "setid\n");
 }
 
+/* security.capability as setcap writes it: cap_net_raw+ep (revision 2). */
+static const unsigned int net_raw_cap[5] = { 0x02000001, 1u << 13, 0, 0, 0 };
+
+static int has_fcap(const char *dir, const char *rel)
+{
+	unsigned int v[5];
+	char p[PATH_MAX];
+
+	if (pathf(p, "%s/%s", dir, rel))
+		return -1;
+	if (getxattr(p, "security.capability", v, sizeof(v)) != sizeof(v))
+		return errno == ENODATA ? 0 : -1;
+	return !memcmp(v, net_raw_cap, sizeof(v));
+}
+
+/*
+ * File capabilities (a copied-up ping must still work): copy-up keeps
+ * security.capability; what removes them on a plain filesystem (chown,
+ * write(2), truncate) removes them from the copy, never from the lower
+ * file; chmod and utimes keep them.  Again after drop_caches and umount.
+ */
+TEST_F(wu, cpup_keeps_file_capabilities_until_the_vfs_drops_them)
+{
+	static const char *const f[] = { "chmod", "utimes", "open", "chown", "write", "truncate" };
+	char p[PATH_MAX];
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		ASSERT_EQ(0, put_file(self->base, f[i], "capable\n"));
+		at(_metadata, p, self->base, f[i]);
+		ASSERT_EQ(0, setxattr(p, "security.capability", net_raw_cap, sizeof(net_raw_cap), 0))
+			TH_LOG("setxattr %s: %s", p, strerror(errno));
+	}
+	mount_seed(_metadata, self);
+	chmod_at(_metadata, self->mnt, "chmod", 0755);
+	set_times(_metadata, self->mnt, "utimes", 1000000000, 0, 1000000000, 0);
+	at(_metadata, p, self->mnt, "open");
+	fd = open(p, O_WRONLY);
+	ASSERT_LE(0, fd);
+	close(fd);
+	chown_at(_metadata, self->mnt, "chown", USER_ID, GROUP_ID);
+	at(_metadata, p, self->mnt, "write");
+	fd = open(p, O_WRONLY | O_APPEND);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "x", 1));
+	close(fd);
+	at(_metadata, p, self->mnt, "truncate");
+	ASSERT_EQ(0, truncate(p, 3));
+	for (int pass = 0; pass < 3; pass++) {
+		if (pass == 1)
+			ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3"));
+		if (pass == 2) {
+			ASSERT_EQ(0, umount2(self->mnt, 0));
+			self->mounted = 0;
+			mount_seed(_metadata, self);
+		}
+		for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+			int kept = i < 3;
+
+			EXPECT_EQ(kept, has_fcap(self->mnt, f[i])) TH_LOG("%s through the union (pass %d)", f[i], pass);
+			EXPECT_EQ(kept, has_fcap(self->top, f[i])) TH_LOG("%s on the copy (pass %d)", f[i], pass);
+			EXPECT_EQ(1, has_fcap(self->base, f[i])) TH_LOG("%s on the lower branch", f[i]);
+		}
+	}
+}
+
 /* A hole of 8 MiB stays a hole in the copy. */
 TEST_F_TIMEOUT(wu, cpup_keeps_sparseness, 120)
 {
