@@ -52,12 +52,13 @@ static void au_dir_refresh(struct dentry *dir)
 }
 
 /*
- * Make the entry and its union inode (*@pinode, referenced), and give
- * @dentry its info; the caller instantiates it once si->rwsem is released
- * (an LSM hook there may use the union's xattr handler: aufs.h).
+ * Make the entry, its info (*@pdi_out) and its union inode (*@pinode), both
+ * referenced; the caller gives them to @dentry once si->rwsem is released
+ * (au_instantiate()).
  */
 static int __au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
-		    dev_t rdev, const char *target, struct inode **pinode)
+		    dev_t rdev, const char *target, struct au_dinfo **pdi_out,
+		    struct inode **pinode)
 {
 	struct super_block *sb = dir->i_sb;
 	struct au_sbinfo *si = AU_SB(sb);
@@ -87,7 +88,7 @@ static int __au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 		au_di_put(di);
 		goto out;
 	}
-	au_di_set(dentry, di);
+	*pdi_out = di;
 	*pinode = inode;
 	err = 0;
 out:
@@ -98,13 +99,16 @@ out:
 
 /*
  * A new name made by __au_new() or __au_link(), now that si->rwsem is
- * released: the dentry takes @inode (its reference), and a directory gets
- * its udba=notify watch.
+ * released (an LSM hook in d_instantiate() may use the union's xattr
+ * handler: the lock order in aufs.h): the dentry takes @di and @inode
+ * (their references) together, and a directory gets its udba=notify
+ * watch.  A remount meanwhile leaves @di stale: it is refreshed on its
+ * next use, as any other.
  */
-static void au_instantiate(struct dentry *dentry, struct inode *inode)
+static void au_instantiate(struct dentry *dentry, struct au_dinfo *di,
+			   struct inode *inode)
 {
-	struct au_dinfo *di;
-
+	au_di_set(dentry, di);
 	d_instantiate(dentry, inode);
 	if (!S_ISDIR(inode->i_mode))
 		return;
@@ -123,14 +127,15 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 		  dev_t rdev, const char *target)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct au_dinfo *di = NULL;
 	struct inode *inode = NULL;
 	int err;
 
 	down_read(&si->rwsem);
-	err = __au_new(dir, dentry, mode, rdev, target, &inode);
+	err = __au_new(dir, dentry, mode, rdev, target, &di, &inode);
 	up_read(&si->rwsem);
 	if (!err)
-		au_instantiate(dentry, inode);
+		au_instantiate(dentry, di, inode);
 	return err;
 }
 
@@ -158,8 +163,9 @@ int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
 	return au_new(dir, dentry, S_IFLNK | 0777, 0, target);
 }
 
-/* As __au_new(), for a new name of @old's inode. */
-static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
+/* As __au_new(), for a new name of @old's inode (referenced in *@pinode). */
+static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentry,
+		     struct au_dinfo **pdi_out, struct inode **pinode)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
 	struct au_dinfo *sdi = NULL, *pdi = NULL, *di;
@@ -191,9 +197,10 @@ static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentr
 	di = au_di_one(pdi->brs, h, t);
 	if (!di)
 		goto out;
-	au_di_set(dentry, di);
 	ihold(inode);
 	au_cpattr(inode, d_inode(h));
+	*pdi_out = di;
+	*pinode = inode;
 	err = 0;
 out:
 	au_di_put(sdi);
@@ -241,13 +248,15 @@ out:
 int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct au_dinfo *di = NULL;
+	struct inode *inode = NULL;
 	int err;
 
 	down_read(&si->rwsem);
-	err = __au_link(old, dir, dentry);
+	err = __au_link(old, dir, dentry, &di, &inode);
 	up_read(&si->rwsem);
 	if (!err)
-		au_instantiate(dentry, d_inode(old));
+		au_instantiate(dentry, di, inode);
 	return err;
 }
 
