@@ -221,18 +221,28 @@ static int allowed(int e)
 	return e == ENOENT || e == EEXIST || e == ENOTEMPTY || e == EXDEV || e == EBUSY;
 }
 
-static void bad(struct shared *s, int who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void bad(struct shared *s, int who, const char *fmt, ...)
+/* Note an unexpected result "<who>: <text>" in the first free of MAX_BAD slots. */
+static void vbad(unsigned long *total, char slot[MAX_BAD][256], const char *who,
+		 const char *fmt, va_list ap)
 {
-	unsigned long i = __atomic_fetch_add(&s->bad_total, 1, __ATOMIC_SEQ_CST);
-	va_list ap;
+	unsigned long i = __atomic_fetch_add(total, 1, __ATOMIC_SEQ_CST);
 	int n;
 
 	if (i >= MAX_BAD)
 		return;
-	n = snprintf(s->bad[i], sizeof(s->bad[i]), "process %d: ", who);
+	n = snprintf(slot[i], sizeof(slot[i]), "%s: ", who);
+	vsnprintf(slot[i] + n, sizeof(slot[i]) - n, fmt, ap);
+}
+
+static void bad(struct shared *s, int who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(struct shared *s, int who, const char *fmt, ...)
+{
+	char name[32];
+	va_list ap;
+
+	snprintf(name, sizeof(name), "process %d", who);
 	va_start(ap, fmt);
-	vsnprintf(s->bad[i] + n, sizeof(s->bad[i]) - n, fmt, ap);
+	vbad(&s->bad_total, s->bad, name, fmt, ap);
 	va_end(ap);
 }
 
@@ -908,15 +918,10 @@ static void load_bad(struct load *l, int who, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void load_bad(struct load *l, int who, const char *fmt, ...)
 {
-	unsigned long i = __atomic_fetch_add(&l->bad_total, 1, __ATOMIC_SEQ_CST);
 	va_list ap;
-	int n;
 
-	if (i >= MAX_BAD)
-		return;
-	n = snprintf(l->bad[i], sizeof(l->bad[i]), "%s: ", load_name[who]);
 	va_start(ap, fmt);
-	vsnprintf(l->bad[i] + n, sizeof(l->bad[i]) - n, fmt, ap);
+	vbad(&l->bad_total, l->bad, load_name[who], fmt, ap);
 	va_end(ap);
 }
 
