@@ -493,6 +493,8 @@ TEST_F(mo, idmapped_branch_is_refused)
 	char d[MOUNT_DATA_MAX], img[PATH_MAX], b[PATH_MAX], msg[1024];
 	int r, nsfd, fd, kfd;
 
+	if (access("/proc/self/ns/user", F_OK))
+		SKIP(return, "no user namespaces in this kernel");
 	ASSERT_EQ(0, make_dir(self->ext, self->dir, "ext"));
 	ASSERT_EQ(0, pathf(img, "%s/ext.img", self->dir));
 	r = mount_ext4(img, self->ext, "");
