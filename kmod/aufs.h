@@ -170,11 +170,14 @@ struct au_dinfo {
  * overlayfs does): /proc/PID/maps shows the union path and a mapping keeps
  * the union mount busy.  Its real dentry and mount are pinned here, on the
  * union inode, which the union dentry of the file's path keeps alive;
- * ->d_real (file_dentry()) finds them here.  Append-only, freed at evict.
+ * ->d_real (file_dentry()) finds them here; a remount's "in use" check
+ * sees the branch each is on (a metacopy's data is on another branch than
+ * its attributes).  Append-only, freed at evict.
  */
 struct au_hpin {
 	struct au_hpin *next;
 	struct path path;
+	unsigned int brid;		/* the branch it is on */
 };
 
 struct au_inode {
@@ -302,9 +305,9 @@ extern struct kmem_cache *au_inode_cachep;
 struct inode *au_alloc_inode(struct super_block *sb);
 void au_free_inode(struct inode *inode);
 void au_evict_inode(struct inode *inode);
-int au_pin_real(struct inode *inode, const struct path *h);
-void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
-void au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
+int au_pin_real(struct inode *inode, const struct path *h, unsigned int brid);
+unsigned int au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
+unsigned int au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p);
 int au_plink_find(struct au_sbinfo *si, struct au_dinfo *di, struct path *pl,
 		  unsigned int *bindex);
 void au_plink_set(struct inode *inode, struct path *pl);

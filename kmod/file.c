@@ -43,6 +43,7 @@ static struct file *au_h_open(struct file *file)
 	struct inode *h_inode;
 	struct file *h_file;
 	struct path h_path;
+	unsigned int i;
 
 	if (!di)
 		return ERR_PTR(-ESTALE);
@@ -56,9 +57,9 @@ static struct file *au_h_open(struct file *file)
 		au_di_put(di);
 		return ERR_PTR(-ESTALE);
 	}
-	au_data_path(dentry, di, &h_path);
+	i = au_data_path(dentry, di, &h_path);
 	h_inode = d_inode(h_path.dentry);
-	h_file = ERR_PTR(au_pin_real(d_inode(dentry), &h_path));
+	h_file = ERR_PTR(au_pin_real(d_inode(dentry), &h_path, di->brs->br[i].id));
 	if (!IS_ERR(h_file)) {
 		/* O_NOATIME is an optimization: only where it is allowed */
 		if (inode_owner_or_capable(mnt_user_ns(h_path.mnt), h_inode))

@@ -81,10 +81,10 @@ void au_evict_inode(struct inode *inode)
 }
 
 /*
- * Pin @h (the real file about to be opened for @inode): see struct
- * au_hpin.  Each real path once.
+ * Pin @h (the real file about to be opened for @inode, on the branch with
+ * id @brid): see struct au_hpin.  Each real path once.
  */
-int au_pin_real(struct inode *inode, const struct path *h)
+int au_pin_real(struct inode *inode, const struct path *h, unsigned int brid)
 {
 	struct au_inode *ai = AU_I(inode);
 	struct au_hpin *p, *n;
@@ -96,6 +96,7 @@ int au_pin_real(struct inode *inode, const struct path *h)
 	if (!n)
 		return -ENOMEM;
 	n->path = *h;
+	n->brid = brid;
 	spin_lock(&ai->pin_lock);
 	for (p = ai->pins; p; p = p->next)
 		if (path_equal(&p->path, h))
@@ -154,9 +155,9 @@ void au_plink_set(struct inode *inode, struct path *pl)
  * The entry whose attributes @dentry shows: its topmost, or, for a name of
  * a plinked file that is not linked up yet (its topmost entry is not
  * written in place), the pseudo-link.  Not referenced: @di, or the union
- * inode, holds it.
+ * inode, holds it.  Returns the index of its branch in @di->brs.
  */
-void au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
+unsigned int au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
 {
 	struct au_inode *ai = AU_I(d_inode(dentry));
 	struct dentry *pl = smp_load_acquire(&ai->plink.dentry);
@@ -170,22 +171,23 @@ void au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
 			    au_rs_write_in_place(di->brs->rs, i)) {
 				p->dentry = pl;
 				p->mnt = ai->plink.mnt;
-				return;
+				return i;
 			}
 	}
 	au_h_path(di, 0, p);
+	return di->lower[0].bindex;
 }
 
 /*
  * The entry whose data @dentry shows: a metacopy's data entry, else as
  * au_meta_path().
  */
-void au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
+unsigned int au_data_path(struct dentry *dentry, struct au_dinfo *di, struct path *p)
 {
-	if (au_di_metacopy(di))
-		au_h_path(di, di->nlower - 1, p);
-	else
-		au_meta_path(dentry, di, p);
+	if (!au_di_metacopy(di))
+		return au_meta_path(dentry, di, p);
+	au_h_path(di, di->nlower - 1, p);
+	return di->lower[di->nlower - 1].bindex;
 }
 
 /*

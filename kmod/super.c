@@ -336,11 +336,24 @@ static int au_show_options(struct seq_file *m, struct dentry *root)
 	return n < 0 ? n : 0;
 }
 
+/* Has @ai had a real file of branch @id opened (au_pin_real())? */
+static bool au_pinned_on(struct au_inode *ai, unsigned int id)
+{
+	struct au_hpin *p;
+
+	for (p = smp_load_acquire(&ai->pins); p; p = p->next)
+		if (p->brid == id)
+			return true;
+	return false;
+}
+
 /*
- * Is a union object in use with its topmost entry on branch @id: an open
- * file, a mapping, a cwd, a mount point (with @writers: open for writing)?
- * Unused dentries are let go first, so what is left is in use.  The root
- * does not count: a remount moves it to the new branches itself.
+ * Is a union object in use with an entry it shows on branch @id: its
+ * topmost (or the one before a copy-up), or the real file an open used
+ * (a metacopy's data): an open file, a mapping, a cwd, a mount point
+ * (with @writers: open for writing)?  Unused dentries are let go first, so
+ * what is left is in use.  The root does not count: a remount moves it to
+ * the new branches itself.
  */
 static bool au_br_busy(struct super_block *sb, unsigned int id, bool writers)
 {
@@ -356,7 +369,8 @@ static bool au_br_busy(struct super_block *sb, unsigned int id, bool writers)
 			continue;
 		spin_lock(&inode->i_lock);
 		if (!(inode->i_state & (I_NEW | I_FREEING | I_WILL_FREE)) &&
-		    (ai->brid == id || (ai->h_prev && ai->prev_brid == id)) &&
+		    (ai->brid == id || (ai->h_prev && ai->prev_brid == id) ||
+		     au_pinned_on(ai, id)) &&
 		    (!writers || atomic_read(&inode->i_writecount) > 0))
 			busy = true;
 		spin_unlock(&inode->i_lock);

@@ -508,6 +508,32 @@ TEST_F(mc, a_marker_set_or_removed_on_the_branch_shows_at_once)
 	}
 }
 
+/*
+ * The branch that holds the data of an open metacopy is in use: a remount
+ * cannot delete it (EBUSY) while the file is open, and can once it is
+ * closed.  (Mounted anew, so that the union inode knows only the metacopy
+ * as its topmost entry, not the lower file it was copied from.)
+ */
+TEST_F(mc, the_branch_of_an_open_metacopys_data_is_busy)
+{
+	char u[PATH_MAX], d[PATH_MAX + 8], buf[PAGE];
+	int fd;
+
+	ASSERT_EQ(0, pathf(u, "%s/big", self->mnt));
+	ASSERT_EQ(0, chmod(u, 0600));
+	EXPECT_METACOPY("big");
+	remount(_metadata, self, ",metacopy");
+	fd = open(u, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(PAGE, read(fd, buf, PAGE));
+	snprintf(d, sizeof(d), "del:%s", self->base);
+	EXPECT_EQ(-1, mount(NULL, self->mnt, NULL, MS_REMOUNT, d));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(PAGE, read(fd, buf, PAGE)) TH_LOG("the open file still reads its data");
+	close(fd);
+	EXPECT_EQ(0, mount(NULL, self->mnt, NULL, MS_REMOUNT, d)) TH_LOG("%s: %s", d, strerror(errno));
+}
+
 TEST_F(mc, a_metacopy_in_a_lower_layer_shows_the_data_below_it)
 {
 	char u[PATH_MAX], b[PATH_MAX], data[MOUNT_DATA_MAX], new_top[PATH_MAX];
