@@ -79,8 +79,11 @@ static inline struct au_brset *AU_CTX_BRS(void *ctx)
  *  2. si->rwsem: read-held by every change of the union and by opens,
  *     write-held by a remount only to check what is busy and to swap the
  *     branch set (its paths are resolved before, without it).
- *  3. au_inode->cpup_mtx (a copy-up; a parent's and a child's are taken
- *     one after the other, never nested); au_finfo->mtx (file.c).
+ *  3. au_inode->cpup_mtx: a copy-up of that inode (a parent's and a
+ *     child's are taken one after the other, never nested); also the
+ *     removal of a name of it (unlink, rmdir, the target a rename
+ *     replaces), so a copy-up comes first or finds the name unlinked.
+ *     au_finfo->mtx (file.c) is at the same level.
  *  4. A branch: its freeze protection (mnt_want_write), its directory's
  *     i_rwsem (I_MUTEX_PARENT, or lock_rename()), its inode's i_rwsem.
  *  5. Leaves: si->xino_mtx, a watch's mtx (notify.c), si->fsn_mtx, and

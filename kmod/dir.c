@@ -209,9 +209,18 @@ out:
 	return err;
 }
 
+/*
+ * Under the victim's cpup_mtx, as its copy-ups: one in progress (an open
+ * for write takes no lock an unlink takes) ends first and the removal sees
+ * its copy; one that starts later finds the dentry unlinked (dropped here,
+ * before the VFS would) and copies an orphan.  Else a copy could land in
+ * the parent's branch directory after the name was whited out there, or
+ * after an rmdir of the parent moved that directory away to empty it.
+ */
 static int __au_remove(struct inode *dir, struct dentry *dentry)
 {
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
+	struct au_inode *ai = AU_I(d_inode(dentry));
 	struct au_dinfo *di = NULL, *pdi = NULL;
 	struct au_ctx ctx;
 	int t, err;
@@ -222,6 +231,13 @@ static int __au_remove(struct inode *dir, struct dentry *dentry)
 	err = au_copy_up(dentry->d_parent, t, -1);
 	if (err)
 		return err;
+	/*
+	 * Current with this branch set now (si->rwsem keeps it): taking the
+	 * info again under cpup_mtx never refreshes it, which takes cpup_mtx.
+	 */
+	di = au_di_get_positive(dentry);
+	au_di_put(di);
+	mutex_lock(&ai->cpup_mtx);
 	di = au_di_get_positive(dentry);
 	pdi = au_di_get_positive(dentry->d_parent);
 	err = -ESTALE;
@@ -238,7 +254,9 @@ static int __au_remove(struct inode *dir, struct dentry *dentry)
 	 * (fstat; a change of a lower file copies it up as an orphan).
 	 */
 	au_gone(dentry, t);
+	d_drop(dentry);
 out:
+	mutex_unlock(&ai->cpup_mtx);
 	au_di_put(di);
 	au_di_put(pdi);
 	au_dir_refresh(dentry->d_parent);
@@ -306,6 +324,7 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 	struct dentry *sparent = odentry->d_parent, *dparent = ndentry->d_parent;
 	bool exchange = flags & RENAME_EXCHANGE;
 	bool dst_positive = d_really_is_positive(ndentry);
+	struct mutex *tmtx = NULL;
 	struct au_ctx ctx;
 	int t, err;
 
@@ -353,6 +372,16 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 	if (err)
 		return err;
 
+	/*
+	 * A target that goes waits for its copy-ups, as a removal does
+	 * (__au_remove()): one in progress would otherwise end by renaming its
+	 * copy over the file moved here.  Its info is current (taken above,
+	 * under si->rwsem), so none is refreshed under the mutex.
+	 */
+	if (dst_positive && !exchange) {
+		tmtx = &AU_I(d_inode(ndentry))->cpup_mtx;
+		mutex_lock(tmtx);
+	}
 	spdi = au_di_get_positive(sparent);
 	dpdi = au_di_get_positive(dparent);
 	sdi = au_di_get_positive(odentry);
@@ -371,12 +400,16 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 			   ndentry->d_name.len, flags, t, au_next_id(si));
 	if (err)
 		goto out;
-	if (dst_positive && !exchange)
+	if (dst_positive && !exchange) {
 		au_gone(ndentry, t);
+		d_drop(ndentry);	/* d_move() would: now, under tmtx */
+	}
 	au_di_keep_top(odentry);
 	if (exchange)
 		au_di_keep_top(ndentry);
 out:
+	if (tmtx)
+		mutex_unlock(tmtx);
 	au_di_put(spdi);
 	au_di_put(dpdi);
 	au_di_put(sdi);
