@@ -47,6 +47,13 @@
  *       while its branch is gone (ENOENT); a delete that succeeds while
  *       the file is open on that branch is a failure.
  *
+ *   copy_ups_under_memory_pressure_never_block
+ *       A process in a memory cgroup much smaller than what it touches
+ *       looks up and copies up thousands of files, so memory reclaim
+ *       evicts union inodes while the union allocates: with a lock the
+ *       eviction takes too (the inode number table's), that would wait
+ *       for itself.  Reported as a stall, as above.
+ *
  * Nothing may hang: each test has a harness timeout, and the parent gives
  * the workers their time plus HANG_GRACE seconds before it reports them.
  * The suite's kernel-clean check afterwards catches WARN/BUG/lockdep.
@@ -1124,6 +1131,95 @@ TEST_F_TIMEOUT(st, remounts_under_load_never_block, 240)
 		TH_LOG("UNEXPECTED: %s", l->bad[i]);
 	EXPECT_EQ(0, l->bad_total);
 	munmap(l, sizeof(*l));
+}
+
+/* ---- memory pressure ---- */
+
+#define PRESSURE_FILES	6000
+#define PRESSURE_CG	"/sys/fs/cgroup/aufs-test-pressure"
+#define PRESSURE_MAX	"10M"
+
+/* The memory cgroup PRESSURE_CG, limited to @max bytes: 0, or 1 (no cgroup2 memory controller). */
+static int pressure_cgroup(const char *max)
+{
+	char p[PATH_MAX];
+	struct statfs sf;
+
+	if (statfs("/sys/fs/cgroup", &sf) || sf.f_type != 0x63677270 /* CGROUP2 */) {
+		if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+			return 1;
+	}
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	if (mkdir(PRESSURE_CG, 0755) && errno != EEXIST)
+		return 1;
+	pathf(p, "%s/memory.max", PRESSURE_CG);
+	return write_file(p, max) ? 1 : 0;
+}
+
+TEST_F_TIMEOUT(st, copy_ups_under_memory_pressure_never_block, 400)
+{
+	volatile unsigned long *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+					    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char p[PATH_MAX], where[256];
+	unsigned long last = 0;
+	double seen, t;
+	int i, st_, stuck = 0;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, done);
+	/* empty files: nothing but inodes and dentries, which reclaim can take */
+	if (pressure_cgroup(PRESSURE_MAX))
+		SKIP(return, "no cgroup2 memory controller");
+	ASSERT_EQ(0, make_dir(p, self->lower, "many"));
+	for (i = 0; i < PRESSURE_FILES; i++) {
+		ASSERT_EQ(0, pathf(p, "%s/many/f%05d", self->lower, i));
+		ASSERT_EQ(0, write_file(p, ""));
+	}
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char q[PATH_MAX], me[32];
+		struct stat s;
+		int round;
+
+		snprintf(me, sizeof(me), "%d", getpid());
+		pathf(q, "%s/cgroup.procs", PRESSURE_CG);
+		if (write_file(q, me))
+			_exit(2);
+		/* every name looked up (inodes to reclaim), then copied up */
+		for (round = 0; round < 2; round++)
+			for (i = 0; i < PRESSURE_FILES; i++) {
+				pathf(q, "%s/many/f%05d", self->mnt, i);
+				if (round ? chmod(q, 0600 | (i & 044)) : stat(q, &s))
+					_exit(1);
+				done[0]++;
+			}
+		_exit(0);
+	}
+	seen = now();
+	for (;;) {
+		if (waitpid(pid, &st_, WNOHANG) == pid) {
+			EXPECT_TRUE(WIFEXITED(st_) && !WEXITSTATUS(st_)) TH_LOG("status %d", st_);
+			break;
+		}
+		t = now();
+		if (done[0] != last) {
+			last = done[0];
+			seen = t;
+		} else if (t - seen > STALL_SECONDS) {
+			proc_where(pid, where, sizeof(where));
+			TH_LOG("no progress for %.0f s after %lu operations: %s", t - seen, last, where);
+			stuck = 1;
+			self->wedged = 1;
+			break;
+		}
+		usleep(200000);
+	}
+	ASSERT_EQ(0, stuck) TH_LOG("a deadlock under memory pressure");
+	last = done[0];
+	TH_LOG("%lu lookups and copy-ups in a cgroup of %s", last, PRESSURE_MAX);
+	EXPECT_EQ(2 * PRESSURE_FILES, (int)last);
+	rmdir(PRESSURE_CG);
 }
 
 TEST_HARNESS_MAIN
