@@ -56,6 +56,7 @@ KLOG=$WORK/dmesg.log     # every kernel line seen, accumulated with dmesg -c
 PASS=0 FAIL=0 SKIP=0     # aggregated over programs and suite checks
 SUITE_N=0                # numbering of this suite's own TAP lines
 declare -a SUMMARY=()
+declare -a FAILED=()     # names of what failed, listed again at the end
 
 # BAD_RE, ALLOWED_TAINT, new_kernel_lines, taint, kernel_news
 . "$SCRIPTS/kernel-check.sh"
@@ -72,6 +73,7 @@ suite_fail() { # suite_fail NAME [COMMENT_LINE...]
     local name=$1; shift
     SUITE_N=$((SUITE_N + 1)); FAIL=$((FAIL + 1))
     echo "not ok $SUITE_N $name"
+    FAILED+=("$name")
     local l
     for l in "$@"; do echo "# $l"; done
 }
@@ -173,6 +175,10 @@ run_program() {
             suite_fail "$name exit status" "$name exited with status $rc"
         fi
         PASS=$((PASS + p)); FAIL=$((FAIL + f)); SKIP=$((SKIP + s))
+        local t
+        while read -r t; do
+            FAILED+=("$name: $t")
+        done < <(sed -nE 's/^(# )?not ok [0-9]+ (.*)$/\2/p' "$out")
         SUMMARY+=("$name: pass:$p fail:$f skip:$s exit:$rc ($((SECONDS - t0)) s)")
     else
         local why="exited with status $rc and printed no '# Totals:' line"
@@ -434,8 +440,17 @@ for s in "${SUMMARY[@]}"; do echo "# $s"; done
 echo "# suite checks: $SUITE_N"
 echo "# final taint: $(taint)"
 echo "# ----- aufs lines in dmesg -----"
-grep -i aufs "$KLOG" | sed 's/^/# /'
+# a line repeated back to back (a stress test's refusals) is shown once, counted
+grep -i aufs "$KLOG" | awk '
+    { k = $0; sub(/^\[ *[0-9.]+\] /, "", k) }
+    k == prev { n++; next }
+    { flush(); first = $0; prev = k; n = 1 }
+    END { flush() }
+    function flush() {
+        if (n) print "# " first (n > 1 ? "  [and " n - 1 " more times]" : "")
+    }'
 echo "# -------------------------------"
+for t in "${FAILED[@]}"; do echo "# failed: $t"; done
 
 line="$PASS passed, $FAIL failed"
 [ "$SKIP" = 0 ] || line+=", $SKIP skipped"
