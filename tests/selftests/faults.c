@@ -79,50 +79,6 @@ FIXTURE(flt) {
 
 /* ---- commands ---- */
 
-/*
- * Run a shell command; its output (stdout+stderr, at most outsz-1 bytes,
- * trailing newline dropped) goes to out when out is not NULL.  Returns the
- * exit status, or -1.
- */
-static int sh(char *out, size_t outsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int sh(char *out, size_t outsz, const char *fmt, ...)
-{
-	char cmd[4096], buf[4096];
-	size_t got = 0;
-	va_list ap;
-	FILE *f;
-	int st, n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(cmd, sizeof(cmd) - 8, fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(cmd) - 8)
-		return -1;
-	strcat(cmd, " 2>&1");
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	if (out && outsz)
-		out[0] = '\0';
-	while (fgets(buf, sizeof(buf), f)) {
-		size_t l = strlen(buf);
-
-		if (out && got + 1 < outsz) {
-			size_t c = l < outsz - 1 - got ? l : outsz - 1 - got;
-
-			memcpy(out + got, buf, c);
-			got += c;
-			out[got] = '\0';
-		}
-	}
-	st = pclose(f);
-	if (out && got && out[got - 1] == '\n')
-		out[got - 1] = '\0';
-	if (st < 0 || !WIFEXITED(st))
-		return -1;
-	return WEXITSTATUS(st);
-}
-
 /* Run a command that must succeed; on failure log it with its output. */
 #define SH_OK(...) do {							\
 	char _o[4096];							\
@@ -148,19 +104,6 @@ static int evict(const char *dev, long long off, long long len)
 	r = posix_fadvise(fd, off, len, POSIX_FADV_DONTNEED);
 	close(fd);
 	return r ? -1 : 0;
-}
-
-static int drop_caches(const char *what)
-{
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	sync();
-	r = write(fd, what, strlen(what)) == (ssize_t)strlen(what) ? 0 : -1;
-	close(fd);
-	return r;
 }
 
 /* ---- the dm device ---- */

@@ -88,12 +88,6 @@ static int mc_umount(FIXTURE_DATA(mc) *self)
 	return 0;
 }
 
-static void drop_caches(void)
-{
-	sync();
-	write_file("/proc/sys/vm/drop_caches", "3");
-}
-
 FIXTURE_SETUP(mc)
 {
 	umask(0);
@@ -188,7 +182,7 @@ TEST_F(mc, chmod_copies_only_the_attributes)
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
 	ASSERT_EQ(0, stat(b, &st));
 	EXPECT_EQ(S_IFREG | 0644, st.st_mode) TH_LOG("the lower file changed");
-	drop_caches();
+	drop_caches("3");
 	EXPECT_METACOPY("big");
 	remount(_metadata, self, ",metacopy");
 	EXPECT_METACOPY("big");
@@ -275,7 +269,7 @@ TEST_F(mc, open_for_write_copies_the_data_and_keeps_the_attributes)
 	ASSERT_TRUE(want && got);
 	fill(want, BIG, 1);
 	memcpy(want + (1 << 20), "XXXXX", 5);
-	drop_caches();
+	drop_caches("3");
 	ASSERT_EQ(BIG, read_file(u, got, BIG + 1));
 	EXPECT_EQ(0, memcmp(want, got, BIG));
 	remount(_metadata, self, ",metacopy");
@@ -321,7 +315,7 @@ TEST_F(mc, rename_and_link_take_the_data_along)
 	EXPECT_EQ(ENOENT, errno);
 	ASSERT_EQ(0, pathf(w, "%s/.wh.big", self->top));
 	EXPECT_EQ(0, lstat(w, &st)) TH_LOG("no whiteout of the old name");
-	drop_caches();
+	drop_caches("3");
 	EXPECT_TRUE(same_data(n, b));
 	ASSERT_EQ(0, stat(n, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
@@ -476,7 +470,7 @@ TEST_F(mc, a_forged_marker_in_a_layer_shows_nothing_below_it)
 	ASSERT_EQ(0, pathf(u, "%s/secret", self->mnt));
 	expect_refused(_metadata, u, EPERM, "aufs: secret: refusing a metacopy");
 	/* and the same after the caches are dropped */
-	drop_caches();
+	drop_caches("3");
 	expect_refused(_metadata, u, EPERM, "aufs: secret: refusing a metacopy");
 	EXPECT_TRUE(has_marker(m));
 }
@@ -589,7 +583,7 @@ TEST_F(mc, hard_links_and_protected_files_are_copied_whole)
 		SKIP(return, "no chattr +a on the branch filesystem: %s", strerror(errno));
 	}
 	close(fd);
-	drop_caches();
+	drop_caches("3");
 	ASSERT_EQ(0, pathf(u, "%s/small", self->mnt));
 	/* chmod is refused on an append-only file; touch is not. */
 	ASSERT_EQ(0, utimensat(AT_FDCWD, u, NULL, 0));

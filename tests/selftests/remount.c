@@ -144,22 +144,6 @@ static const char *si_file(const char *mnt, const char *name)
 	return b;
 }
 
-static const char *content(const char *dir, const char *rel)
-{
-	static char buf[2][256];
-	static int k;
-	char p[PATH_MAX], *b = buf[k++ & 1];
-	ssize_t n;
-
-	b[0] = 0;
-	if (pathf(p, "%s/%s", dir, rel))
-		return b;
-	n = read_file(p, b, sizeof(buf[0]) - 1);
-	b[n < 0 ? 0 : n] = 0;
-	return b;
-}
-
-
 /* ================================================================== */
 
 /* Each kind of change, one at a time, with its effect on /sys and the union. */

@@ -139,15 +139,6 @@ static void populate(struct __test_metadata *_metadata, FIXTURE_DATA(st) *self)
 	}
 }
 
-/* Branches are tmpfs mounts, or plain directories when $AUFS_TEST_DIR is
- * on another filesystem (the suite's ext4/xfs re-runs). */
-static int on_tmpfs(void)
-{
-	struct statfs sf;
-
-	return statfs(test_root(), &sf) || sf.f_type == 0x01021994 /* TMPFS_MAGIC */;
-}
-
 FIXTURE_SETUP(st)
 {
 	umask(0);
@@ -156,7 +147,7 @@ FIXTURE_SETUP(st)
 	ASSERT_EQ(0, make_dir(self->upper, self->dir, "upper"));
 	ASSERT_EQ(0, make_dir(self->lower, self->dir, "lower"));
 	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
-	if (on_tmpfs()) {
+	if (branches_on_tmpfs()) {
 		ASSERT_EQ(0, mount("aufs-st", self->upper, "tmpfs", 0, "size=128m,mode=0755"));
 		self->br_mounted[0] = 1;
 		ASSERT_EQ(0, mount("aufs-st", self->lower, "tmpfs", 0, "size=64m,mode=0755"));
@@ -798,19 +789,6 @@ static int check_upper(const char *top, const char *rel)
 	return problems;
 }
 
-static int drop_caches(const char *what)
-{
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int r;
-
-	if (fd < 0)
-		return -1;
-	sync();
-	r = write(fd, what, strlen(what)) == (ssize_t)strlen(what) ? 0 : -1;
-	close(fd);
-	return r;
-}
-
 TEST_F_TIMEOUT(st, mixed_namespace_workload, 400)
 {
 	struct shared *s = sh_map();
@@ -1225,7 +1203,7 @@ TEST_F_TIMEOUT(st, copy_ups_under_memory_pressure_never_block, 600)
 	pid_t pid;
 
 	ASSERT_NE(MAP_FAILED, done);
-	if (!on_tmpfs())
+	if (!branches_on_tmpfs())
 		SKIP(return, "tmpfs branches only: another filesystem's metadata is charged too");
 	if (kernel_has_kasan())
 		SKIP(return, "KASAN: freed objects wait in its quarantine, charged to the cgroup");

@@ -48,19 +48,10 @@ FIXTURE_VARIANT_ADD(ud, notify) { .udba = "notify", .exact = 1 };
 FIXTURE_VARIANT_ADD(ud, none) { .udba = "none", .exact = 0 };
 
 /* Twice: a recently used dentry survives one pass of the LRU. */
-static void drop_caches(void)
-{
-	int i, fd;
-
-	for (i = 0; i < 2; i++) {
-		fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-		if (fd >= 0) {
-			if (write(fd, "2\n", 2) < 0)
-				perror("drop_caches");
-			close(fd);
-		}
-	}
-}
+/*
+ * The tests drop the dentry and inode caches with drop_caches("2") twice:
+ * the second pass frees what the dentries of the first still held.
+ */
 
 FIXTURE_SETUP(ud)
 {
@@ -163,7 +154,8 @@ static const char *view(FIXTURE_DATA(ud) *self, const char *rel)
 	} else {								\
 		ASSERT_TRUE(!strcmp(v_, want) || !strcmp(v_, old))		\
 			TH_LOG("%s: %s shows '%s'", variant->udba, rel, v_);	\
-		drop_caches();							\
+		drop_caches("2");						\
+		drop_caches("2");						\
 		ASSERT_STREQ(want, SHOW(rel)) TH_LOG("after drop_caches");	\
 	}									\
 } while (0)
@@ -322,7 +314,8 @@ TEST_F(ud, writes_after_direct_changes)
 		ASSERT_LT(0, read_file(p, buf, sizeof(buf) - 1));
 		ASSERT_STREQ("via union\n", buf);
 	}
-	drop_caches();
+	drop_caches("2");
+	drop_caches("2");
 	ASSERT_STREQ("via union\n", view(self, "f"));
 	ASSERT_EQ(0, pathf(p, "%s/f", self->low));
 	{
@@ -450,7 +443,8 @@ TEST_F_TIMEOUT(ud, direct_changes_race_with_union_users, 120)
 	ASSERT_TRUE(WIFEXITED(sc) && WIFEXITED(su));
 	ASSERT_EQ(0, WEXITSTATUS(su)) TH_LOG("the union gave unexpected errors or data");
 	/* and afterwards the union is consistent with the branches again */
-	drop_caches();
+	drop_caches("2");
+	drop_caches("2");
 	ASSERT_EQ(NULL, strstr(names_in(self->mnt, "."), ".wh."));
 }
 
@@ -586,7 +580,8 @@ TEST(notify_marks_are_released)
 	ASSERT_EQ(0, pathf(p, "%s/d0", mnt));
 	fd = open(p, O_RDONLY | O_DIRECTORY);
 	ASSERT_LE(0, fd);
-	drop_caches();
+	drop_caches("2");
+	drop_caches("2");
 	ASSERT_EQ(base + 4, marks()) TH_LOG("evicted directories keep marks");
 	/* branch deletion: the marks on it go with the refresh */
 	ASSERT_EQ(0, pathf(d, "del:%s", low));
