@@ -12,7 +12,7 @@
 #    the debug tree): kmod/aufs.ko of the normal build is not touched.
 # 3. build/debug/root/: the repository seen through symlinks, except kmod/,
 #    which is build/debug/kmod/; the unchanged guest suite runs on it, so it
-#    (and zz_rmmod) load the debug aufs.ko.
+#    (and rmmod) load the debug aufs.ko.
 # 4. scripts/vm-run.sh --kernel <debug bzImage> runs tests/vm/guest-suite.sh.
 #
 # Output: the suite's, also kept in build/debug/suite.log (guest console in

@@ -10,7 +10,7 @@
  * JSON: an array of {"mountpoint","source","si","xino_path","branches":
  * [{"index","id","path","perm","attrs":[...],"writable"}]}, perm without
  * attributes.  Not an aufs mount: exit 1 and "aubr: <path>: not an aufs
- * mount" on stderr.  (Exit 2 without the module: see zz_rmmod.c.)
+ * mount" on stderr.  (Exit 2 without the module: see rmmod.c.)
  *
  * Expected values come from the mount options given here and from
  * /sys/fs/aufs (brid<N>, xi_path).  The tool path: $AUBR, else

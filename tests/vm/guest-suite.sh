@@ -4,9 +4,11 @@
 #   tests/vm/guest-suite.sh <repo-root>
 #
 # Expects $REPO/kmod/aufs.ko, the selftest binaries in $REPO/build/selftests/
-# (run in C-locale name order, so zz_rmmod runs last) and the tool at
-# $REPO/target/release/aubr.  Also runs executable tests/vm/t_*.sh scripts
-# (kselftest-style TAP with a "# Totals:" line), if any, before the binaries.
+# (run in C-locale name order, except the ones named in AUFS_LAST_PROGS,
+# default "rmmod", which run last, in that order: rmmod unloads aufs) and
+# the tool at $REPO/target/release/aubr.  Also runs executable
+# tests/vm/t_*.sh scripts (kselftest-style TAP with a "# Totals:" line), if
+# any, before the binaries.
 #
 # Output: each program's TAP stream as it prints it, this suite's own checks
 # as "ok N ..."/"not ok N ..." lines (insmod, one "kernel-clean after X" per
@@ -19,8 +21,9 @@
 # still running AUFS_STUCK_GRACE (60) s after that is "stuck in the kernel"
 # and ends the suite.
 #
-# Branch filesystems: before the zz_* programs, the programs matching
-# AUFS_BRANCHFS_PROGS (default: t_difftest.sh writable_union metacopy hardening* stress)
+# Branch filesystems: before the last programs (AUFS_LAST_PROGS), the
+# programs matching AUFS_BRANCHFS_PROGS (default: t_difftest.sh copy_up*
+# whiteout namespace file_io xattr_acl hardlink metacopy stress*)
 # run again for each filesystem in AUFS_BRANCHFS_TYPES (default: ext4 xfs),
 # as "<name>@<fs>", with AUFS_TEST_DIR on that filesystem (a loop device
 # over an image in the guest's /tmp; ext4 with user_xattr, acl and project
@@ -194,7 +197,7 @@ run_program() {
 
 # ---- Branch filesystems: re-runs with AUFS_TEST_DIR on ext4 and xfs ----
 BRANCHFS_TYPES=${AUFS_BRANCHFS_TYPES-ext4 xfs}
-BRANCHFS_PROGS=${AUFS_BRANCHFS_PROGS-t_difftest.sh writable_union metacopy hardening* stress}
+BRANCHFS_PROGS=${AUFS_BRANCHFS_PROGS-t_difftest.sh copy_up* whiteout namespace file_io xattr_acl hardlink metacopy stress*}
 BRANCHFS_IMG_SIZE=1G     # sparse, in the guest's /tmp
 SUITE_BUDGET=${AUFS_SUITE_BUDGET:-2400}
 PRELOAD=                 # tests/vm/branchfs_preload.c, built once (for the difftest)
@@ -349,13 +352,27 @@ else
     suite_fail "tmpfs at $TESTDIR"
 fi
 
-# Programs in a fixed order: scripts first, then binaries by name (C locale).
-declare -a PROGS=()
+# Programs in a fixed order: scripts first, then binaries by name (C
+# locale), then the binaries of LAST_PROGS in the order given there (the
+# branch-filesystem re-runs come just before them).
+LAST_PROGS=${AUFS_LAST_PROGS-rmmod}
+declare -a PROGS=() LAST=()
+read -ra LAST <<<"$LAST_PROGS"
+is_last() {              # is_last NAME: NAME is one of LAST_PROGS
+    local l
+    for l in "${LAST[@]}"; do
+        [ "$1" = "$l" ] && return 0
+    done
+    return 1
+}
 for f in "$SCRIPTS"/t_*.sh; do
     [ -f "$f" ] && [ -x "$f" ] && PROGS+=("$f")
 done
 for f in "$SELFTESTS"/*; do
-    [ -f "$f" ] && [ -x "$f" ] && PROGS+=("$f")
+    [ -f "$f" ] && [ -x "$f" ] && ! is_last "$(basename "$f")" && PROGS+=("$f")
+done
+for f in "${LAST[@]}"; do
+    [ -f "$SELFTESTS/$f" ] && [ -x "$SELFTESTS/$f" ] && PROGS+=("$SELFTESTS/$f")
 done
 
 insmod_ok=0
@@ -380,8 +397,9 @@ elif [ "$insmod_ok" = 0 ]; then
 else
     stuck=0 branchfs_done=0
     for f in "${PROGS[@]}"; do
-        # The branch-filesystem re-runs come before zz_* (zz_rmmod unloads aufs).
-        if [ "$branchfs_done" = 0 ] && [[ $(basename "$f") == zz_* ]]; then
+        # The branch-filesystem re-runs come before the last programs
+        # (LAST_PROGS: rmmod unloads aufs).
+        if [ "$branchfs_done" = 0 ] && is_last "$(basename "$f")"; then
             branchfs_done=1
             [ "$stuck" = 1 ] || run_branchfs || stuck=1
         fi
@@ -394,7 +412,7 @@ else
     [ "$branchfs_done" = 1 ] || [ "$stuck" = 1 ] || run_branchfs || stuck=1
 fi
 
-# If the module is still loaded (zz_rmmod normally unloads it), unload it so
+# If the module is still loaded (rmmod normally unloads it), unload it so
 # that its exit path is checked too.
 if grep -qw aufs /proc/filesystems && [ "$insmod_ok" = 1 ] && [ "${stuck:-0}" = 0 ]; then
     cleanup_mounts "suite"

@@ -297,7 +297,7 @@ impl Env {
                     .collect();
                 // noplink: the reference model of lower hard links is
                 // aufs's without pseudo-links (copy-up breaks the link);
-                // pseudo-links have their own tests (selftests/hardening.c).
+                // pseudo-links have their own tests (selftests/hardlink.c).
                 self.mount_data = format!("br={},noplink", br.join(":"));
                 sys::mount("none", &self.union.root, "aufs", 0, &self.mount_data).map_err(|e| {
                     format!(
