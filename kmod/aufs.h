@@ -281,6 +281,24 @@ static inline struct au_ctx au_ctx(struct au_sbinfo *si, struct au_brset *brs)
 	return (struct au_ctx){ .si = si, .brs = brs, .cred = si->cred };
 }
 
+/*
+ * Mount and remount context for au_c_br_resolve() & co (branch.c): the
+ * resolved branch paths, by position.  A remount starts with the current branches
+ * at their positions; the core then inserts, forgets and removes.  A br=
+ * remount resolves the whole new list before the old branches go, so
+ * there is room for twice the most branches a table may have; the core
+ * judges the table that results.
+ */
+#define AU_MCTX_MAX	(2 * AU_BRANCH_MAX)
+
+struct au_mctx {
+	unsigned int n;
+	struct path paths[AU_MCTX_MAX];
+	char *abs[AU_MCTX_MAX];	/* d_path() buffers */
+	struct path target;	/* the directory mounted on, if known */
+};
+
+
 /* module.c */
 extern struct file_system_type au_fs_type;
 extern struct dentry *au_debugfs;
@@ -322,6 +340,24 @@ void au_cpattr(struct inode *inode, struct inode *h_inode);
 int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino);
 void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino);
 void au_gone(struct dentry *dentry, unsigned int t);
+
+/* branch.c: au_c_* (aufs_abi.h), and the shim's own calls on branch entries */
+struct kstatfs;
+struct fileattr;
+struct au_mctx *au_mctx_alloc(void);
+void au_mctx_free(struct au_mctx *m);
+int au_h_setattr(struct dentry *h, struct iattr *ia);
+int au_h_statfs(const struct path *h_path, struct kstatfs *buf);
+int au_h_getattr(const struct path *h_path, struct kstat *stat, u32 request_mask,
+		 unsigned int flags);
+char *au_h_get_link(struct dentry *h);
+int au_h_fileattr_get(struct dentry *h, struct fileattr *fa);
+int au_h_fileattr_set(struct dentry *h, struct fileattr *fa);
+ssize_t au_h_listxattr(struct dentry *h, char *list, size_t size);
+ssize_t au_h_getxattr(struct dentry *h, const char *name, void *value, size_t size);
+int au_h_setxattr(struct dentry *h, const char *name, const void *value,
+		  size_t size, int flags);
+int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int datasync);
 
 /* copy_up.c */
 int au_di_find(struct au_dinfo *di, unsigned int t);

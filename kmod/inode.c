@@ -504,7 +504,7 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 	if (!di)
 		return -ESTALE;
 	au_meta_path(dentry, di, &h_path);
-	err = vfs_getattr(&h_path, stat, request_mask, flags);
+	err = au_h_getattr(&h_path, stat, request_mask, flags);
 	if (!err)
 		au_cpattr(inode, d_inode(h_path.dentry));
 	if (!err && au_di_metacopy(di)) {
@@ -512,7 +512,7 @@ static int au_getattr(struct user_namespace *mnt_userns, const struct path *path
 		struct kstat ds;
 
 		au_data_path(dentry, di, &h_path);
-		err = vfs_getattr(&h_path, &ds, STATX_SIZE | STATX_BLOCKS, flags);
+		err = au_h_getattr(&h_path, &ds, STATX_SIZE | STATX_BLOCKS, flags);
 		stat->size = ds.size;
 		stat->blocks = ds.blocks;
 	}
@@ -585,9 +585,7 @@ static int __au_setattr(struct dentry *dentry, struct iattr *ia)
 	/* notify_change() does not take the kill bits together with a mode. */
 	if (h_ia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
 		h_ia.ia_valid &= ~ATTR_MODE;
-	inode_lock(d_inode(h_path.dentry));
-	err = notify_change(&init_user_ns, h_path.dentry, &h_ia, NULL);
-	inode_unlock(d_inode(h_path.dentry));
+	err = au_h_setattr(h_path.dentry, &h_ia);
 	au_change_end(dentry, di, &h_path);
 	return err;
 }
@@ -625,9 +623,7 @@ static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 			       struct delayed_call *done)
 {
-	DEFINE_DELAYED_CALL(h_done);
 	struct au_dinfo *di;
-	const char *h_link;
 	char *link;
 
 	if (!dentry)
@@ -635,12 +631,8 @@ static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 	di = au_di_get_positive(dentry);
 	if (!di)
 		return ERR_PTR(-ESTALE);
-	h_link = vfs_get_link(di->lower[0].dentry, &h_done);
-	link = IS_ERR(h_link) ? ERR_CAST(h_link) : kstrdup(h_link, GFP_KERNEL);
-	do_delayed_call(&h_done);
+	link = au_h_get_link(di->lower[0].dentry);
 	au_di_put(di);
-	if (!link)
-		return ERR_PTR(-ENOMEM);
 	if (!IS_ERR(link))
 		set_delayed_call(done, kfree_link, link);
 	return link;
@@ -657,7 +649,7 @@ static int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	if (!di)
 		return -ESTALE;
 	au_meta_path(dentry, di, &p);
-	err = vfs_fileattr_get(p.dentry, fa);
+	err = au_h_fileattr_get(p.dentry, fa);
 	au_di_put(di);
 	return err;
 }
@@ -672,7 +664,7 @@ static int __au_fileattr_set(struct dentry *dentry, struct fileattr *fa)
 	err = au_change_begin(dentry, -1, false, &di, &h_path);
 	if (err)
 		return err;
-	err = vfs_fileattr_set(&init_user_ns, h_path.dentry, fa);
+	err = au_h_fileattr_set(h_path.dentry, fa);
 	au_change_end(dentry, di, &h_path);
 	return err;
 }
@@ -723,7 +715,7 @@ static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 	if (!di)
 		return -ESTALE;
 	au_meta_path(dentry, di, &p);
-	ret = vfs_listxattr(p.dentry, list, size);
+	ret = au_h_listxattr(p.dentry, list, size);
 	au_di_put(di);
 	if (ret <= 0 || !size)
 		return ret;	/* a size asked for may count a hidden name */
@@ -794,7 +786,7 @@ static int au_xattr_get(const struct xattr_handler *handler,
 		struct path p;
 
 		au_meta_path(d, di, &p);
-		err = vfs_getxattr(&init_user_ns, p.dentry, name, buffer, size);
+		err = au_h_getxattr(p.dentry, name, buffer, size);
 	}
 	au_di_put(di);
 	if (!dentry)
@@ -812,10 +804,7 @@ static int __au_xattr_set(struct dentry *dentry, const char *name,
 	err = au_change_begin(dentry, -1, true, &di, &h_path);
 	if (err)
 		return err;
-	if (value)
-		err = vfs_setxattr(&init_user_ns, h_path.dentry, name, value, size, flags);
-	else
-		err = vfs_removexattr(&init_user_ns, h_path.dentry, name);
+	err = au_h_setxattr(h_path.dentry, name, value, size, flags);
 	au_change_end(dentry, di, &h_path);
 	return err;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * aufs: lookup and dentry operations, and the branch primitives the core's
- * lookup is built on (au_c_lookup, au_c_stat, au_c_dget, au_c_dput).
+ * aufs: lookup and dentry operations (the branch primitives the core's
+ * lookup is built on are in branch.c).
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -492,72 +492,6 @@ struct au_dinfo *au_di_get_positive(struct dentry *dentry)
 		di = NULL;
 	}
 	return di;
-}
-
-/* ---- branch primitives for the core ---- */
-
-/*
- * Branch lookups are the union's own work (as overlayfs's), made with its
- * credentials: who may search a union directory is decided once, by
- * au_permission(), on every branch or (dirperm1) on the topmost one.
- */
-int au_c_lookup(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
-		void **out)
-{
-	const struct cred *old = override_creds(((struct au_ctx *)ctx)->cred);
-	struct dentry *d;
-
-	d = lookup_one_len_unlocked(name, dir, len);
-	revert_creds(old);
-	if (IS_ERR(d))
-		return PTR_ERR(d);
-	*out = d;
-	return 0;
-}
-
-void *au_c_dget(void *dentry)
-{
-	return dget(dentry);
-}
-
-void au_c_dput(void *dentry)
-{
-	dput(dentry);
-}
-
-int au_c_stat(void *ctx, u32 bindex, void *dentry, struct au_stat *st)
-{
-	struct dentry *d = dentry;
-	struct inode *inode = d_inode(d);
-
-	memset(st, 0, sizeof(*st));
-	if (!inode || d_unhashed(d))
-		return 0;
-	st->positive = 1;
-	st->mode = inode->i_mode;
-	st->nlink = inode->i_nlink;
-	st->ino = inode->i_ino;
-	st->size = i_size_read(inode);
-	st->rdev = new_encode_dev(inode->i_rdev);
-	st->dev = new_encode_dev(inode->i_sb->s_dev);
-	st->generation = inode->i_generation;
-	st->prot = IS_APPEND(inode) || IS_IMMUTABLE(inode);
-	return 0;
-}
-
-int au_c_metacopy(void *ctx, u32 bindex, void *dentry)
-{
-	struct dentry *d = dentry;
-	struct inode *inode = d_inode(d);
-	ssize_t r;
-
-	if (!inode || !S_ISREG(inode->i_mode) || !(inode->i_opflags & IOP_XATTR))
-		return 0;
-	/* The union's own marker: no permission of the caller's applies. */
-	r = __vfs_getxattr(d, inode, AU_XATTR_METACOPY, NULL, 0);
-	if (r >= 0)
-		return 1;
-	return r == -ENODATA || r == -EOPNOTSUPP ? 0 : r;
 }
 
 /* ---- lookup ---- */

@@ -12,55 +12,6 @@
 #include <linux/slab.h>
 #include "aufs.h"
 
-/* ---- au_c_iterate: one branch directory, entry by entry, to the core ---- */
-
-struct au_rdctx {
-	struct dir_context ctx;
-	void *cookie;
-	int err;
-	unsigned int count;
-};
-
-static bool au_fill(struct dir_context *ctx, const char *name, int len,
-		    loff_t pos, u64 ino, unsigned int d_type)
-{
-	struct au_rdctx *rd = container_of(ctx, struct au_rdctx, ctx);
-
-	rd->count++;
-	rd->err = au_rs_dir_add(rd->cookie, name, len, d_type, ino);
-	return rd->err == 0;
-}
-
-int au_c_iterate(void *ctx, u32 bindex, void *dir, void *cookie)
-{
-	struct au_brset *brs = AU_CTX_BRS(ctx);
-	struct au_rdctx rd = { .ctx.actor = au_fill, .cookie = cookie };
-	struct path path;
-	struct file *h_file;
-	int err;
-
-	if (bindex >= brs->nbr)
-		return -EINVAL;
-	path.mnt = brs->br[bindex].path.mnt;
-	path.dentry = dir;
-	/*
-	 * Like lookups, reading a branch directory is the union's own work:
-	 * its credentials, and no fanotify listener waited for (aufs.h).
-	 */
-	h_file = dentry_open(&path, O_RDONLY | O_DIRECTORY | FMODE_NONOTIFY,
-			     ((struct au_ctx *)ctx)->cred);
-	if (IS_ERR(h_file))
-		return PTR_ERR(h_file);
-	do {
-		rd.count = 0;
-		err = iterate_dir(h_file, &rd.ctx);
-		if (!err)
-			err = rd.err;
-	} while (!err && rd.count);
-	fput(h_file);
-	return err;
-}
-
 /* ---- the merged listing, cached on the union directory inode ---- */
 
 /*
@@ -274,7 +225,6 @@ static int au_dir_fsync(struct file *file, loff_t start, loff_t end, int datasyn
 {
 	struct dentry *dentry = file->f_path.dentry;
 	struct au_dinfo *di = au_di_get_positive(dentry);
-	struct file *h_file;
 	struct path h_path;
 	int err = 0;
 
@@ -282,13 +232,7 @@ static int au_dir_fsync(struct file *file, loff_t start, loff_t end, int datasyn
 		return -ESTALE;
 	if (au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
 		au_h_path(di, 0, &h_path);
-		h_file = dentry_open(&h_path, O_RDONLY | O_DIRECTORY | FMODE_NONOTIFY,
-				     current_cred());
-		err = PTR_ERR_OR_ZERO(h_file);
-		if (!err) {
-			err = vfs_fsync_range(h_file, start, end, datasync);
-			fput(h_file);
-		}
+		err = au_h_fsync_dir(&h_path, start, end, datasync);
 	}
 	au_di_put(di);
 	return err;

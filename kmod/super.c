@@ -23,66 +23,6 @@
 static unsigned long au_si_mask;
 
 /*
- * Mount and remount context for au_c_br_resolve() & co: the resolved
- * branch paths, by position.  A remount starts with the current branches
- * at their positions; the core then inserts, forgets and removes.  A br=
- * remount resolves the whole new list before the old branches go, so
- * there is room for twice the most branches a table may have; the core
- * judges the table that results.
- */
-#define AU_MCTX_MAX	(2 * AU_BRANCH_MAX)
-
-struct au_mctx {
-	unsigned int n;
-	struct path paths[AU_MCTX_MAX];
-	char *abs[AU_MCTX_MAX];	/* d_path() buffers */
-	struct path target;	/* the directory mounted on, if known */
-};
-
-static struct au_mctx *au_mctx_alloc(void)
-{
-	return kvzalloc(sizeof(struct au_mctx), GFP_KERNEL);
-}
-
-static void au_mctx_free(struct au_mctx *m)
-{
-	unsigned int i;
-
-	if (!m)
-		return;
-	for (i = 0; i < m->n; i++) {
-		path_put(&m->paths[i]);
-		kfree(m->abs[i]);
-	}
-	path_put(&m->target);
-	kvfree(m);
-}
-
-/* Drop position @idx; those after it move up. */
-static void au_mctx_drop(struct au_mctx *m, unsigned int idx)
-{
-	if (idx >= m->n)
-		return;
-	path_put(&m->paths[idx]);
-	kfree(m->abs[idx]);
-	memmove(&m->paths[idx], &m->paths[idx + 1], (m->n - idx - 1) * sizeof(m->paths[0]));
-	memmove(&m->abs[idx], &m->abs[idx + 1], (m->n - idx - 1) * sizeof(m->abs[0]));
-	m->n--;
-	m->paths[m->n] = (struct path){};
-	m->abs[m->n] = NULL;
-}
-
-void au_c_br_forget(void *mctx, u32 idx)
-{
-	au_mctx_drop(mctx, idx);
-}
-
-void au_c_br_removed(void *mctx, u32 idx)
-{
-	au_mctx_drop(mctx, idx);
-}
-
-/*
  * The directory being mounted on, when we are called from mount(2).  The
  * VFS tells a filesystem its mount point only after attaching it, too late
  * to refuse a branch the mount would cover.  On the classic mount(2) path
@@ -106,87 +46,6 @@ static void au_mount_target(struct path *target)
 			target->mnt = NULL, target->dentry = NULL;
 		kfree(name);
 	}
-}
-
-/*
- * Does the filesystem of @path compare names other than byte for byte: its
- * own d_hash/d_compare (vfat, or a filesystem mounted nocase), or an
- * encoding for casefolded directories (ext4, f2fs)?
- */
-static bool au_inexact_names(const struct path *path)
-{
-	if (path->dentry->d_flags & (DCACHE_OP_HASH | DCACHE_OP_COMPARE))
-		return true;
-#if IS_ENABLED(CONFIG_UNICODE)
-	if (path->dentry->d_sb->s_encoding)
-		return true;
-#endif
-	return false;
-}
-
-int au_c_br_resolve(void *mctx, u32 idx, const u8 *name, u32 len,
-		    struct au_brfacts *out)
-{
-	struct au_mctx *m = mctx;
-	struct path path;
-	struct super_block *sb;
-	char *s, *abs;
-	int err;
-
-	if (idx > m->n || m->n >= AU_MCTX_MAX)
-		return -EINVAL;		/* the core never asks for this */
-	s = kmemdup_nul(name, len, GFP_KERNEL);
-	if (!s)
-		return -ENOMEM;
-	err = kern_path(s, LOOKUP_FOLLOW, &path);
-	kfree(s);
-	if (err)
-		return err;
-	abs = kmalloc(PATH_MAX, GFP_KERNEL);
-	if (!abs) {
-		path_put(&path);
-		return -ENOMEM;
-	}
-	/* the new branch takes position idx */
-	memmove(&m->paths[idx + 1], &m->paths[idx], (m->n - idx) * sizeof(m->paths[0]));
-	memmove(&m->abs[idx + 1], &m->abs[idx], (m->n - idx) * sizeof(m->abs[0]));
-	m->paths[idx] = path;
-	m->abs[idx] = abs;
-	m->n++;
-	sb = path.dentry->d_sb;
-	out->is_dir = d_is_dir(path.dentry);
-	out->sb_rdonly = sb_rdonly(sb) || __mnt_is_readonly(path.mnt);
-	out->is_aufs = sb->s_type == &au_fs_type;
-	out->under_mountpoint = m->target.dentry && path_is_under(&path, &m->target);
-	out->flags = (is_idmapped_mnt(path.mnt) ? AU_BRF_IDMAPPED : 0) |
-		     (au_inexact_names(&path) ? AU_BRF_INEXACT : 0);
-	strscpy(out->fs_type, sb->s_type->name, sizeof(out->fs_type));
-	s = d_path(&path, abs, PATH_MAX);
-	if (!IS_ERR(s)) {
-		out->abs_path = s;
-		out->abs_len = strlen(s);
-	}
-	return 0;
-}
-
-u32 au_c_br_relation(void *mctx, u32 a, u32 b)
-{
-	struct au_mctx *m = mctx;
-	struct dentry *da, *db;
-
-	if (a >= m->n || b >= m->n)
-		return 0;
-	da = m->paths[a].dentry;
-	db = m->paths[b].dentry;
-	if (!da || !db || da->d_sb != db->d_sb)
-		return 0;
-	if (da == db)
-		return 1;
-	if (is_subdir(da, db))
-		return 2;
-	if (is_subdir(db, da))
-		return 3;
-	return 0;
 }
 
 /* ---- branch sets ---- */
@@ -295,7 +154,7 @@ static int au_statfs(struct dentry *dentry, struct kstatfs *buf)
 	struct au_brset *brs = au_brs_get(AU_SB(dentry->d_sb));
 	int err;
 
-	err = vfs_statfs(&brs->br[0].path, buf);
+	err = au_h_statfs(&brs->br[0].path, buf);
 	au_brs_put(brs);
 	if (err)
 		return err;
