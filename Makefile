@@ -20,7 +20,7 @@ RUST_OBJ := $(BUILD)/aufs_rust.o
 BENCHOPS := $(BUILD)/bench/benchops
 KO      := $(TOP)/kmod/aufs.ko
 AUBR    := $(TOP)/target/release/aubr
-RUST_SRC := $(wildcard src/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
+RUST_SRC := $(wildcard src/*.rs src/*/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
             scripts/kernel-rustflags scripts/compiler_builtins.rs
 C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
