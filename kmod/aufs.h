@@ -303,21 +303,26 @@ struct au_mctx {
 extern struct file_system_type au_fs_type;
 extern struct dentry *au_debugfs;
 
-/* super.c */
-extern const struct super_operations au_sops;
+/* dinfo.c: the ground floor (branch sets, dentry infos) */
 struct au_brset *au_brs_get(struct au_sbinfo *si);
 void au_brs_put(struct au_brset *brs);
 int au_brs_index(struct au_brset *brs, unsigned int id);
-
-/* namei.c */
-bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp);
-extern const struct dentry_operations au_dops;
 struct au_dinfo *au_di_alloc(struct au_brset *brs, unsigned int nlower);
 struct au_dinfo *au_di_one(struct au_brset *brs, struct dentry *h, unsigned int bindex);
-struct au_dinfo *au_di_get(struct dentry *dentry);
-struct au_dinfo *au_di_get_positive(struct dentry *dentry);
+struct au_dinfo *au_di_get_raw(struct dentry *dentry);
 void au_di_put(struct au_dinfo *di);
 void au_di_set(struct dentry *dentry, struct au_dinfo *di);
+bool au_di_is_current(struct au_sbinfo *si, struct au_dinfo *di);
+bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp);
+int au_di_find(struct au_dinfo *di, unsigned int t);
+
+/* super.c */
+extern const struct super_operations au_sops;
+
+/* namei.c */
+extern const struct dentry_operations au_dops;
+struct au_dinfo *au_di_get(struct dentry *dentry);
+struct au_dinfo *au_di_get_positive(struct dentry *dentry);
 struct dentry *au_lookup(struct inode *dir, struct dentry *dentry,
 			 unsigned int flags);
 
@@ -340,10 +345,18 @@ void au_cpattr(struct inode *inode, struct inode *h_inode);
 int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino);
 void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino);
 void au_gone(struct dentry *dentry, unsigned int t);
+int au_permission(struct user_namespace *mnt_userns, struct inode *inode, int mask);
+int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
+	       struct kstat *stat, u32 request_mask, unsigned int flags);
+int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
+	       struct iattr *ia);
+int au_fileattr_get(struct dentry *dentry, struct fileattr *fa);
+int au_fileattr_set(struct user_namespace *mnt_userns, struct dentry *dentry,
+		    struct fileattr *fa);
+struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu);
+ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size);
 
 /* branch.c: au_c_* (aufs_abi.h), and the shim's own calls on branch entries */
-struct kstatfs;
-struct fileattr;
 struct au_mctx *au_mctx_alloc(void);
 void au_mctx_free(struct au_mctx *m);
 int au_h_setattr(struct dentry *h, struct iattr *ia);
@@ -360,13 +373,13 @@ int au_h_setxattr(struct dentry *h, const char *name, const void *value,
 int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int datasync);
 
 /* copy_up.c */
-int au_di_find(struct au_dinfo *di, unsigned int t);
 int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc);
 int au_copy_up_meta(struct dentry *dentry, unsigned int t);
 int au_wbr(struct dentry *dentry);
 int au_wbr_create(struct dentry *parent);
 
 /* dir.c */
+extern const struct inode_operations au_dir_iops;
 int au_create(struct user_namespace *mnt_userns, struct inode *dir,
 	      struct dentry *dentry, umode_t mode, bool excl);
 int au_mkdir(struct user_namespace *mnt_userns, struct inode *dir,

@@ -14,17 +14,6 @@
 
 /* ---- copy-up of union dentries ---- */
 
-/* Index in @di of the entry on branch @t, or -1. */
-int au_di_find(struct au_dinfo *di, unsigned int t)
-{
-	unsigned int i;
-
-	for (i = 0; i < di->nlower; i++)
-		if (di->lower[i].bindex == t)
-			return i;
-	return -1;
-}
-
 /*
  * Does @dentry have its entry on branch @t (a directory: also on @t)?  A
  * metacopy there counts only if @meta_ok (the change needs no data).
@@ -100,25 +89,6 @@ static int au_cpup_ino(struct au_sbinfo *si, struct inode *inode, bool keep,
 	err = au_rs_ino_keep(si->xino, brid, h_inode->i_ino, *ino);
 	au_xino_unlock(si, nofs);
 	return err;
-}
-
-/* Point the union inode at its new topmost entry (under its cpup_mtx). */
-void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
-{
-	struct au_inode *ai = AU_I(inode);
-	struct inode *h_inode = d_inode(di->lower[0].dentry);
-	struct inode *drop;
-
-	spin_lock(&inode->i_lock);
-	drop = ai->h_prev;
-	ai->h_prev = ai->h_inode;
-	ai->prev_brid = ai->brid;
-	ai->h_inode = igrab(h_inode);
-	ai->brid = au_di_brid(di, 0);
-	inode->i_ino = ino;
-	spin_unlock(&inode->i_lock);
-	iput(drop);
-	au_cpattr(inode, h_inode);
 }
 
 /*

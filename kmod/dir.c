@@ -432,3 +432,22 @@ int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
 	up_read(&si->rwsem);
 	return err;
 }
+
+const struct inode_operations au_dir_iops = {
+	.fileattr_get	= au_fileattr_get,
+	.fileattr_set	= au_fileattr_set,
+	.lookup		= au_lookup,
+	.create		= au_create,
+	.mkdir		= au_mkdir,
+	.mknod		= au_mknod,
+	.symlink	= au_symlink,
+	.link		= au_link,
+	.unlink		= au_unlink,
+	.rmdir		= au_rmdir,
+	.rename		= au_rename,
+	.permission	= au_permission,
+	.getattr	= au_getattr,
+	.setattr	= au_setattr,
+	.listxattr	= au_listxattr,
+	.get_acl	= au_get_acl,
+};

@@ -270,6 +270,25 @@ void au_cpattr(struct inode *inode, struct inode *h_inode)
 			S_APPEND | S_IMMUTABLE);
 }
 
+/* Point the union inode at its new topmost entry (under its cpup_mtx). */
+void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino)
+{
+	struct au_inode *ai = AU_I(inode);
+	struct inode *h_inode = d_inode(di->lower[0].dentry);
+	struct inode *drop;
+
+	spin_lock(&inode->i_lock);
+	drop = ai->h_prev;
+	ai->h_prev = ai->h_inode;
+	ai->prev_brid = ai->brid;
+	ai->h_inode = igrab(h_inode);
+	ai->brid = au_di_brid(di, 0);
+	inode->i_ino = ino;
+	spin_unlock(&inode->i_lock);
+	iput(drop);
+	au_cpattr(inode, h_inode);
+}
+
 /* The topmost lower inode, referenced (copy-up may replace it any time). */
 static struct inode *au_h_inode_get(struct inode *inode)
 {
@@ -456,8 +475,8 @@ static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *
  * period, and a copy-up keeps the one before it until the union inode
  * goes), and the lower filesystems and LSMs get MAY_NOT_BLOCK as well.
  */
-static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
-			 int mask)
+int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
+		  int mask)
 {
 	struct inode *h_inode;
 	int err, h_mask = mask & ~MAY_NOT_BLOCK, nb = mask & MAY_NOT_BLOCK;
@@ -492,8 +511,8 @@ static int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 	return err;
 }
 
-static int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
-		      struct kstat *stat, u32 request_mask, unsigned int flags)
+int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
+	       struct kstat *stat, u32 request_mask, unsigned int flags)
 {
 	struct dentry *dentry = path->dentry;
 	struct inode *inode = d_inode(dentry);
@@ -590,8 +609,8 @@ static int __au_setattr(struct dentry *dentry, struct iattr *ia)
 	return err;
 }
 
-static int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
-		      struct iattr *ia)
+int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
+	       struct iattr *ia)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	unsigned int kill = ia->ia_valid & ATTR_KILL_PRIV;
@@ -639,7 +658,7 @@ static const char *au_get_link(struct dentry *dentry, struct inode *inode,
 }
 
 /* chattr flags: the topmost entry's; a change copies up first. */
-static int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
+int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	int err;
@@ -669,8 +688,8 @@ static int __au_fileattr_set(struct dentry *dentry, struct fileattr *fa)
 	return err;
 }
 
-static int au_fileattr_set(struct user_namespace *mnt_userns,
-			   struct dentry *dentry, struct fileattr *fa)
+int au_fileattr_set(struct user_namespace *mnt_userns,
+		    struct dentry *dentry, struct fileattr *fa)
 {
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	int err;
@@ -689,7 +708,7 @@ static int au_fileattr_set(struct user_namespace *mnt_userns,
  * inode (ACL_DONT_CACHE), so a change through the union or on the branch
  * shows at once.
  */
-static struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
+struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
 {
 	struct inode *h_inode;
 	struct posix_acl *acl;
@@ -705,7 +724,7 @@ static struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
 }
 
 /* The topmost entry's xattrs, less the union's own (AU_XATTR_PRIVATE). */
-static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
+ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 {
 	struct au_dinfo *di = au_di_get_positive(dentry);
 	struct path p;
@@ -730,25 +749,6 @@ static ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size)
 	}
 	return ret;
 }
-
-static const struct inode_operations au_dir_iops = {
-	.fileattr_get	= au_fileattr_get,
-	.fileattr_set	= au_fileattr_set,
-	.lookup		= au_lookup,
-	.create		= au_create,
-	.mkdir		= au_mkdir,
-	.mknod		= au_mknod,
-	.symlink	= au_symlink,
-	.link		= au_link,
-	.unlink		= au_unlink,
-	.rmdir		= au_rmdir,
-	.rename		= au_rename,
-	.permission	= au_permission,
-	.getattr	= au_getattr,
-	.setattr	= au_setattr,
-	.listxattr	= au_listxattr,
-	.get_acl	= au_get_acl,
-};
 
 static const struct inode_operations au_file_iops = {
 	.fileattr_get	= au_fileattr_get,

@@ -50,57 +50,6 @@ static void au_mount_target(struct path *target)
 
 /* ---- branch sets ---- */
 
-static void au_brs_free_rcu(struct rcu_head *rcu)
-{
-	struct au_brset *brs = container_of(rcu, struct au_brset, rcu);
-
-	au_rs_sb_free(brs->rs);		/* kvfree() only: fine here */
-	kfree(brs);
-}
-
-static void au_brs_release(struct kref *kref)
-{
-	struct au_brset *brs = container_of(kref, struct au_brset, kref);
-	unsigned int i;
-
-	for (i = 0; i < brs->nbr; i++)
-		path_put(&brs->br[i].path);
-	/*
-	 * Lock-free readers may still look at it and ask its core for policy
-	 * (au_brs_get(), RCU path walk): both go after a grace period.
-	 */
-	call_rcu(&brs->rcu, au_brs_free_rcu);
-}
-
-void au_brs_put(struct au_brset *brs)
-{
-	kref_put(&brs->kref, au_brs_release);
-}
-
-/* The current branch set, referenced. */
-struct au_brset *au_brs_get(struct au_sbinfo *si)
-{
-	struct au_brset *brs;
-
-	rcu_read_lock();
-	do {
-		brs = rcu_dereference(si->brs);
-	} while (!kref_get_unless_zero(&brs->kref));
-	rcu_read_unlock();
-	return brs;
-}
-
-/* Index of the branch with id @id in @brs, or -1. */
-int au_brs_index(struct au_brset *brs, unsigned int id)
-{
-	unsigned int i;
-
-	for (i = 0; i < brs->nbr; i++)
-		if (brs->br[i].id == id)
-			return i;
-	return -1;
-}
-
 /*
  * A branch set for the core state @rs, whose branches are the context's
  * paths (taken from it).  On failure @rs is freed too.
