@@ -8,11 +8,19 @@
  * against the table the Rust core exports (au_rs_abi_layout); on the host a
  * cc-compiled copy of the same table is compared in `cargo test`.
  *
- * Conventions: functions named au_rs_* are implemented in Rust and called by C;
- * au_c_* are implemented in C and called by Rust.  Every int return is 0 or a
- * negative errno.  @ctx is the shim's context of the call (struct au_ctx:
- * the mount and the credentials of the union's own work).  A "dentry" here is always a lower (branch) dentry passed as
- * an opaque pointer; whoever holds a struct au_lower owns one reference.
+ * Conventions: functions named au_rs_* are implemented in Rust (src/ffi/)
+ * and called by C; au_c_* are implemented in C (kmod/branch.c; the
+ * allocator and panic services in kmod/module.c) and called by Rust.  An
+ * int return is 0 or a negative errno, unless its comment says what else it
+ * may be: a length (text generators, au_c_readlink), a branch index (the
+ * target questions), 1 for "yes" (the policy questions, au_c_metacopy) or
+ * for a second kind of success (au_rs_rename_check, au_rs_plink_find).
+ * @ctx is the shim's context of the call (struct au_ctx in kmod/aufs.h: the
+ * mount, the branch set the indexes refer to, and the credentials of the
+ * union's own work); @mctx the context of a mount or remount (struct
+ * au_mctx: the branch paths resolved so far).  A "dentry" here is always a
+ * lower (branch) dentry passed as an opaque pointer; whoever holds a struct
+ * au_lower owns one reference.
  */
 #ifndef AUFS_ABI_H
 #define AUFS_ABI_H
@@ -140,7 +148,7 @@ struct au_dirent {
 
 /*
  * Layout table: sizes and offsets in a fixed order.  The Rust core lists the
- * same values from its bindgen types (src/ffi.rs); the order must match.
+ * same values from its bindgen types (src/abi.rs); the order must match.
  * Needs offsetof (linux/stddef.h or stddef.h) where it is expanded.
  */
 #define AU_ABI_LAYOUT(X)						\
@@ -317,7 +325,7 @@ __u32 au_c_br_relation(void *mctx, __u32 a, __u32 b);
  * deleted: drop position @idx, those after it move up by one. */
 void au_c_br_forget(void *mctx, __u32 idx);
 void au_c_br_removed(void *mctx, __u32 idx);
-/* Branch primitives.  @ctx is the shim's per-sb info. */
+/* Branch primitives (branch.c).  @ctx is a struct au_ctx. */
 int au_c_lookup(void *ctx, __u32 bindex, void *dir, const __u8 *name,
 		__u32 len, void **out);
 void *au_c_dget(void *dentry);
@@ -326,7 +334,7 @@ int au_c_stat(void *ctx, __u32 bindex, void *dentry, struct au_stat *out);
 /* 1: regular file @dentry carries AU_XATTR_METACOPY, 0: not, or -errno. */
 int au_c_metacopy(void *ctx, __u32 bindex, void *dentry);
 int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
-/* Branch changes (copy_up.c).  Each locks what the branch needs. */
+/* Branch changes (branch.c).  Each locks what the branch needs. */
 int au_c_root(void *ctx, __u32 bindex, void **out);
 int au_c_create(void *ctx, __u32 bindex, void *dir, const __u8 *name, __u32 len,
 		__u32 mode, __u32 rdev, const __u8 *target, __u32 tlen,

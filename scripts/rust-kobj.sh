@@ -22,7 +22,7 @@ CARGO_ENCODED_RUSTFLAGS=$(echo "$flags" | tr ' ' '\037') \
     cargo rustc --quiet --release --lib -p aufs --target x86_64-unknown-none \
     --features kernel -- --emit=obj
 
-# A plain object, not a staticlib: no rustc allocator shim (ffi.rs defines
+# A plain object, not a staticlib: no rustc allocator shim (ffi/runtime.rs defines
 # the allocator symbols itself).  The core and alloc objects it needs come
 # from our sysroot's rlibs.
 obj=$(ls -t "$tdir"/x86_64-unknown-none/release/deps/aufs-*.o | head -n 1)

@@ -1,6 +1,11 @@
-//! The union logic of aufs: option parsing, the branch table, lookup through
-//! whiteouts and opaque directories, the merged readdir, and the text the
-//! module shows in /proc and /sys.
+//! The union logic of aufs: option parsing and the per-mount state a
+//! remount changes ([`opts`], [`sb`]), the branch table ([`branch`]), name
+//! rules ([`name`]), lookup through whiteouts, opaque directories and
+//! metacopies and the merged readdir ([`union`]), the writable union:
+//! target branches, copy-up, whiteouts, create/link/remove/rename
+//! ([`write`]), pseudo-links ([`plink`]), the questions the shim asks before
+//! it acts ([`policy`]), union inode numbers ([`xino`]), and the text the
+//! module shows in /proc and /sys ([`text`]).
 //!
 //! The crate is `no_std` and never touches a kernel object: everything that
 //! reaches a branch goes through the [`backend::Backend`] trait.  The kernel

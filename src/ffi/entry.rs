@@ -514,7 +514,7 @@ pub unsafe extern "C" fn au_rs_copy_up(
 }
 
 /// # Safety
-/// As au_rs_copy_up; `tmpname`/`tmplen` valid out pointers.
+/// As au_rs_copy_up; `out` a valid out pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_copy_up_orphan(
     sb: *const au_rs_sb,
