@@ -27,7 +27,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		4
+#define AU_ABI_VERSION		5
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -132,6 +132,25 @@ struct au_times {
 	__u32 mtime_nsec;
 };
 
+/*
+ * One target of a namespace operation (C -> Rust, au_rs_op_target): an
+ * object that must be on the branch the operation goes to, or a directory
+ * that gets a new name in it.
+ */
+struct au_target {
+	const struct au_lower *lower;	/* OBJECT: its parent's entries (none
+					 * for the root); NEWNAME: its own */
+	__u32 nlower;
+	__u32 kind;		/* AU_TARGET_* */
+	__u32 top;		/* OBJECT: the branch of its topmost entry */
+	__u32 pad;
+};
+
+/* au_target.kind */
+#define AU_TARGET_OBJECT	0
+#define AU_TARGET_NEWNAME	1
+#define AU_TARGET_MAX		4	/* a rename: source, both parents, target */
+
 /* Who a branch change is made as (au_c_* @cred). */
 #define AU_CRED_CALLER		0	/* the calling process */
 #define AU_CRED_INTERNAL	1	/* the union's own work: the mounter's creds */
@@ -169,8 +188,11 @@ struct au_dirent {
 	X(offsetof(struct au_dirent, namelen))				\
 	X(offsetof(struct au_dirent, ino))				\
 	X(sizeof(struct au_times))					\
-	X(offsetof(struct au_times, atime_nsec))
-#define AU_ABI_LAYOUT_LEN	18
+	X(offsetof(struct au_times, atime_nsec))				\
+	X(sizeof(struct au_target))					\
+	X(offsetof(struct au_target, nlower))				\
+	X(offsetof(struct au_target, top))
+#define AU_ABI_LAYOUT_LEN	21
 
 struct au_rs_sb;		/* Rust: per-mount options + branch table */
 struct au_rs_dir;		/* Rust: merged directory listing */
@@ -264,11 +286,11 @@ int au_rs_udba_notify(const struct au_rs_sb *sb);
 int au_rs_perm_all(const struct au_rs_sb *sb, __u32 is_dir, __u32 write);
 
 /* The writable union (src/write.rs).  @t is the branch acted on. */
-/* Target branches (>= 0) or -errno; @parent is empty for the root. */
-int au_rs_cpup_target(const struct au_rs_sb *sb, const struct au_lower *parent,
-		      __u32 nparent, __u32 top);
-int au_rs_create_target(const struct au_rs_sb *sb, const struct au_lower *parent,
-			__u32 nparent);
+/*
+ * The branch (>= 0) an operation with the @n (1..AU_TARGET_MAX) targets
+ * @tg goes to: the topmost of what each needs (src/policy.rs); or -errno.
+ */
+int au_rs_op_target(const struct au_rs_sb *sb, const struct au_target *tg, __u32 n);
 /* @id: unique per mount, names the temporary entries of this operation. */
 /*
  * @meta_only: the change needs no data (chmod, chown, utimes, an xattr).

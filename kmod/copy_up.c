@@ -257,39 +257,94 @@ int au_copy_up_meta(struct dentry *dentry, unsigned int t)
 	return __au_copy_up(dentry, t, -1, true);
 }
 
-/* The branch a change of @dentry goes to (cpup policy): >= 0 or -errno. */
+/*
+ * Fill @tg for target @w; its infos, referenced in *@di and *@pdi, are
+ * put by the caller.
+ */
+static int au_wbr_fill(const struct au_wbr_arg *w, struct au_dinfo **di,
+		       struct au_dinfo **pdi, struct au_target *tg)
+{
+	struct dentry *parent;
+
+	if (w->newname) {
+		*pdi = au_di_get_positive(w->dentry);
+		if (!*pdi)
+			return -ENOENT;
+		tg->kind = AU_TARGET_NEWNAME;
+		tg->lower = (*pdi)->lower;
+		tg->nlower = (*pdi)->nlower;
+		return 0;
+	}
+	*di = au_di_get_positive(w->dentry);
+	if (!*di)
+		return -ENOENT;
+	if (!IS_ROOT(w->dentry)) {
+		parent = dget_parent(w->dentry);
+		*pdi = au_di_get_positive(parent);
+		dput(parent);
+		if (!*pdi)
+			return -ENOENT;
+		if ((*pdi)->brs != (*di)->brs)
+			return -ESTALE;
+	}
+	tg->kind = AU_TARGET_OBJECT;
+	tg->lower = *pdi ? (*pdi)->lower : NULL;
+	tg->nlower = *pdi ? (*pdi)->nlower : 0;
+	tg->top = (*di)->lower[0].bindex;
+	return 0;
+}
+
+/*
+ * The branch an operation on the @n targets @w goes to, as the core
+ * decides (the topmost of what each needs), or -errno.  A target whose
+ * infos are missing (-ENOENT) or of another branch set (-ESTALE) ends the
+ * list; the core still answers for those before it, and their error comes
+ * first, as if the targets were asked one by one.
+ */
+int au_wbr_op(const struct au_wbr_arg *w, unsigned int n)
+{
+	struct au_dinfo *di[AU_TARGET_MAX] = {}, *pdi[AU_TARGET_MAX] = {};
+	struct au_target tg[AU_TARGET_MAX] = {};
+	struct au_brset *brs = NULL, *b;
+	unsigned int i, k;
+	int t = 0, err = 0;
+
+	if (!n || n > AU_TARGET_MAX)
+		return -EINVAL;
+	for (k = 0; k < n; k++) {
+		err = au_wbr_fill(&w[k], &di[k], &pdi[k], &tg[k]);
+		if (err)
+			break;
+		b = di[k] ? di[k]->brs : pdi[k]->brs;
+		if (brs && b != brs) {
+			err = -ESTALE;
+			break;
+		}
+		brs = b;
+	}
+	if (k)
+		t = au_rs_op_target(brs->rs, tg, k);
+	if (t >= 0 && err)
+		t = err;
+	for (i = 0; i < n; i++) {
+		au_di_put(di[i]);
+		au_di_put(pdi[i]);
+	}
+	return t;
+}
+
+/* The branch a change of @dentry goes to (cpup policy). */
 int au_wbr(struct dentry *dentry)
 {
-	struct au_dinfo *di = au_di_get_positive(dentry), *pdi = NULL;
-	struct dentry *parent = NULL;
-	int t = -ENOENT;
+	struct au_wbr_arg w = { .dentry = dentry, .newname = false };
 
-	if (!di)
-		return t;
-	if (!IS_ROOT(dentry)) {
-		parent = dget_parent(dentry);
-		pdi = au_di_get_positive(parent);
-	}
-	if (pdi && pdi->brs != di->brs)
-		t = -ESTALE;
-	else if (IS_ROOT(dentry) || pdi)
-		t = au_rs_cpup_target(di->brs->rs, pdi ? pdi->lower : NULL,
-				      pdi ? pdi->nlower : 0, di->lower[0].bindex);
-	au_di_put(pdi);
-	dput(parent);
-	au_di_put(di);
-	return t;
+	return au_wbr_op(&w, 1);
 }
 
 /* The branch a new entry in directory @parent goes to (create policy). */
 int au_wbr_create(struct dentry *parent)
 {
-	struct au_dinfo *pdi = au_di_get_positive(parent);
-	int t;
+	struct au_wbr_arg w = { .dentry = parent, .newname = true };
 
-	if (!pdi)
-		return -ENOENT;
-	t = au_rs_create_target(pdi->brs->rs, pdi->lower, pdi->nlower);
-	au_di_put(pdi);
-	return t;
+	return au_wbr_op(&w, 1);
 }

@@ -11,20 +11,6 @@
 #include <linux/namei.h>
 #include "aufs.h"
 
-/*
- * Fold into @t (the topmost so far) the branch a change needs: for an
- * object its copy-up target, for a directory that gets a new name its
- * create target.
- */
-static int au_wbr_min(struct dentry *dentry, int t, bool as_parent)
-{
-	int x = as_parent ? au_wbr_create(dentry) : au_wbr(dentry);
-
-	if (x < 0)
-		return x;
-	return t < 0 ? x : min(t, x);
-}
-
 /* Make sure @parent is on the branch a new entry goes to; that branch. */
 static int au_prep_parent(struct dentry *parent, struct au_dinfo **pdi)
 {
@@ -170,12 +156,15 @@ static int __au_link(struct dentry *old, struct inode *dir, struct dentry *dentr
 	struct au_sbinfo *si = AU_SB(dir->i_sb);
 	struct au_dinfo *sdi = NULL, *pdi = NULL, *di;
 	struct inode *inode = d_inode(old);
+	struct au_wbr_arg w[] = {
+		{ .dentry = old },
+		{ .dentry = dentry->d_parent, .newname = true },
+	};
 	struct au_ctx ctx;
 	void *h = NULL;
 	int t, err;
 
-	t = au_wbr_min(old, -1, false);
-	t = t < 0 ? t : au_wbr_min(dentry->d_parent, t, true);
+	t = au_wbr_op(w, ARRAY_SIZE(w));
 	if (t < 0)
 		return t;
 	err = au_copy_up(old, t, -1);
@@ -325,16 +314,18 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 	bool exchange = flags & RENAME_EXCHANGE;
 	bool dst_positive = d_really_is_positive(ndentry);
 	struct mutex *tmtx = NULL;
+	struct au_wbr_arg w[AU_TARGET_MAX] = {
+		{ .dentry = odentry },
+		{ .dentry = sparent, .newname = true },
+		{ .dentry = dparent, .newname = true },
+		{ .dentry = ndentry },	/* a target it replaces */
+	};
 	struct au_ctx ctx;
 	int t, err;
 
 	if (flags & RENAME_WHITEOUT)
 		return -EINVAL;
-	t = au_wbr_min(odentry, -1, false);
-	t = t < 0 ? t : au_wbr_min(sparent, t, true);
-	t = t < 0 ? t : au_wbr_min(dparent, t, true);
-	if (dst_positive)
-		t = t < 0 ? t : au_wbr_min(ndentry, t, false);
+	t = au_wbr_op(w, dst_positive ? 4 : 3);
 	if (t < 0)
 		return t;
 

@@ -27,6 +27,9 @@ pub const LAYOUT: [u64; AU_ABI_LAYOUT_LEN as usize] = [
     offset_of!(au_dirent, ino) as u64,
     size_of::<au_times>() as u64,
     offset_of!(au_times, atime_nsec) as u64,
+    size_of::<au_target>() as u64,
+    offset_of!(au_target, nlower) as u64,
+    offset_of!(au_target, top) as u64,
 ];
 
 #[cfg(test)]

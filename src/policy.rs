@@ -1,10 +1,42 @@
-//! Per-object policy questions the shim asks before it acts: may this
-//! entry be written in place, may two names share one union inode, which
-//! branches' permissions count.  The answers are decided here, never in C.
+//! Per-object policy questions the shim asks before it acts: which branch
+//! an operation goes to, may this entry be written in place, may two names
+//! share one union inode, which branches' permissions count.  The answers
+//! are decided here, never in C.
 
-use crate::backend::FileType;
+use crate::backend::{FileType, Lower};
+use crate::errno::{Errno, Result};
 use crate::opts::Udba;
 use crate::union::Branches;
+use crate::write::{cpup_target, create_target};
+
+/// What one target of a namespace operation needs of the branch the
+/// operation goes to.
+pub enum Need<'a, N> {
+    /// An object that must be on it (the source of a link or a rename, a
+    /// target a rename replaces): its copy-up target, from the entries of
+    /// its parent (none for the root) and the branch of its topmost entry.
+    Object { parent: &'a [Lower<N>], top: u32 },
+    /// A directory that gets a new name in it: its create target, from its
+    /// own entries.
+    NewName { dir: &'a [Lower<N>] },
+}
+
+/// The branch a namespace operation with several targets goes to (a link:
+/// its source and the new name's directory; a rename: the source, both
+/// directories and a target it replaces): the topmost of what each needs,
+/// so that all of them can be there.  The first target that has no branch
+/// gives the error; no target at all is EINVAL.
+pub fn op_target<'a, N: 'a>(brs: &dyn Branches, needs: impl IntoIterator<Item = Need<'a, N>>) -> Result<u32> {
+    let mut t: Option<u32> = None;
+    for need in needs {
+        let x = match need {
+            Need::Object { parent, top } => cpup_target(brs, parent, top)?,
+            Need::NewName { dir } => create_target(brs, dir)?,
+        };
+        t = Some(t.map_or(x, |t| t.min(x)));
+    }
+    t.ok_or(Errno::EINVAL)
+}
 
 /// May a file whose topmost entry is on branch `br` be opened for writing
 /// as it is (without a copy-up)?
@@ -126,7 +158,40 @@ pub fn stamp_own(is_dir: bool, is_reg: bool, metacopy: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mem::MemBackend;
+    use crate::mem::{MemBackend, MemNode};
+
+    #[test]
+    fn an_operation_goes_to_the_topmost_of_its_targets() {
+        let m = MemBackend::new(&[("rw", &[]), ("ro", &[]), ("rw", &[])]);
+        let root = m.roots();
+        let none: &[Lower<MemNode>] = &[];
+        // Alone, an object on branch 2 is changed in place there...
+        assert_eq!(op_target(&m, [Need::Object { parent: &root, top: 2 }]), Ok(2));
+        // ... but a new name beside it goes to 0, and so does the link.
+        assert_eq!(
+            op_target(&m, [Need::Object { parent: &root, top: 2 }, Need::NewName { dir: &root }]),
+            Ok(0)
+        );
+        assert_eq!(
+            op_target(&m, [Need::NewName { dir: &root }, Need::Object { parent: none, top: 2 }]),
+            Ok(0),
+            "the order does not matter"
+        );
+        assert_eq!(op_target(&m, [Need::Object { parent: &root, top: 1 }]), Ok(0));
+        assert_eq!(op_target::<MemNode>(&m, []), Err(Errno::EINVAL));
+        // The first target without a branch gives the error.
+        let ro = MemBackend::new(&[("ro", &[]), ("ro", &[])]);
+        let rr = ro.roots();
+        let empty: &[Lower<MemNode>] = &[];
+        assert_eq!(
+            op_target(&ro, [Need::NewName { dir: empty }, Need::Object { parent: &rr, top: 1 }]),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            op_target(&ro, [Need::Object { parent: &rr, top: 1 }, Need::NewName { dir: empty }]),
+            Err(Errno::EROFS)
+        );
+    }
 
     #[test]
     fn hard_links_on_read_only_branches_are_not_shared() {

@@ -4,6 +4,7 @@ use super::kbackend::{lowers, KBackend, KNode, KResolver};
 use super::{bytes, errno_ret, put_text, sb_ref, status, try_box};
 use crate::abi::*;
 use crate::backend::NewEntry;
+use crate::policy::Need;
 use crate::errno::Errno;
 use crate::opts::OptError;
 use crate::sb::Sb;
@@ -455,25 +456,27 @@ fn branch_ret(r: crate::Result<u32>) -> c_int {
 }
 
 /// # Safety
-/// `sb` from au_rs_sb_new; `parent` holds `nparent` entries.
+/// `sb` from au_rs_sb_new; `tg` holds `n` targets, each lending `nlower`
+/// entries at `lower`.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_cpup_target(sb: *const au_rs_sb, parent: *const au_lower, nparent: u32, top: u32) -> c_int {
+pub unsafe extern "C" fn au_rs_op_target(sb: *const au_rs_sb, tg: *const au_target, n: u32) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
-    // SAFETY: caller's contract.
-    let parent = unsafe { lowers(parent, nparent) };
-    branch_ret(write::cpup_target(s, parent, top))
-}
-
-/// # Safety
-/// `sb` from au_rs_sb_new; `parent` holds `nparent` entries.
-#[no_mangle]
-pub unsafe extern "C" fn au_rs_create_target(sb: *const au_rs_sb, parent: *const au_lower, nparent: u32) -> c_int {
-    // SAFETY: caller's contract.
-    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
-    // SAFETY: caller's contract.
-    let parent = unsafe { lowers(parent, nparent) };
-    branch_ret(write::create_target(s, parent))
+    if tg.is_null() || n == 0 || n > AU_TARGET_MAX {
+        return errno_ret(Errno::EINVAL);
+    }
+    // SAFETY: caller's contract: `n` initialized targets.
+    let tg = unsafe { core::slice::from_raw_parts(tg, n as usize) };
+    let needs = tg.iter().map(|g| {
+        // SAFETY: caller's contract: each target lends `nlower` entries.
+        let lower = unsafe { lowers(g.lower, g.nlower) };
+        if g.kind == AU_TARGET_NEWNAME {
+            Need::NewName { dir: lower }
+        } else {
+            Need::Object { parent: lower, top: g.top }
+        }
+    });
+    branch_ret(policy::op_target(s, needs))
 }
 
 /// # Safety
