@@ -775,3 +775,122 @@ int branch_release(const char *path)
 	errno = e;
 	return -1;
 }
+
+static int union_fail(struct au_union *u, const char *what, const char *path)
+{
+	int e = errno;
+
+	snprintf(u->err, sizeof(u->err), "%s %s: %s", what, path, strerror(e));
+	errno = e;
+	return -1;
+}
+
+int union_setup(struct au_union *u)
+{
+	const char *source = u->source ? u->source : u->tag;
+	struct au_branch *b;
+
+	u->err[0] = '\0';
+	u->mounted = u->dir_mounted = 0;
+	if (make_workdir(u->dir, u->tag))
+		return union_fail(u, "mkdtemp in", test_root());
+	if ((u->flags & AU_OPEN_DIR) && chmod(u->dir, 0755))
+		return union_fail(u, "chmod", u->dir);
+	if ((u->flags & AU_TMPFS_DIR) && branches_on_tmpfs()) {
+		if (mount(source, u->dir, "tmpfs", 0, u->tmpfs))
+			return union_fail(u, "mount tmpfs on", u->dir);
+		u->dir_mounted = 1;
+	}
+	for (b = u->br; b < u->br + AU_BR_MAX && b->name; b++) {
+		int r;
+
+		if (u->flags & AU_TMPFS_BRANCHES)
+			r = branch_make(b->path, u->dir, b->name, source,
+					b->tmpfs ? b->tmpfs : u->tmpfs, &b->mounted);
+		else
+			r = make_dir(b->path, u->dir, b->name);
+		if (r)
+			return union_fail(u, "branch", b->name);
+	}
+	if (make_dir(u->mnt, u->dir, "mnt"))
+		return union_fail(u, "mkdir", u->mnt);
+	return 0;
+}
+
+int union_mount(struct au_union *u, unsigned long flags, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(u->data, sizeof(u->data), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(u->data)) {
+		errno = E2BIG;
+		return -1;
+	}
+	if (aufs_mount(u->mnt, flags, u->data))
+		return -1;
+	u->mounted = 1;
+	return 0;
+}
+
+int union_umount(struct au_union *u)
+{
+	if (umount2(u->mnt, 0))
+		return -1;
+	u->mounted = 0;
+	return 0;
+}
+
+int union_release(struct au_union *u)
+{
+	struct au_branch *b;
+	int bad = 0;
+
+	if (u->mounted && union_umount(u)) {
+		fprintf(stderr, "# teardown: umount %s: %s\n", u->mnt, strerror(errno));
+		umount2(u->mnt, MNT_DETACH);
+		u->mounted = 0;
+		bad |= AU_UNION_BUSY;
+	}
+	for (b = u->br; b < u->br + AU_BR_MAX && b->name; b++) {
+		if (!b->mounted)
+			continue;
+		b->mounted = 0;
+		/* nothing but the union could hold a branch busy */
+		if (branch_release(b->path) && !(bad & AU_UNION_BUSY)) {
+			fprintf(stderr, "# teardown: branch %s still busy after the union's umount: %s\n",
+				b->path, strerror(errno));
+			bad |= AU_BRANCH_BUSY;
+		}
+	}
+	fflush(stderr);
+	return bad;
+}
+
+int union_teardown(struct au_union *u)
+{
+	int bad = union_release(u);
+
+	if (u->dir_mounted) {
+		umount2(u->dir, MNT_DETACH);
+		u->dir_mounted = 0;
+	}
+	rm_tree(u->dir);
+	return bad;
+}
+
+int remount(const char *mnt, unsigned long flags, const char *fmt, ...)
+{
+	char d[MOUNT_DATA_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(d, sizeof(d), fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(d))
+		return E2BIG;
+	return mount(AUFS_SOURCE, mnt, AUFS_FSTYPE, MS_REMOUNT | flags, d) ? errno : 0;
+}

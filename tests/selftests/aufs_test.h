@@ -246,4 +246,81 @@ int branch_make(char *out, const char *dir, const char *name, const char *source
  */
 int branch_release(const char *path);
 
+/* ---- A fixture's union: work directory, branches, mount point ------------ */
+
+#define AU_BR_MAX 3
+
+/* union_setup() flags */
+#define AU_TMPFS_BRANCHES 1	/* each branch its own tmpfs (branch_make()) */
+#define AU_TMPFS_DIR	2	/* one tmpfs over the work directory, when
+				 * branches_on_tmpfs() */
+#define AU_OPEN_DIR	4	/* chmod 0755 the work directory (mkdtemp() makes
+				 * it 0700), for tests that drop privileges */
+
+struct au_branch {
+	const char *name;	/* <dir>/<name>; NULL ends the list */
+	char *path;		/* the fixture's PATH_MAX buffer, filled in */
+	const char *tmpfs;	/* its tmpfs options (NULL: the union's) */
+	int mounted;		/* a tmpfs of branch_make() */
+};
+
+/*
+ * What a fixture fills in before union_setup(): tag, flags, tmpfs, source,
+ * dir, mnt and br[] (the path buffers stay the fixture's, with the names
+ * its tests use); the rest is state.
+ */
+struct au_union {
+	const char *tag;	/* the work directory's name, <root>/<tag>.XXXXXX */
+	int flags;
+	const char *tmpfs;	/* tmpfs options (AU_TMPFS_BRANCHES, AU_TMPFS_DIR) */
+	const char *source;	/* the tmpfs mounts' source (NULL: tag) */
+	char *dir;		/* the fixture's PATH_MAX buffers, filled in */
+	char *mnt;		/* <dir>/mnt */
+	struct au_branch br[AU_BR_MAX + 1];
+	char data[MOUNT_DATA_MAX];	/* the mount data of union_mount() */
+	int dir_mounted;	/* AU_TMPFS_DIR's tmpfs */
+	int mounted;		/* the union, at mnt */
+	char err[PATH_MAX + 128];	/* what failed, for a log line */
+};
+
+/*
+ * Make the work directory (a tmpfs over it with AU_TMPFS_DIR), the
+ * branches in br[] order (each a tmpfs with AU_TMPFS_BRANCHES) and mnt:
+ * 0, or -1 with errno and u->err.  Nothing is mounted on mnt yet.
+ */
+int union_setup(struct au_union *u);
+
+/*
+ * Mount the union at u->mnt with the mount data fmt (into u->data) and
+ * @flags: 0, or -1 with errno.
+ */
+int union_mount(struct au_union *u, unsigned long flags, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* umount u->mnt: 0, or -1 with errno (u->mounted stays set). */
+int union_umount(struct au_union *u);
+
+/* What union_release() and union_teardown() found (each logged as a TAP comment). */
+#define AU_UNION_BUSY	1	/* the union's umount failed: detached lazily */
+#define AU_BRANCH_BUSY	2	/* a branch tmpfs was busy after the union's umount */
+
+/* umount the union, then the branch tmpfs mounts; AU_* bits, 0 when clean. */
+int union_release(struct au_union *u);
+
+/* union_release(), the work directory's tmpfs, rm_tree(dir): AU_* bits. */
+int union_teardown(struct au_union *u);
+
+/*
+ * For FIXTURE_TEARDOWN: union_teardown(), failing the test on every
+ * problem but the @tolerated AU_* bits.
+ */
+#define UNION_TEARDOWN(u, tolerated) do {				\
+	if (union_teardown(u) & ~(tolerated))				\
+		_metadata->passed = 0;					\
+} while (0)
+
+/* mount -o remount with @flags and the data fmt on @mnt: 0 or the errno. */
+int remount(const char *mnt, unsigned long flags, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* AUFS_TEST_H */

@@ -420,8 +420,7 @@ TEST_F(wu, cpup_keeps_file_capabilities_until_the_vfs_drops_them)
 		if (pass == 1)
 			ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3"));
 		if (pass == 2) {
-			ASSERT_EQ(0, umount2(self->mnt, 0));
-			self->mounted = 0;
+			ASSERT_EQ(0, union_umount(&self->u));
 			mount_seed(_metadata, self);
 		}
 		for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {

@@ -40,9 +40,9 @@ TEST_F_TIMEOUT(wu, cpup_enospc_is_atomic, 120)
 	}
 	/* top: a 64 KiB tmpfs that cannot hold the 1 MiB file */
 	ASSERT_EQ(0, umount2(self->top, 0));
-	self->br_mounted[0] = 0;
+	self->u.br[0].mounted = 0;
 	ASSERT_EQ(0, mount("aufs-wu", self->top, "tmpfs", 0, "size=64k,mode=0755"));
-	self->br_mounted[0] = 1;
+	self->u.br[0].mounted = 1;
 	ASSERT_EQ(0, put_file(self->top, "foo.txt", "foo\n"));
 	fill_pattern(data, MIB, 3);
 	at(_metadata, p, self->base, "big");

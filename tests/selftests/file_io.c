@@ -393,13 +393,11 @@ TEST_F(wu, misc_erofs_without_writable_branch)
 
 TEST_F(hd, open_for_write_without_writable_branch_is_erofs)
 {
-	char d[MOUNT_DATA_MAX], p[PATH_MAX];
+	char p[PATH_MAX];
 	int fd;
 
 	ASSERT_EQ(0, put_file(self->lower, "f", "x\n"));
-	ASSERT_EQ(0, dataf(d, "br=%s=ro:%s=ro", self->upper, self->lower));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=ro:%s=ro", self->upper, self->lower));
 	P(p, "%s/f", self->mnt);
 	ASSERT_EQ(-1, open(p, O_WRONLY));
 	ASSERT_EQ(EROFS, errno);
@@ -417,7 +415,7 @@ TEST_F(hd, open_for_write_without_writable_branch_is_erofs)
 
 TEST_F_TIMEOUT(hd, writes_wait_for_a_frozen_ext4_upper, 300)
 {
-	char img[PATH_MAX], ext[PATH_MAX], d[MOUNT_DATA_MAX], p[PATH_MAX], q[PATH_MAX];
+	char img[PATH_MAX], ext[PATH_MAX], p[PATH_MAX], q[PATH_MAX];
 	int fd, efd, dfd, status;
 	pid_t w, c;
 
@@ -429,9 +427,7 @@ TEST_F_TIMEOUT(hd, writes_wait_for_a_frozen_ext4_upper, 300)
 	ASSERT_EQ(0, sh(NULL, 0, "modprobe loop 2>/dev/null; truncate -s 64M %s && mkfs.ext4 -q -F %s && mount -o loop %s %s",
 			img, img, img, ext));
 	ASSERT_EQ(0, put_file(self->lower, "low", "low\n"));
-	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro", ext, self->lower));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=rw:%s=ro", ext, self->lower));
 	P(p, "%s/f", self->mnt);
 	fd = open(p, O_WRONLY | O_CREAT, 0644);
 	ASSERT_LE(0, fd);

@@ -34,12 +34,17 @@ FIXTURE(hd) {
 	char lower[PATH_MAX];
 	char mnt[PATH_MAX];
 	char opts[256];		/* extra mount options */
-	int mounted;
-	int br_mounted[2];	/* upper, lower: a tmpfs of branch_make() */
+	struct au_union u;
 };
 
 FIXTURE_SETUP(hd)
 {
+	self->u = (struct au_union){
+		.tag = "hd", .tmpfs = "size=256m,mode=0755",
+		.flags = AU_TMPFS_BRANCHES | AU_OPEN_DIR,
+		.dir = self->dir, .mnt = self->mnt,
+		.br = { { "upper", self->upper }, { "lower", self->lower } },
+	};
 	/*
 	 * Only where aufs is loaded (the test VM): never mount, freeze or
 	 * chattr anything on another machine.  (A SKIP here would not stop
@@ -47,44 +52,27 @@ FIXTURE_SETUP(hd)
 	 */
 	ASSERT_EQ(1, aufs_registered()) TH_LOG("aufs is not loaded: run this in the test VM");
 	umask(0);
-	ASSERT_EQ(0, make_workdir(self->dir, "hd"));
-	ASSERT_EQ(0, chmod(self->dir, 0755));
-	ASSERT_EQ(0, branch_make(self->upper, self->dir, "upper", "hd", "size=256m,mode=0755",
-				 &self->br_mounted[0]));
-	ASSERT_EQ(0, branch_make(self->lower, self->dir, "lower", "hd", "size=256m,mode=0755",
-				 &self->br_mounted[1]));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 }
 
 FIXTURE_TEARDOWN(hd)
 {
-	if (self->mounted && umount2(self->mnt, 0)) {
-		TH_LOG("teardown: umount %s: %s", self->mnt, strerror(errno));
-		_metadata->passed = 0;
-		umount2(self->mnt, MNT_DETACH);
-	}
-	if (self->br_mounted[0])
-		branch_release(self->upper);
-	if (self->br_mounted[1])
-		branch_release(self->lower);
-	rm_tree(self->dir);
+	/* a branch still busy is not these tests' concern */
+	UNION_TEARDOWN(&self->u, AU_BRANCH_BUSY);
 }
 
 #define P(buf, ...) ASSERT_EQ(0, pathf(buf, __VA_ARGS__))
 
 static inline void hd_mount(struct __test_metadata *_metadata, FIXTURE_DATA(hd) *self)
 {
-	char d[MOUNT_DATA_MAX];
-
-	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro%s", self->upper, self->lower, self->opts));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount %s: %s", d, strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=rw:%s=ro%s", self->upper, self->lower,
+				 self->opts))
+		TH_LOG("mount %s: %s", self->u.data, strerror(errno));
 }
 
 static inline void hd_umount(struct __test_metadata *_metadata, FIXTURE_DATA(hd) *self)
 {
-	ASSERT_EQ(0, umount2(self->mnt, 0)) TH_LOG("umount: %s", strerror(errno));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u)) TH_LOG("umount: %s", strerror(errno));
 }
 
 /* Run @fn as uid/gid NOBODY in a child; its exit status (0: all good). */

@@ -42,84 +42,54 @@ FIXTURE(wu) {
 	char mid[PATH_MAX];
 	char base[PATH_MAX];
 	char mnt[PATH_MAX];
-	int mounted;
-	int br_mounted[3];	/* top, mid, base: a tmpfs of branch_make() */
+	struct au_union u;
 };
+
+/* The seed experiment's files (also readonly_union.c's). */
+static inline int put_seed_files(const char *top, const char *base)
+{
+	return put_file(base, "common.txt", "base\n") ||
+	       put_file(base, "hello.txt", HELLO_BASE) ||
+	       put_file(top, "common.txt", "top\n") ||
+	       put_file(top, "foo.txt", "foo\n");
+}
 
 FIXTURE_SETUP(wu)
 {
-	static const char *const name[3] = { "top", "mid", "base" };
-	char *br[3] = { self->top, self->mid, self->base };
-	int i;
-
+	self->u = (struct au_union){
+		.tag = "wu", .source = "aufs-wu", .tmpfs = "size=64m,mode=0755",
+		/* unprivileged tests must be able to reach the mount point */
+		.flags = AU_TMPFS_BRANCHES | AU_OPEN_DIR,
+		.dir = self->dir, .mnt = self->mnt,
+		.br = { { "top", self->top }, { "mid", self->mid }, { "base", self->base } },
+	};
 	umask(0);
-	ASSERT_EQ(0, make_workdir(self->dir, "wu"));
-	/* unprivileged tests must be able to reach the mount point */
-	ASSERT_EQ(0, chmod(self->dir, 0755));
-	for (i = 0; i < 3; i++)
-		ASSERT_EQ(0, branch_make(br[i], self->dir, name[i], "aufs-wu", "size=64m,mode=0755",
-					 &self->br_mounted[i]))
-			TH_LOG("branch %s: %s", name[i], strerror(errno));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
-	/* the seed experiment's files */
-	ASSERT_EQ(0, put_file(self->base, "common.txt", "base\n"));
-	ASSERT_EQ(0, put_file(self->base, "hello.txt", HELLO_BASE));
-	ASSERT_EQ(0, put_file(self->top, "common.txt", "top\n"));
-	ASSERT_EQ(0, put_file(self->top, "foo.txt", "foo\n"));
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
+	ASSERT_EQ(0, put_seed_files(self->top, self->base));
 }
 
 FIXTURE_TEARDOWN(wu)
 {
-	const char *br[3] = { self->top, self->mid, self->base };
-	int union_gone = 1, i;
-
-	if (self->mounted && umount2(self->mnt, 0)) {
-		TH_LOG("teardown: umount %s: %s", self->mnt, strerror(errno));
-		_metadata->passed = 0;
-		umount2(self->mnt, MNT_DETACH);
-		union_gone = 0;
-	}
-	for (i = 0; i < 3; i++) {
-		if (!self->br_mounted[i])
-			continue;
-		/* nothing but the union could hold a branch busy */
-		if (branch_release(br[i]) && union_gone) {
-			TH_LOG("teardown: branch %s still busy after the union's umount: %s",
-			       br[i], strerror(errno));
-			_metadata->passed = 0;
-		}
-	}
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 /* ---- helpers ---- */
-
-static inline void do_mount(struct __test_metadata *_metadata, FIXTURE_DATA(wu) *self, const char *data)
-{
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, data))
-		TH_LOG("mount -o '%s' %s: %s", data, self->mnt, strerror(errno));
-	self->mounted = 1;
-}
 
 /* br=<top>=<p0>:<base>=<p1> */
 static inline void mount2(struct __test_metadata *_metadata, FIXTURE_DATA(wu) *self,
 			  const char *p0, const char *p1)
 {
-	char d[MOUNT_DATA_MAX];
-
-	ASSERT_EQ(0, dataf(d, "br=%s=%s:%s=%s", self->top, p0, self->base, p1));
-	do_mount(_metadata, self, d);
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=%s:%s=%s", self->top, p0, self->base, p1))
+		TH_LOG("mount -o '%s' %s: %s", self->u.data, self->mnt, strerror(errno));
 }
 
 /* br=<top>=<p0>:<mid>=<p1>:<base>=<p2> */
 static inline void mount3(struct __test_metadata *_metadata, FIXTURE_DATA(wu) *self,
 			  const char *p0, const char *p1, const char *p2)
 {
-	char d[MOUNT_DATA_MAX];
-
-	ASSERT_EQ(0, dataf(d, "br=%s=%s:%s=%s:%s=%s", self->top, p0, self->mid, p1,
-			   self->base, p2));
-	do_mount(_metadata, self, d);
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=%s:%s=%s:%s=%s", self->top, p0,
+				 self->mid, p1, self->base, p2))
+		TH_LOG("mount -o '%s' %s: %s", self->u.data, self->mnt, strerror(errno));
 }
 
 /* The seed layout: br=<top>=rw:<base>=ro */

@@ -663,8 +663,7 @@ TEST_F(wu, udba_umount_after_activity)
 	expect_listing(_metadata, self->mnt, ".", "./../foo.txt/hello.txt/ld/nd");
 	expect_listing(_metadata, self->mnt, "ld", "./../x/y");
 
-	ASSERT_EQ(0, umount2(self->mnt, 0)) TH_LOG("umount: %s", strerror(errno));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u)) TH_LOG("umount: %s", strerror(errno));
 
 	/* the branches hold the result; a new mount shows it */
 	mount_seed(_metadata, self);
@@ -674,8 +673,7 @@ TEST_F(wu, udba_umount_after_activity)
 	expect_content(_metadata, self->mnt, "foo.txt", "FOO\n");
 	expect_content(_metadata, self->mnt, "ld/y", "x\n");
 	expect_xattr(_metadata, self->mnt, "ld/y", "trusted.t", "1");
-	ASSERT_EQ(0, umount2(self->mnt, 0)) TH_LOG("second umount: %s", strerror(errno));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u)) TH_LOG("second umount: %s", strerror(errno));
 }
 
 TEST_HARNESS_MAIN
