@@ -31,7 +31,7 @@ FIXTURE(mc) {
 	char mid[PATH_MAX];
 	char base[PATH_MAX];
 	char mnt[PATH_MAX];
-	int mounted;
+	struct au_union u;
 };
 
 /* Deterministic content: a xorshift stream seeded by @seed. */
@@ -68,34 +68,22 @@ static int put_big(const char *dir, const char *name, size_t len,
 static int mc_mount(struct __test_metadata *_metadata, FIXTURE_DATA(mc) *self,
 		    const char *opts)
 {
-	char data[MOUNT_DATA_MAX];
-
-	if (dataf(data, "br=%s=rw:%s=ro:%s=ro%s", self->top, self->mid, self->base, opts))
-		return -1;
-	if (aufs_mount(self->mnt, 0, data)) {
-		TH_LOG("mount %s: %s", data, strerror(errno));
+	if (union_mount(&self->u, 0, "br=%s=rw:%s=ro:%s=ro%s", self->top, self->mid, self->base,
+			opts)) {
+		TH_LOG("mount %s: %s", self->u.data, strerror(errno));
 		return -1;
 	}
-	self->mounted = 1;
-	return 0;
-}
-
-static int mc_umount(FIXTURE_DATA(mc) *self)
-{
-	if (umount2(self->mnt, 0))
-		return -1;
-	self->mounted = 0;
 	return 0;
 }
 
 FIXTURE_SETUP(mc)
 {
+	self->u = (struct au_union){
+		.tag = "mc", .dir = self->dir, .mnt = self->mnt,
+		.br = { { "top", self->top }, { "mid", self->mid }, { "base", self->base } },
+	};
 	umask(0);
-	ASSERT_EQ(0, make_workdir(self->dir, "mc"));
-	ASSERT_EQ(0, make_dir(self->top, self->dir, "top"));
-	ASSERT_EQ(0, make_dir(self->mid, self->dir, "mid"));
-	ASSERT_EQ(0, make_dir(self->base, self->dir, "base"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 	ASSERT_EQ(0, put_big(self->base, "big", BIG, 1, 0644));
 	ASSERT_EQ(0, put_big(self->base, "small", 5000, 2, 0644));
 	ASSERT_EQ(0, mc_mount(_metadata, self, ",metacopy"));
@@ -103,9 +91,7 @@ FIXTURE_SETUP(mc)
 
 FIXTURE_TEARDOWN(mc)
 {
-	if (self->mounted)
-		TEARDOWN_UMOUNT(self->mnt);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 static int has_marker(const char *path)
@@ -162,10 +148,11 @@ static int same_data(const char *a, const char *b)
 		       (long long)_ts.st_blocks, (long long)_ts.st_size); \
 } while (0)
 
-static void remount(struct __test_metadata *_metadata, FIXTURE_DATA(mc) *self,
-		    const char *opts)
+/* umount, then mount again with the options @opts: what persists. */
+static void mount_again(struct __test_metadata *_metadata, FIXTURE_DATA(mc) *self,
+			const char *opts)
 {
-	ASSERT_EQ(0, mc_umount(self));
+	ASSERT_EQ(0, union_umount(&self->u)) TH_LOG("umount: %s", strerror(errno));
 	ASSERT_EQ(0, mc_mount(_metadata, self, opts));
 }
 
@@ -184,7 +171,7 @@ TEST_F(mc, chmod_copies_only_the_attributes)
 	EXPECT_EQ(S_IFREG | 0644, st.st_mode) TH_LOG("the lower file changed");
 	drop_caches("3");
 	EXPECT_METACOPY("big");
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	EXPECT_METACOPY("big");
 	ASSERT_EQ(0, stat(u, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
@@ -202,7 +189,7 @@ TEST_F(mc, chown_utimes_and_xattrs_copy_only_the_attributes)
 	ASSERT_EQ(0, utimensat(AT_FDCWD, u, ts, 0));
 	ASSERT_EQ(0, setxattr(u, "trusted.mc_test", "v1", 2, 0));
 	EXPECT_METACOPY("big");
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	EXPECT_METACOPY("big");
 	ASSERT_EQ(0, stat(u, &st));
 	EXPECT_EQ(1000, st.st_uid);
@@ -272,7 +259,7 @@ TEST_F(mc, open_for_write_copies_the_data_and_keeps_the_attributes)
 	drop_caches("3");
 	ASSERT_EQ(BIG, read_file(u, got, BIG + 1));
 	EXPECT_EQ(0, memcmp(want, got, BIG));
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	ASSERT_EQ(BIG, read_file(u, got, BIG + 1));
 	EXPECT_EQ(0, memcmp(want, got, BIG));
 	ASSERT_EQ(0, pathf(u, "%s/big", self->base));
@@ -294,7 +281,7 @@ TEST_F(mc, truncate_copies_what_stays)
 	want = malloc(BIG);
 	ASSERT_TRUE(want != NULL);
 	fill(want, BIG, 1);
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	ASSERT_EQ(2000, read_file(u, got, sizeof(got)));
 	EXPECT_EQ(0, memcmp(want, got, 2000));
 	free(want);
@@ -328,7 +315,7 @@ TEST_F(mc, rename_and_link_take_the_data_along)
 	ASSERT_EQ(0, link(u, n));
 	EXPECT_WHOLE("small");
 	EXPECT_WHOLE("linked");
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	EXPECT_TRUE(same_data(u, b));
 	EXPECT_TRUE(same_data(n, b));
 	ASSERT_EQ(0, stat(n, &st));
@@ -348,7 +335,7 @@ TEST_F(mc, unlink_hides_the_data_for_good)
 	ASSERT_EQ(0, unlink(u));
 	EXPECT_EQ(-1, stat(u, &st));
 	EXPECT_EQ(-1, lstat(t, &st)) TH_LOG("the metacopy stayed");
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	EXPECT_EQ(-1, stat(u, &st));
 	EXPECT_EQ(ENOENT, errno);
 	ASSERT_EQ(0, stat(b, &st));
@@ -415,7 +402,7 @@ TEST_F(mc, data_gone_below_is_an_io_error)
 	ASSERT_EQ(0, pathf(u, "%s/big", self->mnt));
 	ASSERT_EQ(0, pathf(b, "%s/big", self->base));
 	ASSERT_EQ(0, chmod(u, 0600));
-	ASSERT_EQ(0, mc_umount(self));
+	ASSERT_EQ(0, union_umount(&self->u));
 	ASSERT_EQ(0, unlink(b));	/* on the branch, behind the union's back */
 	ASSERT_EQ(0, mc_mount(_metadata, self, ",metacopy"));
 	expect_refused(_metadata, u, EIO, "aufs: big: metacopy without its data");
@@ -436,7 +423,7 @@ TEST_F(mc, without_the_option_a_metacopy_is_refused)
 	ASSERT_EQ(0, chmod(u, 0600));
 	EXPECT_METACOPY("big");
 	ASSERT_EQ(0, stat(t, &ts));
-	remount(_metadata, self, "");
+	mount_again(_metadata, self, "");
 	expect_refused(_metadata, u, EPERM, "aufs: big: refusing a metacopy");
 	EXPECT_STREQ("big/small", names_in(self->mnt, ".")) TH_LOG("the name is listed");
 	/* the branch keeps it as it was */
@@ -448,7 +435,7 @@ TEST_F(mc, without_the_option_a_metacopy_is_refused)
 	ASSERT_EQ(0, pathf(u, "%s/small", self->mnt));
 	ASSERT_EQ(0, chmod(u, 0600));
 	EXPECT_WHOLE("small");
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	EXPECT_METACOPY("big");
 }
 
@@ -466,7 +453,7 @@ TEST_F(mc, a_forged_marker_in_a_layer_shows_nothing_below_it)
 	ASSERT_EQ(0, pathf(m, "%s/secret", self->mid));
 	ASSERT_EQ(0, setxattr(m, MC_XATTR, "", 0, 0));
 	ASSERT_EQ(0, truncate(m, 26));
-	remount(_metadata, self, "");
+	mount_again(_metadata, self, "");
 	ASSERT_EQ(0, pathf(u, "%s/secret", self->mnt));
 	expect_refused(_metadata, u, EPERM, "aufs: secret: refusing a metacopy");
 	/* and the same after the caches are dropped */
@@ -510,22 +497,20 @@ TEST_F(mc, a_marker_set_or_removed_on_the_branch_shows_at_once)
  */
 TEST_F(mc, the_branch_of_an_open_metacopys_data_is_busy)
 {
-	char u[PATH_MAX], d[PATH_MAX + 8], buf[PAGE];
+	char u[PATH_MAX], buf[PAGE];
 	int fd;
 
 	ASSERT_EQ(0, pathf(u, "%s/big", self->mnt));
 	ASSERT_EQ(0, chmod(u, 0600));
 	EXPECT_METACOPY("big");
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	fd = open(u, O_RDONLY);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(PAGE, read(fd, buf, PAGE));
-	snprintf(d, sizeof(d), "del:%s", self->base);
-	EXPECT_EQ(-1, mount(NULL, self->mnt, NULL, MS_REMOUNT, d));
-	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(EBUSY, remount(self->mnt, 0, "del:%s", self->base));
 	EXPECT_EQ(PAGE, read(fd, buf, PAGE)) TH_LOG("the open file still reads its data");
 	close(fd);
-	EXPECT_EQ(0, mount(NULL, self->mnt, NULL, MS_REMOUNT, d)) TH_LOG("%s: %s", d, strerror(errno));
+	EXPECT_EQ(0, remount(self->mnt, 0, "del:%s", self->base));
 }
 
 TEST_F(mc, a_metacopy_in_a_lower_layer_shows_the_data_below_it)
@@ -536,12 +521,11 @@ TEST_F(mc, a_metacopy_in_a_lower_layer_shows_the_data_below_it)
 	ASSERT_EQ(0, pathf(u, "%s/big", self->mnt));
 	ASSERT_EQ(0, pathf(b, "%s/big", self->base));
 	ASSERT_EQ(0, chmod(u, 0600));
-	ASSERT_EQ(0, mc_umount(self));
+	ASSERT_EQ(0, union_umount(&self->u));
 	/* The old top becomes a read-only layer under a new one. */
 	ASSERT_EQ(0, make_dir(new_top, self->dir, "top2"));
-	ASSERT_EQ(0, dataf(data, "br=%s=rw:%s=ro:%s=ro,metacopy", new_top, self->top, self->base));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, data));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=rw:%s=ro:%s=ro,metacopy", new_top,
+				 self->top, self->base));
 	ASSERT_EQ(0, stat(u, &st));
 	EXPECT_EQ(S_IFREG | 0600, st.st_mode);
 	EXPECT_TRUE(same_data(u, b));
@@ -569,7 +553,7 @@ TEST_F(mc, hard_links_and_protected_files_are_copied_whole)
 	ASSERT_EQ(0, pathf(b, "%s/big", self->base));
 	ASSERT_EQ(0, pathf(b2, "%s/big2", self->base));
 	ASSERT_EQ(0, link(b, b2));
-	remount(_metadata, self, ",metacopy");
+	mount_again(_metadata, self, ",metacopy");
 	ASSERT_EQ(0, pathf(u, "%s/big", self->mnt));
 	ASSERT_EQ(0, chmod(u, 0600));
 	EXPECT_WHOLE("big");

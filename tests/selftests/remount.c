@@ -16,7 +16,6 @@
 #include <linux/fuse.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/statfs.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -28,34 +27,24 @@
 FIXTURE(rm) {
 	char dir[PATH_MAX];
 	char mnt[PATH_MAX];
-	int mounted;
-	int tmpfs;
+	struct au_union u;
 };
 
 FIXTURE_SETUP(rm)
 {
-	struct statfs sf;
-
+	self->u = (struct au_union){
+		.tag = "rm", .dir = self->dir, .mnt = self->mnt,
+		/* a private tmpfs: many branches, easy cleanup */
+		.flags = AU_TMPFS_DIR | AU_OPEN_DIR, .tmpfs = "size=64m,mode=0755",
+	};
 	ASSERT_EQ(1, aufs_registered()) TH_LOG("aufs is not loaded: run this in the test VM");
 	umask(0);
-	ASSERT_EQ(0, make_workdir(self->dir, "rm"));
-	ASSERT_EQ(0, chmod(self->dir, 0755));
-	self->tmpfs = !statfs(test_root(), &sf) && sf.f_type == 0x01021994;
-	if (self->tmpfs)	/* a private tmpfs: many branches, easy cleanup */
-		ASSERT_EQ(0, mount("rm", self->dir, "tmpfs", 0, "size=64m,mode=0755"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 }
 
 FIXTURE_TEARDOWN(rm)
 {
-	if (self->mounted && umount2(self->mnt, 0)) {
-		TH_LOG("teardown: umount: %s", strerror(errno));
-		_metadata->passed = 0;
-		umount2(self->mnt, MNT_DETACH);
-	}
-	if (self->tmpfs)
-		umount2(self->dir, MNT_DETACH);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 /* ---- helpers ---- */
@@ -80,25 +69,7 @@ static void rm_mount(struct __test_metadata *_metadata, FIXTURE_DATA(rm) *self,
 	va_start(ap, fmt);
 	ASSERT_GT(MOUNT_DATA_MAX, vsnprintf(d, sizeof(d), fmt, ap));
 	va_end(ap);
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount %s: %s", d, strerror(errno));
-	self->mounted = 1;
-}
-
-/* mount -o remount,<data>: 0 or the errno. */
-static int remount(FIXTURE_DATA(rm) *self, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int remount(FIXTURE_DATA(rm) *self, const char *fmt, ...)
-{
-	char d[MOUNT_DATA_MAX];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(d, sizeof(d), fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(d))
-		return E2BIG;
-	return mount(AUFS_SOURCE, self->mnt, AUFS_FSTYPE, MS_REMOUNT, d) ? errno : 0;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "%s", d)) TH_LOG("mount %s: %s", d, strerror(errno));
 }
 
 /*
@@ -165,14 +136,14 @@ TEST_F(rm, add_append_prepend_del_mod_and_br)
 	ASSERT_STREQ("f", names_in(self->mnt, "."));
 
 	/* append: at the bottom, default ro; the union gains what it has */
-	ASSERT_EQ(0, remount(self, "append:%s", d));
+	ASSERT_EQ(0, remount(self->mnt, 0, "append:%s", d));
 	snprintf(x, sizeof(x), "%s=ro\n", d);
 	ASSERT_STREQ(x, si_file(self->mnt, "br2"));
 	ASSERT_STREQ("66\n", si_file(self->mnt, "brid2"));
 	ASSERT_STREQ("f/only_d", names_in(self->mnt, "."));
 
 	/* add:1: between a and b, above b: c's f now shows */
-	ASSERT_EQ(0, remount(self, "add:1:%s=ro+wh", c));
+	ASSERT_EQ(0, remount(self->mnt, 0, "add:1:%s=ro+wh", c));
 	snprintf(x, sizeof(x), "%s=ro+wh\n", c);
 	ASSERT_STREQ(x, si_file(self->mnt, "br1"));
 	ASSERT_STREQ("67\n", si_file(self->mnt, "brid1"));
@@ -181,13 +152,13 @@ TEST_F(rm, add_append_prepend_del_mod_and_br)
 	ASSERT_STREQ("f/only_c/only_d", names_in(self->mnt, "."));
 
 	/* del: c goes, b's f shows again */
-	ASSERT_EQ(0, remount(self, "del:%s", c));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del:%s", c));
 	ASSERT_STREQ("b\n", content(self->mnt, "f"));
 	ASSERT_STREQ("f/only_d", names_in(self->mnt, "."));
 	ASSERT_STREQ("", si_file(self->mnt, "br3")) TH_LOG("br<N> files are rebuilt");
 
 	/* prepend: e on top, default rw for index 0... as given here, ro */
-	ASSERT_EQ(0, remount(self, "prepend:%s=ro", e));
+	ASSERT_EQ(0, remount(self->mnt, 0, "prepend:%s=ro", e));
 	snprintf(x, sizeof(x), "%s=ro\n", e);
 	ASSERT_STREQ(x, si_file(self->mnt, "br0"));
 	/* a is below e now: a new file goes to a, the topmost writable */
@@ -195,14 +166,14 @@ TEST_F(rm, add_append_prepend_del_mod_and_br)
 	ASSERT_STREQ("n\n", content(a, "new"));
 
 	/* mod: a becomes ro; writes are then EROFS */
-	ASSERT_EQ(0, remount(self, "mod:%s=ro", a));
+	ASSERT_EQ(0, remount(self->mnt, 0, "mod:%s=ro", a));
 	ASSERT_NE(0, put_file(self->mnt, "new2", "n\n"));
 	ASSERT_EQ(EROFS, errno);
-	ASSERT_EQ(0, remount(self, "mod:%s=rw", a));
+	ASSERT_EQ(0, remount(self->mnt, 0, "mod:%s=rw", a));
 	ASSERT_EQ(0, put_file(self->mnt, "new2", "n\n"));
 
 	/* a new br= replaces the list; survivors of the same path keep nothing */
-	ASSERT_EQ(0, remount(self, "br=%s=rw:%s=ro", a, c));
+	ASSERT_EQ(0, remount(self->mnt, 0, "br=%s=rw:%s=ro", a, c));
 	ASSERT_STREQ("c\n", content(self->mnt, "f"));
 	ASSERT_STREQ("f/new/new2/only_c", names_in(self->mnt, "."));
 	ASSERT_STREQ("", si_file(self->mnt, "br2"));
@@ -225,8 +196,7 @@ TEST_F(rm, batched_changes_apply_in_order)
 		ASSERT_EQ(0, put_file(p, "f", x));
 		off += snprintf(d + off, sizeof(d) - off, "append:%s=ro+wh,", p);
 	}
-	ASSERT_EQ(0, mount(AUFS_SOURCE, self->mnt, AUFS_FSTYPE, MS_REMOUNT, d))
-		TH_LOG("remount %s: %s", d, strerror(errno));
+	ASSERT_EQ(0, remount(self->mnt, 0, "%s", d)) TH_LOG("remount %s: %s", d, strerror(errno));
 	for (i = 0; i < 5; i++) {
 		char n[16];
 
@@ -237,7 +207,7 @@ TEST_F(rm, batched_changes_apply_in_order)
 	ASSERT_STREQ("0\n", content(self->mnt, "f")) TH_LOG("l0 is the topmost of them");
 	/* the = forms, and del + append in one call, left to right */
 	br(_metadata, self, p, "z");
-	ASSERT_EQ(0, remount(self, "del=%s/l0,append=%s/z", self->dir, self->dir));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del=%s/l0,append=%s/z", self->dir, self->dir));
 	ASSERT_STREQ("1\n", content(self->mnt, "f"));
 	snprintf(x, sizeof(x), "%s/z=ro\n", self->dir);
 	ASSERT_STREQ(x, si_file(self->mnt, "br5"));
@@ -274,7 +244,7 @@ TEST_F(rm, errors_change_nothing)
 		int r;
 
 		ASSERT_EQ(0, state(self->mnt, before, sizeof(before)));
-		r = remount(self, "%s", cases[i].data);
+		r = remount(self->mnt, 0, "%s", cases[i].data);
 		ASSERT_NE(0, r) TH_LOG("%s: remount %s succeeded", cases[i].what, cases[i].data);
 		ASSERT_EQ(cases[i].err, r) TH_LOG("%s: %s", cases[i].what, strerror(r));
 		ASSERT_EQ(0, state(self->mnt, after, sizeof(after)));
@@ -282,12 +252,12 @@ TEST_F(rm, errors_change_nothing)
 	}
 	/* a duplicate is ignored at remount, as aufs does */
 	ASSERT_EQ(0, state(self->mnt, before, sizeof(before)));
-	ASSERT_EQ(0, remount(self, "append:%s", b));
+	ASSERT_EQ(0, remount(self->mnt, 0, "append:%s", b));
 	ASSERT_EQ(0, state(self->mnt, after, sizeof(after)));
 	ASSERT_STREQ(before, after);
 	/* the last branch cannot go */
-	ASSERT_EQ(0, remount(self, "del:%s", b));
-	ASSERT_EQ(EBUSY, remount(self, "del:%s", a));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del:%s", b));
+	ASSERT_EQ(EBUSY, remount(self->mnt, 0, "del:%s", a));
 	ASSERT_STREQ("", si_file(self->mnt, "br1"));
 }
 
@@ -322,31 +292,31 @@ TEST_F(rm, busy_branches)
 	ASSERT_EQ(0, pathf(p, "%s/f", self->mnt));
 	fd = open(p, O_RDONLY);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(EBUSY, remount(self, "del:%s", b));
+	ASSERT_EQ(EBUSY, remount(self->mnt, 0, "del:%s", b));
 	close(fd);
 	/* a cwd */
 	ASSERT_EQ(0, pathf(p, "%s/d", self->mnt));
 	pid = hold_cwd(p);
 	ASSERT_LT(0, pid);
 	usleep(200 * 1000);
-	ASSERT_EQ(EBUSY, remount(self, "del:%s", c));
+	ASSERT_EQ(EBUSY, remount(self->mnt, 0, "del:%s", c));
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	/* a mount point */
 	ASSERT_EQ(0, pathf(mp, "%s/m", self->mnt));
 	ASSERT_EQ(0, mount("rm-mp", mp, "tmpfs", 0, NULL));
-	ASSERT_EQ(EBUSY, remount(self, "del:%s", b));
+	ASSERT_EQ(EBUSY, remount(self->mnt, 0, "del:%s", b));
 	ASSERT_EQ(0, umount2(mp, 0));
 	/* open for writing: no mod to ro */
 	ASSERT_EQ(0, pathf(p, "%s/w", self->mnt));
 	fd = open(p, O_WRONLY | O_CREAT, 0644);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(EBUSY, remount(self, "mod:%s=ro", a));
+	ASSERT_EQ(EBUSY, remount(self->mnt, 0, "mod:%s=ro", a));
 	close(fd);
-	ASSERT_EQ(0, remount(self, "mod:%s=ro", a));
-	ASSERT_EQ(0, remount(self, "mod:%s=rw", a));
+	ASSERT_EQ(0, remount(self->mnt, 0, "mod:%s=ro", a));
+	ASSERT_EQ(0, remount(self->mnt, 0, "mod:%s=rw", a));
 	/* nothing in use any more: both go */
-	ASSERT_EQ(0, remount(self, "del:%s,del:%s", b, c));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del:%s,del:%s", b, c));
 	ASSERT_STREQ("w", names_in(self->mnt, "."));
 }
 
@@ -370,13 +340,13 @@ TEST_F(rm, open_files_keep_their_branch)
 	fd = open(p, O_RDONLY);
 	ASSERT_LE(0, fd);
 	ASSERT_STREQ("x", names_in(self->mnt, "dir"));
-	ASSERT_EQ(0, remount(self, "add:1:%s=ro", n));
+	ASSERT_EQ(0, remount(self->mnt, 0, "add:1:%s=ro", n));
 	ASSERT_EQ(4, pread(fd, buf, sizeof(buf) - 1, 0));
 	ASSERT_STREQ("old\n", buf);
 	close(fd);
 	ASSERT_STREQ("new\n", content(self->mnt, "f"));
 	ASSERT_STREQ("x/y", names_in(self->mnt, "dir")) TH_LOG("a cached directory merges the new branch");
-	ASSERT_EQ(0, remount(self, "del:%s", n));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del:%s", n));
 	ASSERT_STREQ("old\n", content(self->mnt, "f"));
 	ASSERT_STREQ("x", names_in(self->mnt, "dir"));
 }
@@ -409,8 +379,7 @@ TEST_F_TIMEOUT(rm, docker_style_127_branches, 300)
 		off += n;
 	}
 	first = i;
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount: %s", strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "%s", d)) TH_LOG("mount: %s", strerror(errno));
 	while (i < 127) {
 		off = 0;
 		for (; i < 127; i++) {
@@ -421,7 +390,7 @@ TEST_F_TIMEOUT(rm, docker_style_127_branches, 300)
 				break;
 			off += n;
 		}
-		ASSERT_EQ(0, mount(AUFS_SOURCE, self->mnt, AUFS_FSTYPE, MS_REMOUNT, d))
+		ASSERT_EQ(0, remount(self->mnt, 0, "%s", d))
 			TH_LOG("append batch ending at %d: %s", i, strerror(errno));
 	}
 	TH_LOG("%d branches at mount, %d appended", first, 127 - first);
@@ -429,7 +398,7 @@ TEST_F_TIMEOUT(rm, docker_style_127_branches, 300)
 	ASSERT_STREQ(p, si_file(self->mnt, "br126"));
 	ASSERT_STREQ("126\n", content(self->mnt, "bottom"));
 	br(_metadata, self, p, "one-too-many");
-	ASSERT_EQ(ENOSPC, remount(self, "append:%s", p));
+	ASSERT_EQ(ENOSPC, remount(self->mnt, 0, "append:%s", p));
 	ASSERT_STREQ("", si_file(self->mnt, "br127"));
 }
 
@@ -466,7 +435,7 @@ TEST_F_TIMEOUT(rm, br_remount_replaces_a_full_table, 300)
 	br_list(_metadata, self, d, sizeof(d), "n", 64);
 	ASSERT_EQ(0, pathf(p, "%s/n063", self->dir));
 	ASSERT_EQ(0, put_file(p, "bottom", "new\n"));
-	ASSERT_EQ(0, remount(self, "%s", d)) TH_LOG("64 over 64");
+	ASSERT_EQ(0, remount(self->mnt, 0, "%s", d)) TH_LOG("64 over 64");
 	snprintf(p, sizeof(p), "%s/n063=ro\n", self->dir);
 	ASSERT_STREQ(p, si_file(self->mnt, "br63"));
 	ASSERT_STREQ("", si_file(self->mnt, "br64"));
@@ -476,7 +445,7 @@ TEST_F_TIMEOUT(rm, br_remount_replaces_a_full_table, 300)
 	ASSERT_EQ(0, state(self->mnt, before, sizeof(before)));
 	kfd = kmsg_open();
 	ASSERT_LE(0, kfd);
-	ASSERT_EQ(ENOSPC, remount(self, "%s", d));
+	ASSERT_EQ(ENOSPC, remount(self->mnt, 0, "%s", d));
 	EXPECT_EQ(1, kmsg_find(kfd, "aufs: too many branches (128 > 127)", msg, sizeof(msg)));
 	close(kfd);
 	ASSERT_EQ(0, state(self->mnt, after, sizeof(after)));
@@ -499,14 +468,14 @@ TEST_F(rm, a_deleted_branchs_filesystem_is_no_longer_watched)
 	ASSERT_EQ(0, mount("rm-other", o, "tmpfs", 0, "size=4m,mode=0755"));
 	rm_mount(_metadata, self, "br=%s=rw:%s=ro", a, b);
 	EXPECT_EQ(1, si_debugfs(self->mnt, "fs_marks"));
-	ASSERT_EQ(0, remount(self, "append:%s", o));
+	ASSERT_EQ(0, remount(self->mnt, 0, "append:%s", o));
 	EXPECT_EQ(2, si_debugfs(self->mnt, "fs_marks"));
-	ASSERT_EQ(0, remount(self, "del:%s", o));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del:%s", o));
 	EXPECT_EQ(1, si_debugfs(self->mnt, "fs_marks"));
-	ASSERT_EQ(0, remount(self, "udba=notify"));
-	ASSERT_EQ(0, remount(self, "udba=reval,append:%s", o));
+	ASSERT_EQ(0, remount(self->mnt, 0, "udba=notify"));
+	ASSERT_EQ(0, remount(self->mnt, 0, "udba=reval,append:%s", o));
 	EXPECT_EQ(2, si_debugfs(self->mnt, "fs_marks"));
-	ASSERT_EQ(0, remount(self, "del:%s", o));
+	ASSERT_EQ(0, remount(self->mnt, 0, "del:%s", o));
 	EXPECT_EQ(1, si_debugfs(self->mnt, "fs_marks"));
 	EXPECT_EQ(0, umount2(o, 0)) TH_LOG("umount of the deleted branch: %s", strerror(errno));
 }
@@ -673,7 +642,7 @@ TEST_F_TIMEOUT(rm, remount_waits_for_a_fuse_server_without_the_unions_locks, 120
 	close(res[1]);
 
 	ASSERT_EQ(0, pathf(slow, "%s/%s", fmnt, FUSE_SLOW));
-	EXPECT_EQ(0, remount(self, "append:%s", slow));
+	EXPECT_EQ(0, remount(self->mnt, 0, "append:%s", slow));
 	pfd = (struct pollfd){ .fd = res[0], .events = POLLIN };
 	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("the FUSE server was never asked");
 	ASSERT_LT(0, read(res[0], what, sizeof(what) - 1));
@@ -682,9 +651,8 @@ TEST_F_TIMEOUT(rm, remount_waits_for_a_fuse_server_without_the_unions_locks, 120
 	EXPECT_STREQ("made-by-the-fuse-server", names_in(self->mnt, "."));
 	snprintf(b, sizeof(b), "%s=ro\n", slow);
 	EXPECT_STREQ(b, si_file(self->mnt, "br2"));
-	EXPECT_EQ(0, remount(self, "del:%s", slow));
-	EXPECT_EQ(0, umount2(self->mnt, 0));
-	self->mounted = 0;
+	EXPECT_EQ(0, remount(self->mnt, 0, "del:%s", slow));
+	EXPECT_EQ(0, union_umount(&self->u));
 	EXPECT_EQ(0, umount2(fmnt, 0)) TH_LOG("umount fuse: %s", strerror(errno));
 	if (umount2(fmnt, MNT_DETACH) && errno != EINVAL)
 		TH_LOG("umount -l fuse: %s", strerror(errno));
@@ -722,17 +690,34 @@ TEST_F_TIMEOUT(rm, proc_mounts_round_trip, 300)
 		ASSERT_EQ(0, system(cmd)) TH_LOG("%s failed", cmd);
 		ASSERT_EQ(0, state(self->mnt, after, sizeof(after)));
 		ASSERT_STREQ(before, after) TH_LOG("set %u changed", i);
-		ASSERT_EQ(0, umount2(self->mnt, 0));
-		self->mounted = 0;
+		ASSERT_EQ(0, union_umount(&self->u));
 	}
+}
+
+/* stat(@path) as NOBODY in a child: 0 it can, 1 it cannot, 2 no setuid, -1. */
+static int stat_as_nobody(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		struct stat st;
+
+		if (setgid(NOBODY) || setuid(NOBODY))
+			_exit(2);
+		_exit(stat(path, &st) ? 1 : 0);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 /* Options change on the live mount and show in /proc/mounts. */
 TEST_F(rm, options_change_live)
 {
 	char a[PATH_MAX], b[PATH_MAX], d[PATH_MAX], line[4096];
-	int status;
-	pid_t pid;
 
 	br(_metadata, self, a, "a");
 	br(_metadata, self, b, "b");
@@ -742,38 +727,20 @@ TEST_F(rm, options_change_live)
 	ASSERT_EQ(0, make_dir(d, a, "private"));
 	ASSERT_EQ(0, chmod(d, 0755));
 	rm_mount(_metadata, self, "br=%s=rw:%s=ro", a, b);
-	ASSERT_EQ(0, remount(self, "udba=none,dirperm1"));
+	ASSERT_EQ(0, remount(self->mnt, 0, "udba=none,dirperm1"));
 	ASSERT_EQ(0, mount_line(self->mnt, line, sizeof(line)));
 	ASSERT_NE(NULL, strstr(line, ",udba=none,dirperm1")) TH_LOG("%s", line);
 	ASSERT_EQ(0, pathf(d, "%s/private/f", self->mnt));
-	pid = fork();
-	if (!pid) {
-		struct stat st;
-
-		if (setgid(NOBODY) || setuid(NOBODY))
-			_exit(2);
-		_exit(stat(d, &st) ? 1 : 0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(0, WEXITSTATUS(status)) TH_LOG("dirperm1 set by remount does not act");
-	ASSERT_EQ(0, remount(self, "udba=reval,nodirperm1"));
+	ASSERT_EQ(0, stat_as_nobody(d)) TH_LOG("dirperm1 set by remount does not act");
+	ASSERT_EQ(0, remount(self->mnt, 0, "udba=reval,nodirperm1"));
 	ASSERT_EQ(0, mount_line(self->mnt, line, sizeof(line)));
 	ASSERT_EQ(NULL, strstr(line, "udba=")) TH_LOG("%s", line);
-	pid = fork();
-	if (!pid) {
-		struct stat st;
-
-		if (setgid(NOBODY) || setuid(NOBODY))
-			_exit(2);
-		_exit(stat(d, &st) ? 1 : 0);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EQ(1, WEXITSTATUS(status)) TH_LOG("nodirperm1 set by remount does not act");
+	ASSERT_EQ(1, stat_as_nobody(d)) TH_LOG("nodirperm1 set by remount does not act");
 	/* ro and back */
-	ASSERT_EQ(0, mount(AUFS_SOURCE, self->mnt, AUFS_FSTYPE, MS_REMOUNT | MS_RDONLY, ""));
+	ASSERT_EQ(0, remount(self->mnt, MS_RDONLY, "%s", ""));
 	ASSERT_NE(0, put_file(self->mnt, "x", "x"));
 	ASSERT_EQ(EROFS, errno);
-	ASSERT_EQ(0, mount(AUFS_SOURCE, self->mnt, AUFS_FSTYPE, MS_REMOUNT, ""));
+	ASSERT_EQ(0, remount(self->mnt, 0, "%s", ""));
 	ASSERT_EQ(0, put_file(self->mnt, "x", "x"));
 }
 
@@ -791,7 +758,7 @@ TEST_F(rm, aubr_follows_remounts)
 	br(_metadata, self, b, "b");
 	br(_metadata, self, c, "c");
 	rm_mount(_metadata, self, "br=%s=rw:%s=ro", a, b);
-	ASSERT_EQ(0, remount(self, "append:%s=ro+wh,mod:%s=rr", c, b));
+	ASSERT_EQ(0, remount(self->mnt, 0, "append:%s=ro+wh,mod:%s=rr", c, b));
 	snprintf(cmd, sizeof(cmd), "%s --json %s", aubr, self->mnt);
 	f = popen(cmd, "r");
 	ASSERT_NE(NULL, f);
