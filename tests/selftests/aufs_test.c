@@ -881,6 +881,14 @@ int union_teardown(struct au_union *u)
 	return bad;
 }
 
+int put_seed_files(const char *top, const char *base)
+{
+	return put_file(base, "common.txt", "base\n") ||
+	       put_file(base, "hello.txt", HELLO_BASE) ||
+	       put_file(top, "common.txt", "top\n") ||
+	       put_file(top, "foo.txt", "foo\n") ? -1 : 0;
+}
+
 int remount(const char *mnt, unsigned long flags, const char *fmt, ...)
 {
 	char d[MOUNT_DATA_MAX];

@@ -311,6 +311,13 @@ int union_release(struct au_union *u);
 int union_teardown(struct au_union *u);
 
 /*
+ * The seed article's experiment: base/{common,hello}.txt and
+ * top/{common,foo}.txt.  0 or -1.
+ */
+#define HELLO_BASE "Hello from the base branch\n"
+int put_seed_files(const char *top, const char *base);
+
+/*
  * For FIXTURE_TEARDOWN: union_teardown(), failing the test on every
  * problem but the @tolerated AU_* bits.
  */

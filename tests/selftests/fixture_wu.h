@@ -29,7 +29,6 @@
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
-#define HELLO_BASE "Hello from the base branch\n"
 #define WH_BASE ".wh..wh.aufs"
 #define WH_OPQ ".wh..wh..opq"
 #define MIB (1024 * 1024)
@@ -44,15 +43,6 @@ FIXTURE(wu) {
 	char mnt[PATH_MAX];
 	struct au_union u;
 };
-
-/* The seed experiment's files (also readonly_union.c's). */
-static inline int put_seed_files(const char *top, const char *base)
-{
-	return put_file(base, "common.txt", "base\n") ||
-	       put_file(base, "hello.txt", HELLO_BASE) ||
-	       put_file(top, "common.txt", "top\n") ||
-	       put_file(top, "foo.txt", "foo\n");
-}
 
 FIXTURE_SETUP(wu)
 {

@@ -15,43 +15,34 @@
 
 #include "kselftest_harness.h"
 
-#define HELLO_BASE "Hello from the base branch\n"
-
 FIXTURE(ru) {
 	char dir[PATH_MAX];
 	char top[PATH_MAX];
 	char mid[PATH_MAX];
 	char base[PATH_MAX];
 	char mnt[PATH_MAX];
-	int mounted;
+	struct au_union u;
 };
 
 FIXTURE_SETUP(ru)
 {
-	ASSERT_EQ(0, make_workdir(self->dir, "ru"));
-	ASSERT_EQ(0, make_dir(self->top, self->dir, "top"));
-	ASSERT_EQ(0, make_dir(self->mid, self->dir, "mid"));
-	ASSERT_EQ(0, make_dir(self->base, self->dir, "base"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
-	/* the seed experiment's files */
-	ASSERT_EQ(0, put_file(self->base, "common.txt", "base\n"));
-	ASSERT_EQ(0, put_file(self->base, "hello.txt", HELLO_BASE));
-	ASSERT_EQ(0, put_file(self->top, "common.txt", "top\n"));
-	ASSERT_EQ(0, put_file(self->top, "foo.txt", "foo\n"));
+	self->u = (struct au_union){
+		.tag = "ru", .dir = self->dir, .mnt = self->mnt,
+		.br = { { "top", self->top }, { "mid", self->mid }, { "base", self->base } },
+	};
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
+	ASSERT_EQ(0, put_seed_files(self->top, self->base));
 }
 
 FIXTURE_TEARDOWN(ru)
 {
-	if (self->mounted)
-		TEARDOWN_UMOUNT(self->mnt);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 static void do_mount(struct __test_metadata *_metadata, FIXTURE_DATA(ru) *self, const char *data)
 {
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, data))
+	ASSERT_EQ(0, union_mount(&self->u, 0, "%s", data))
 		TH_LOG("mount -o '%s' %s: %s", data, self->mnt, strerror(errno));
-	self->mounted = 1;
 }
 
 /* The seed layout: br=<top>=rw:<base>=ro */
@@ -677,8 +668,7 @@ TEST_F(ru, casefolded_branch_finds_every_spelling)
 		EXPECT_EQ(-1, stat(p, &st));
 		EXPECT_EQ(ENOENT, errno);
 	}
-	ASSERT_EQ(0, umount2(self->mnt, 0));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u));
 	EXPECT_EQ(0, umount2(cf, 0));
 }
 

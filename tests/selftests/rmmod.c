@@ -104,17 +104,18 @@ FIXTURE(rm) {
 	char top[PATH_MAX];
 	char base[PATH_MAX];
 	char mnt[PATH_MAX];
-	int mounted;
+	struct au_union u;
 	int fd;
 };
 
 FIXTURE_SETUP(rm)
 {
 	self->fd = -1;
-	ASSERT_EQ(0, make_workdir(self->dir, "rm"));
-	ASSERT_EQ(0, make_dir(self->top, self->dir, "top"));
-	ASSERT_EQ(0, make_dir(self->base, self->dir, "base"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	self->u = (struct au_union){
+		.tag = "rm", .dir = self->dir, .mnt = self->mnt,
+		.br = { { "top", self->top }, { "base", self->base } },
+	};
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 	ASSERT_EQ(0, put_file(self->base, "file", "base\n"));
 }
 
@@ -122,18 +123,13 @@ FIXTURE_TEARDOWN(rm)
 {
 	if (self->fd >= 0)
 		close(self->fd);
-	if (self->mounted)
-		TEARDOWN_UMOUNT(self->mnt);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 static void mount_it(struct __test_metadata *_metadata, FIXTURE_DATA(rm) *self)
 {
-	char d[MOUNT_DATA_MAX];
-
-	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->base));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount -o '%s': %s", d, strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s:%s", self->top, self->base))
+		TH_LOG("mount -o '%s': %s", self->u.data, strerror(errno));
 }
 
 TEST_F(rm, busy_while_mounted)
@@ -145,8 +141,7 @@ TEST_F(rm, busy_while_mounted)
 	ASSERT_EQ(1, aufs_registered());
 	/* still fully working */
 	ASSERT_EQ(0, access(self->mnt, R_OK));
-	ASSERT_EQ(0, umount2(self->mnt, 0));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u));
 }
 
 /* A lazily detached aufs with an open file still pins the module. */
@@ -160,7 +155,7 @@ TEST_F(rm, busy_while_detached_file_open)
 	self->fd = open(p, O_RDONLY);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, umount2(self->mnt, MNT_DETACH));
-	self->mounted = 0;
+	self->u.mounted = 0;
 	ASSERT_EQ(-1, delete_aufs());
 	ASSERT_EQ(EWOULDBLOCK, errno) TH_LOG("delete_module: %s", strerror(errno));
 	/* the open file is still readable */
@@ -176,8 +171,7 @@ TEST_F(rm, unload_after_umount)
 {
 	ensure_loaded(_metadata);
 	mount_it(_metadata, self);
-	ASSERT_EQ(0, umount2(self->mnt, 0));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u));
 	ASSERT_EQ(0, unload_aufs()) TH_LOG("delete_module: %s", strerror(errno));
 	ASSERT_EQ(0, aufs_registered()) TH_LOG("aufs still in /proc/filesystems");
 	ASSERT_FALSE(path_exists(AUFS_SYSFS)) TH_LOG(AUFS_SYSFS " still exists");
@@ -230,8 +224,7 @@ TEST_F(rm, reload_use_and_unload)
 	ASSERT_EQ(0, pathf(p, "%s/file", self->mnt));
 	ASSERT_EQ(5, read_file(p, buf, sizeof(buf)));
 	ASSERT_STREQ("base\n", buf);
-	ASSERT_EQ(0, umount2(self->mnt, 0));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u));
 	ASSERT_EQ(0, unload_aufs()) TH_LOG("delete_module: %s", strerror(errno));
 	ASSERT_EQ(0, aufs_registered());
 	ASSERT_FALSE(path_exists(AUFS_SYSFS));

@@ -15,27 +15,26 @@ FIXTURE(sp) {
 	char low2[PATH_MAX];
 	char mnt[PATH_MAX];
 	char mnt2[PATH_MAX];
-	int mounted, mounted2;
+	struct au_union u;	/* top, low1, low2 and mnt */
+	int mounted2;
 };
 
 FIXTURE_SETUP(sp)
 {
-	ASSERT_EQ(0, make_workdir(self->dir, "sp"));
-	ASSERT_EQ(0, make_dir(self->top, self->dir, "top"));
-	ASSERT_EQ(0, make_dir(self->low1, self->dir, "lower one"));
-	ASSERT_EQ(0, make_dir(self->low2, self->dir, "low2"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
+	self->u = (struct au_union){
+		.tag = "sp", .dir = self->dir, .mnt = self->mnt,
+		.br = { { "top", self->top }, { "lower one", self->low1 }, { "low2", self->low2 } },
+	};
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 	ASSERT_EQ(0, make_dir(self->mnt2, self->dir, "mnt2"));
 	ASSERT_EQ(0, put_file(self->low2, "f", "f\n"));
 }
 
 FIXTURE_TEARDOWN(sp)
 {
-	if (self->mounted)
-		TEARDOWN_UMOUNT(self->mnt);
 	if (self->mounted2)
 		TEARDOWN_UMOUNT(self->mnt2);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 static void do_mount(struct __test_metadata *_metadata, const char *mnt, int *flag,
@@ -146,7 +145,7 @@ TEST_F(sp, proc_mounts_longer_than_a_page)
 	}
 	snprintf(xino + off, sizeof(xino) - off, "/x.xino");
 	ASSERT_EQ(0, dataf(data, "br=%s=rw,xino=%s", self->top, xino));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, data);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, data);
 	escape_path(xino, esc, sizeof(esc));
 	ASSERT_LT(4096, strlen(esc));
 	snprintf(want, sizeof(want), ",xino=%s", esc);
@@ -160,7 +159,7 @@ TEST_F(sp, proc_mounts_longer_than_a_page)
 	EXPECT_EQ(0, system("df -a >/dev/null"));
 	snprintf(cmd, sizeof(cmd), "umount '%s'", self->mnt);
 	ASSERT_EQ(0, system(cmd));
-	self->mounted = 0;
+	self->u.mounted = 0;
 }
 
 TEST_F(sp, proc_mounts_default_options)
@@ -168,7 +167,7 @@ TEST_F(sp, proc_mounts_default_options)
 	char d[MOUNT_DATA_MAX], si[64];
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	check_proc_mounts(_metadata, self->mnt, "rw", "", si, sizeof(si));
 }
 
@@ -177,7 +176,7 @@ TEST_F(sp, proc_mounts_dio)
 	char d[MOUNT_DATA_MAX], si[64];
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s,dio", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	check_proc_mounts(_metadata, self->mnt, "rw", ",dio", si, sizeof(si));
 }
 
@@ -186,7 +185,7 @@ TEST_F(sp, proc_mounts_readonly)
 	char d[MOUNT_DATA_MAX], si[64];
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, MS_RDONLY, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, MS_RDONLY, d);
 	check_proc_mounts(_metadata, self->mnt, "ro", "", si, sizeof(si));
 }
 
@@ -198,7 +197,7 @@ TEST_F(sp, mountinfo_line)
 	int found = 0;
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	check_proc_mounts(_metadata, self->mnt, "rw", "", si, sizeof(si));
 	escape_path(self->mnt, esc, sizeof(esc));
 	f = fopen("/proc/self/mountinfo", "re");
@@ -271,7 +270,7 @@ TEST_F(sp, sysfs_branch_files)
 
 	ASSERT_EQ(0, dataf(d, "br=%s=%s:%s=%s:%s=%s", paths[0], perms[0], paths[1], perms[1],
 			   paths[2], perms[2]));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	ASSERT_EQ(0, mount_si(self->mnt, si, sizeof(si)));
 	for (i = 0; i < 3; i++) {
 		snprintf(name, sizeof(name), "br%d", i);
@@ -304,7 +303,7 @@ TEST_F(sp, sysfs_branch_escapes)
 	ASSERT_EQ(0, make_dir(tab, self->dir, "a\tb"));
 	ASSERT_EQ(0, make_dir(nl, self->dir, "c\nd"));
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", tab, nl));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	ASSERT_EQ(0, mount_si(self->mnt, si, sizeof(si)));
 	ASSERT_LE(0, read_si_file(si, "br0", got, sizeof(got)));
 	escape_path(tab, esc, sizeof(esc));
@@ -326,7 +325,7 @@ TEST_F(sp, sysfs_modes_and_xi_path)
 	ssize_t n;
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	ASSERT_EQ(0, mount_si(self->mnt, si, sizeof(si)));
 	ASSERT_EQ(0, si_path(dirp, si, NULL));
 	dir = opendir(dirp);
@@ -363,13 +362,12 @@ TEST_F(sp, sysfs_dir_gone_after_umount)
 	struct stat st;
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	ASSERT_EQ(0, mount_si(self->mnt, si, sizeof(si)));
 	ASSERT_EQ(0, si_path(p, si, NULL));
 	ASSERT_EQ(0, stat(p, &st));
 	ASSERT_TRUE(S_ISDIR(st.st_mode));
-	ASSERT_EQ(0, umount2(self->mnt, 0));
-	self->mounted = 0;
+	ASSERT_EQ(0, union_umount(&self->u));
 	ASSERT_EQ(-1, stat(p, &st));
 	ASSERT_EQ(ENOENT, errno);
 	ASSERT_NE(0, mount_line(self->mnt, NULL, 0));
@@ -382,7 +380,7 @@ TEST_F(sp, two_mounts_distinct_si)
 	struct stat st;
 
 	ASSERT_EQ(0, dataf(d, "br=%s:%s", self->top, self->low2));
-	do_mount(_metadata, self->mnt, &self->mounted, 0, d);
+	do_mount(_metadata, self->mnt, &self->u.mounted, 0, d);
 	ASSERT_EQ(0, dataf(d, "br=%s", self->low1));
 	do_mount(_metadata, self->mnt2, &self->mounted2, 0, d);
 	ASSERT_EQ(0, mount_si(self->mnt, si1, sizeof(si1)));

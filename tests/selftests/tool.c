@@ -371,7 +371,8 @@ FIXTURE(tool) {
 	char mnt[PATH_MAX];
 	char mnt2[PATH_MAX];
 	char si[64], si2[64];
-	int mounted, mounted2;
+	struct au_union u;	/* br[] and mnt */
+	int mounted2;
 };
 
 /* The options under test: perm (with attributes) of each branch. */
@@ -381,31 +382,27 @@ static const char *const br_attr[NBR] = { NULL, "wh", NULL };
 
 FIXTURE_SETUP(tool)
 {
-	char d[MOUNT_DATA_MAX];
 	struct stat st;
 
+	self->u = (struct au_union){
+		.tag = "tool", .dir = self->dir, .mnt = self->mnt,
+		.br = { { "top", self->br[0] }, { "lower one", self->br[1] }, { "low2", self->br[2] } },
+	};
 	ASSERT_EQ(0, stat(aubr_path(), &st)) TH_LOG("aubr not found at %s", aubr_path());
-	ASSERT_EQ(0, make_workdir(self->dir, "tool"));
-	ASSERT_EQ(0, make_dir(self->br[0], self->dir, "top"));
-	ASSERT_EQ(0, make_dir(self->br[1], self->dir, "lower one"));
-	ASSERT_EQ(0, make_dir(self->br[2], self->dir, "low2"));
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 	ASSERT_EQ(0, make_dir(self->other, self->dir, "other"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
 	ASSERT_EQ(0, make_dir(self->mnt2, self->dir, "mnt2"));
-	ASSERT_EQ(0, dataf(d, "br=%s=%s:%s=%s:%s=%s", self->br[0], br_perm[0], self->br[1],
-			   br_perm[1], self->br[2], br_perm[2]));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount -o '%s': %s", d, strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=%s:%s=%s:%s=%s", self->br[0], br_perm[0],
+				 self->br[1], br_perm[1], self->br[2], br_perm[2]))
+		TH_LOG("mount -o '%s': %s", self->u.data, strerror(errno));
 	ASSERT_EQ(0, mount_si(self->mnt, self->si, sizeof(self->si)));
 }
 
 FIXTURE_TEARDOWN(tool)
 {
-	if (self->mounted)
-		TEARDOWN_UMOUNT(self->mnt);
 	if (self->mounted2)
 		TEARDOWN_UMOUNT(self->mnt2);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 static void mount_second(struct __test_metadata *_metadata, FIXTURE_DATA(tool) *self)

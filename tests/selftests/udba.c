@@ -13,7 +13,6 @@
 #include "aufs_test.h"
 
 #include <signal.h>
-#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -26,8 +25,7 @@ FIXTURE(ud) {
 	char mid[PATH_MAX];	/* ro+wh */
 	char low[PATH_MAX];	/* ro */
 	char mnt[PATH_MAX];
-	int mounted;
-	int tmpfs;
+	struct au_union u;
 };
 
 FIXTURE_VARIANT(ud) {
@@ -55,35 +53,22 @@ FIXTURE_VARIANT_ADD(ud, none) { .udba = "none", .exact = 0 };
 
 FIXTURE_SETUP(ud)
 {
-	struct statfs sf;
-	char d[MOUNT_DATA_MAX];
-
+	self->u = (struct au_union){
+		.tag = "ud", .dir = self->dir, .mnt = self->mnt,
+		.flags = AU_TMPFS_DIR, .tmpfs = "size=64m,mode=0755",
+		.br = { { "up", self->up }, { "mid", self->mid }, { "low", self->low } },
+	};
 	ASSERT_EQ(1, aufs_registered()) TH_LOG("aufs is not loaded: run this in the test VM");
 	umask(0);
-	ASSERT_EQ(0, make_workdir(self->dir, "ud"));
-	self->tmpfs = !statfs(test_root(), &sf) && sf.f_type == 0x01021994;
-	if (self->tmpfs)
-		ASSERT_EQ(0, mount("ud", self->dir, "tmpfs", 0, "size=64m,mode=0755"));
-	ASSERT_EQ(0, make_dir(self->up, self->dir, "up"));
-	ASSERT_EQ(0, make_dir(self->mid, self->dir, "mid"));
-	ASSERT_EQ(0, make_dir(self->low, self->dir, "low"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
-	ASSERT_EQ(0, dataf(d, "br=%s=rw:%s=ro+wh:%s=ro,udba=%s", self->up, self->mid,
-			   self->low, variant->udba));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, d)) TH_LOG("mount: %s", strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=rw:%s=ro+wh:%s=ro,udba=%s", self->up,
+				 self->mid, self->low, variant->udba))
+		TH_LOG("mount: %s", strerror(errno));
 }
 
 FIXTURE_TEARDOWN(ud)
 {
-	if (self->mounted && umount2(self->mnt, 0)) {
-		TH_LOG("teardown: umount: %s", strerror(errno));
-		_metadata->passed = 0;
-		umount2(self->mnt, MNT_DETACH);
-	}
-	if (self->tmpfs)
-		umount2(self->dir, MNT_DETACH);
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 /* Let what is cached, or the change just made, grow older than a few clock ticks. */
@@ -584,8 +569,7 @@ TEST(notify_marks_are_released)
 	drop_caches("2");
 	ASSERT_EQ(base + 4, marks()) TH_LOG("evicted directories keep marks");
 	/* branch deletion: the marks on it go with the refresh */
-	ASSERT_EQ(0, pathf(d, "del:%s", low));
-	ASSERT_EQ(0, mount(AUFS_SOURCE, mnt, AUFS_FSTYPE, MS_REMOUNT, d)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, remount(mnt, 0, "del:%s", low)) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(0, pathf(p, "%s/d0/.", mnt));
 	{
 		struct stat st;
