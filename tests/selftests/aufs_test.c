@@ -635,6 +635,20 @@ const char *names_in(const char *dir, const char *rel)
 	return b;
 }
 
+int names_with_prefix(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
+	closedir(d);
+	return n;
+}
+
 const char *content(const char *dir, const char *rel)
 {
 	static char buf[4][4096];

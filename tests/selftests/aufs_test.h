@@ -192,6 +192,9 @@ size_t manifest_diff(const struct manifest *a, const struct manifest *b,
  */
 const char *names_in(const char *dir, const char *rel);
 
+/* How many entries of @dir have a name starting with @prefix; -1 when unreadable. */
+int names_with_prefix(const char *dir, const char *prefix);
+
 /* ---- Files seen through a directory -------------------------------------- */
 
 /* Content of <dir>/<rel> ("" when missing); one of four static buffers. */

@@ -54,7 +54,8 @@ TEST_F(wu, seed_write_hello_copies_up)
 	expect_content(_metadata, self->mnt, "hello.txt", "hello, world\n");
 	expect_listing(_metadata, self->mnt, ".", "./../common.txt/foo.txt/hello.txt");
 	/* no copy-up leftovers */
-	ASSERT_EQ(0, count_tmp_names(self->top));
+	ASSERT_EQ(0, names_with_prefix(self->top, ".wh..wh.cpup."));
+	ASSERT_EQ(0, names_with_prefix(self->top, ".wh..wh.rmdir."));
 }
 
 /* ================================================================== */

@@ -201,19 +201,7 @@ TEST_F(hd, orphan_copy_up_after_its_directory_went)
 /* 3. one copy-up does not block the mount's namespace operations     */
 /* ================================================================== */
 
-static int cpup_tmp_present(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		n += !strncmp(e->d_name, ".wh..wh.cpup.", 13);
-	closedir(d);
-	return n;
-}
+#define CPUP_TMP_PREFIX ".wh..wh.cpup."	/* a copy-up in progress */
 
 TEST_F_TIMEOUT(hd, copy_up_does_not_block_other_operations, 300)
 {
@@ -238,7 +226,7 @@ TEST_F_TIMEOUT(hd, copy_up_does_not_block_other_operations, 300)
 		_exit(fd < 0);
 	}
 	for (i = 0; i < 20000 && !seen; i++) {
-		seen = cpup_tmp_present(self->upper);
+		seen = names_with_prefix(self->upper, CPUP_TMP_PREFIX) > 0;
 		if (!seen)
 			usleep(1000);
 	}
@@ -250,11 +238,11 @@ TEST_F_TIMEOUT(hd, copy_up_does_not_block_other_operations, 300)
 	ASSERT_EQ(0, mkdir(q, 0755));
 	P(q, "%s/new", self->mnt);
 	ASSERT_EQ(0, unlink(q));
-	ASSERT_TRUE(cpup_tmp_present(self->upper))
+	ASSERT_LT(0, names_with_prefix(self->upper, CPUP_TMP_PREFIX))
 		TH_LOG("the operations waited for the whole copy-up");
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	ASSERT_EQ(0, cpup_tmp_present(self->upper));
+	ASSERT_EQ(0, names_with_prefix(self->upper, CPUP_TMP_PREFIX));
 }
 
 /* ================================================================== */

@@ -116,22 +116,6 @@ static inline void expect_errno(struct __test_metadata *_metadata, const char *d
 	ASSERT_EQ(err, errno) TH_LOG("lstat %s: %s, expected %s", p, strerror(errno), strerror(err));
 }
 
-/* Entries of @dir named like the union's temporary work (.wh..wh.cpup.*, ...). */
-static inline int count_tmp_names(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += !strncmp(e->d_name, ".wh..wh.cpup.", 13) ||
-		     !strncmp(e->d_name, ".wh..wh.rmdir.", 14);
-	closedir(d);
-	return n;
-}
-
 static inline void expect_absent(struct __test_metadata *_metadata, const char *dir, const char *rel)
 {
 	expect_errno(_metadata, dir, rel, ENOENT);
