@@ -4,8 +4,9 @@
 #   tests/vm/guest-suite.sh <repo-root>
 #
 # Expects $REPO/kmod/aufs.ko, the selftest binaries in $REPO/build/selftests/
-# (run in C-locale name order, except the ones named in AUFS_LAST_PROGS,
-# default "rmmod", which run last, in that order: rmmod unloads aufs) and
+# (only those with a source tests/selftests/<name>.c; run in C-locale name
+# order, except the ones named in AUFS_LAST_PROGS, default "rmmod", which
+# run last, in that order: rmmod unloads aufs) and
 # the tool at $REPO/target/release/aubr.  Also runs executable
 # tests/vm/t_*.sh scripts (kselftest-style TAP with a "# Totals:" line), if
 # any, before the binaries.
@@ -368,11 +369,19 @@ is_last() {              # is_last NAME: NAME is one of LAST_PROGS
 for f in "$SCRIPTS"/t_*.sh; do
     [ -f "$f" ] && [ -x "$f" ] && PROGS+=("$f")
 done
+# A binary whose source is gone (renamed or deleted, in an old build
+# directory) is not run: tests/selftests/Makefile removes those too.
+is_program() {           # is_program PATH: an executable built from tests/selftests/NAME.c
+    [ -f "$1" ] && [ -x "$1" ] || return 1
+    [ -f "$REPO/tests/selftests/$(basename "$1").c" ] && return 0
+    echo "# not run: $1 (no tests/selftests/$(basename "$1").c: a stale build)"
+    return 1
+}
 for f in "$SELFTESTS"/*; do
-    [ -f "$f" ] && [ -x "$f" ] && ! is_last "$(basename "$f")" && PROGS+=("$f")
+    ! is_last "$(basename "$f")" && is_program "$f" && PROGS+=("$f")
 done
 for f in "${LAST[@]}"; do
-    [ -f "$SELFTESTS/$f" ] && [ -x "$SELFTESTS/$f" ] && PROGS+=("$SELFTESTS/$f")
+    is_program "$SELFTESTS/$f" && PROGS+=("$SELFTESTS/$f")
 done
 
 insmod_ok=0
