@@ -33,9 +33,7 @@ FIXTURE(st) {
 	char upper[PATH_MAX];
 	char lower[PATH_MAX];
 	char mnt[PATH_MAX];
-	char data[MOUNT_DATA_MAX];
-	int mounted;
-	int br_mounted[2];
+	struct au_union u;
 	int wedged;		/* processes stuck in the union: leave it alone */
 };
 
@@ -84,48 +82,27 @@ static inline void populate(struct __test_metadata *_metadata, FIXTURE_DATA(st) 
 
 FIXTURE_SETUP(st)
 {
+	self->u = (struct au_union){
+		.tag = "st", .source = "aufs-st", .flags = AU_TMPFS_BRANCHES | AU_OPEN_DIR,
+		.dir = self->dir, .mnt = self->mnt,
+		.br = { { "upper", self->upper, "size=128m,mode=0755" },
+			{ "lower", self->lower, "size=64m,mode=0755" } },
+	};
 	umask(0);
-	ASSERT_EQ(0, make_workdir(self->dir, "st"));
-	ASSERT_EQ(0, chmod(self->dir, 0755));
-	ASSERT_EQ(0, make_dir(self->upper, self->dir, "upper"));
-	ASSERT_EQ(0, make_dir(self->lower, self->dir, "lower"));
-	ASSERT_EQ(0, make_dir(self->mnt, self->dir, "mnt"));
-	if (branches_on_tmpfs()) {
-		ASSERT_EQ(0, mount("aufs-st", self->upper, "tmpfs", 0, "size=128m,mode=0755"));
-		self->br_mounted[0] = 1;
-		ASSERT_EQ(0, mount("aufs-st", self->lower, "tmpfs", 0, "size=64m,mode=0755"));
-		self->br_mounted[1] = 1;
-	}
+	ASSERT_EQ(0, union_setup(&self->u)) TH_LOG("%s", self->u.err);
 	populate(_metadata, self);
-	ASSERT_EQ(0, dataf(self->data, "br=%s=rw:%s=ro", self->upper, self->lower));
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, self->data))
-		TH_LOG("mount -o %s: %s", self->data, strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_mount(&self->u, 0, "br=%s=rw:%s=ro", self->upper, self->lower))
+		TH_LOG("mount -o %s: %s", self->u.data, strerror(errno));
 }
 
 FIXTURE_TEARDOWN(st)
 {
-	const char *br[2] = { self->upper, self->lower };
-	int i;
-
 	if (self->wedged) {
 		/* Unmounting or emptying it would block behind them too. */
 		TH_LOG("teardown: the union is wedged; left mounted at %s", self->mnt);
 		return;
 	}
-	if (self->mounted && umount2(self->mnt, 0)) {
-		TH_LOG("teardown: umount %s: %s", self->mnt, strerror(errno));
-		_metadata->passed = 0;
-		umount2(self->mnt, MNT_DETACH);
-	}
-	for (i = 0; i < 2; i++) {
-		if (self->br_mounted[i] && umount2(br[i], 0)) {
-			TH_LOG("teardown: umount %s: %s", br[i], strerror(errno));
-			_metadata->passed = 0;
-			umount2(br[i], MNT_DETACH);
-		}
-	}
-	rm_tree(self->dir);
+	UNION_TEARDOWN(&self->u, 0);
 }
 
 /* ---- shared bookkeeping between the processes ---- */

@@ -400,10 +400,9 @@ TEST_F_TIMEOUT(st, mixed_namespace_workload, 400)
 	}
 	EXPECT_EQ(0, check_dir(self->mnt, ""));
 
-	ASSERT_EQ(0, umount2(self->mnt, 0)) TH_LOG("umount: %s", strerror(errno));
-	self->mounted = 0;
-	ASSERT_EQ(0, aufs_mount(self->mnt, 0, self->data)) TH_LOG("mount again: %s", strerror(errno));
-	self->mounted = 1;
+	ASSERT_EQ(0, union_umount(&self->u)) TH_LOG("umount: %s", strerror(errno));
+	ASSERT_EQ(0, aufs_mount(self->mnt, 0, self->u.data)) TH_LOG("mount again: %s", strerror(errno));
+	self->u.mounted = 1;
 	ASSERT_EQ(0, manifest_make(&m3, self->mnt, 0)) TH_LOG("%s: %s", m3.errpath, strerror(m3.err));
 	ASSERT_EQ(0, manifest_make(&m3n, self->mnt, MANIFEST_NLINK));
 	EXPECT_EQ(0, manifest_diff(&m1, &m3, "union tree changed by umount + mount (- before, + after)", 40));
