@@ -101,7 +101,9 @@ static inline struct au_brset *AU_CTX_BRS(void *ctx)
  *  - memory reclaim evicts union inodes, and au_evict_inode() takes
  *    si->xino_mtx and a watch's mtx: both are held only inside
  *    memalloc_nofs_save() (au_xino_lock(), notify.c), so no allocation
- *    under them recurses into a filesystem;
+ *    under them recurses into a filesystem; the inode number table does
+ *    not allocate under xino_mtx at all (its room is made outside it, so
+ *    its growth may use all of reclaim: au_ino(), au_ino_keep());
  *  - the union's fsnotify handlers (notify.c) only count, without locks.
  */
 
@@ -303,7 +305,7 @@ struct au_mctx {
 extern struct file_system_type au_fs_type;
 extern struct dentry *au_debugfs;
 
-/* dinfo.c: the ground floor (branch sets, dentry infos) */
+/* dinfo.c: the ground floor (branch sets, dentry infos, inode numbers) */
 struct au_brset *au_brs_get(struct au_sbinfo *si);
 void au_brs_put(struct au_brset *brs);
 int au_brs_index(struct au_brset *brs, unsigned int id);
@@ -315,6 +317,8 @@ void au_di_set(struct dentry *dentry, struct au_dinfo *di);
 bool au_di_is_current(struct au_sbinfo *si, struct au_dinfo *di);
 bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp);
 int au_di_find(struct au_dinfo *di, unsigned int t);
+int au_ino(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 *ino);
+int au_ino_keep(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 ino);
 
 /* super.c */
 extern const struct super_operations au_sops;
@@ -342,7 +346,6 @@ extern const struct xattr_handler *au_xattr_handlers[];
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di);
 struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di);
 void au_cpattr(struct inode *inode, struct inode *h_inode);
-int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino);
 void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino);
 void au_gone(struct dentry *dentry, unsigned int t);
 int au_permission(struct user_namespace *mnt_userns, struct inode *inode, int mask);

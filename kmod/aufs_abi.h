@@ -197,6 +197,7 @@ struct au_dirent {
 struct au_rs_sb;		/* Rust: per-mount options + branch table */
 struct au_rs_dir;		/* Rust: merged directory listing */
 struct au_rs_xino;		/* Rust: inode number table */
+struct au_rs_xino_spare;	/* Rust: room for it, made outside its lock */
 
 /* ---- implemented in Rust ---- */
 const __u64 *au_rs_abi_layout(void);
@@ -244,7 +245,12 @@ int au_rs_dir_add(void *cookie, const __u8 *name, __u32 len, __u32 dtype, __u64 
 /*
  * Inode numbers (src/xino.rs): a table of its own, so it can change while
  * the options and branch table are read.  Every call on one table is
- * serialized by the caller (the shim's per-sb xino mutex).
+ * serialized by the caller (the shim's per-sb xino mutex), and none
+ * allocates: an insertion into a full table (au_rs_ino, au_rs_ino_keep)
+ * is -EAGAIN; the caller asks au_rs_xino_room() for the capacity, makes
+ * it with au_rs_xino_spare() without the mutex (memory reclaim evicts
+ * union inodes, and eviction takes the mutex), hands it over with
+ * au_rs_xino_adopt() under the mutex and tries again.
  */
 struct au_rs_xino *au_rs_xino_new(void);
 void au_rs_xino_free(struct au_rs_xino *x);
@@ -253,6 +259,9 @@ int au_rs_ino(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u64 *ino);
 int au_rs_ino_keep(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u64 ino);
 /* The union inode whose top was @h_ino (now with @h_nlink links) is gone. */
 void au_rs_ino_evicted(struct au_rs_xino *x, __u32 brid, __u64 h_ino, __u32 h_nlink);
+__u64 au_rs_xino_room(struct au_rs_xino *x);
+struct au_rs_xino_spare *au_rs_xino_spare(__u64 cap);
+void au_rs_xino_adopt(struct au_rs_xino *x, struct au_rs_xino_spare *spare);
 __u64 au_rs_xino_len(struct au_rs_xino *x);
 /* Branch @brid was deleted: its entries go. */
 void au_rs_xino_forget_branch(struct au_rs_xino *x, __u32 brid);

@@ -79,16 +79,10 @@ static struct au_dinfo *au_di_after_cpup(struct au_dinfo *di, unsigned int t,
 static int au_cpup_ino(struct au_sbinfo *si, struct inode *inode, bool keep,
 		       unsigned int brid, struct inode *h_inode, u64 *ino)
 {
-	unsigned int nofs;
-	int err;
-
 	if (!keep)
-		return au_ino(si, brid, h_inode, ino);
+		return au_ino(si, brid, h_inode->i_ino, ino);
 	*ino = inode->i_ino;
-	nofs = au_xino_lock(si);
-	err = au_rs_ino_keep(si->xino, brid, h_inode->i_ino, *ino);
-	au_xino_unlock(si, nofs);
-	return err;
+	return au_ino_keep(si, brid, h_inode->i_ino, *ino);
 }
 
 /*

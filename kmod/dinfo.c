@@ -2,8 +2,9 @@
 /*
  * aufs: the shared objects every other file stands on.  Branch sets
  * (struct au_brset) and dentry infos (struct au_dinfo): made, referenced,
- * installed and put here; and the stamp of a directory info's branch
- * directories (udba=reval).  Nothing here calls into another file of the
+ * installed and put here; the stamp of a directory info's branch
+ * directories (udba=reval); and the inode number table's callers, which
+ * make its room outside its lock.  Nothing here calls into another file of the
  * shim: refreshing an info after a branch change needs a lookup, and that
  * is namei.c's (au_di_get()).
  */
@@ -204,4 +205,59 @@ int au_di_find(struct au_dinfo *di, unsigned int t)
 		if (di->lower[i].bindex == t)
 			return i;
 	return -1;
+}
+
+/* ---- inode numbers ---- */
+
+/*
+ * Make room in the inode number table after an insertion found it full.
+ * The room is allocated without xino_mtx: memory reclaim evicts union
+ * inodes, and au_evict_inode() takes it.
+ */
+static int au_xino_grow(struct au_sbinfo *si)
+{
+	struct au_rs_xino_spare *spare;
+	unsigned int nofs;
+	u64 cap;
+
+	nofs = au_xino_lock(si);
+	cap = au_rs_xino_room(si->xino);
+	au_xino_unlock(si, nofs);
+	if (!cap)
+		return 0;	/* another caller made room meanwhile */
+	spare = au_rs_xino_spare(cap);
+	if (!spare)
+		return -ENOMEM;
+	nofs = au_xino_lock(si);
+	au_rs_xino_adopt(si->xino, spare);
+	au_xino_unlock(si, nofs);
+	return 0;
+}
+
+/* The union number of lower inode @h_ino on the branch with id @brid. */
+int au_ino(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 *ino)
+{
+	unsigned int nofs;
+	int err;
+
+	do {
+		nofs = au_xino_lock(si);
+		err = au_rs_ino(si->xino, brid, h_ino, ino);
+		au_xino_unlock(si, nofs);
+	} while (err == -EAGAIN && !(err = au_xino_grow(si)));
+	return err;
+}
+
+/* After a copy-up: lower inode @h_ino on branch @brid is union inode @ino. */
+int au_ino_keep(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 ino)
+{
+	unsigned int nofs;
+	int err;
+
+	do {
+		nofs = au_xino_lock(si);
+		err = au_rs_ino_keep(si->xino, brid, h_ino, ino);
+		au_xino_unlock(si, nofs);
+	} while (err == -EAGAIN && !(err = au_xino_grow(si)));
+	return err;
 }

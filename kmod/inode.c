@@ -212,18 +212,6 @@ struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode)
 	return dentry;
 }
 
-/* The union number of @h_inode on the branch with id @brid. */
-int au_ino(struct au_sbinfo *si, unsigned int brid, struct inode *h_inode, u64 *ino)
-{
-	unsigned int nofs;
-	int err;
-
-	nofs = au_xino_lock(si);
-	err = au_rs_ino(si->xino, brid, h_inode->i_ino, ino);
-	au_xino_unlock(si, nofs);
-	return err;
-}
-
 /* Does @inode show the attributes of @h_inode already (au_cpattr())? */
 static bool au_attr_same(struct inode *inode, struct inode *h_inode)
 {
@@ -914,7 +902,7 @@ static struct inode *__au_iget(struct super_block *sb, struct au_dinfo *di, u64 
 		brid = di->brs->br[pb].id;
 	}
 	if (!ino) {
-		err = au_ino(si, brid, h_inode, &ino);
+		err = au_ino(si, brid, h_inode->i_ino, &ino);
 		if (err)
 			goto out;
 	}

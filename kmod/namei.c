@@ -192,7 +192,6 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di,
 	struct inode *inode = d_inode(dentry);
 	struct au_inode *ai = inode ? AU_I(inode) : NULL;
 	struct inode *h_inode;
-	unsigned int nofs;
 	int err = -ESTALE;
 	u64 ino;
 
@@ -232,10 +231,8 @@ static int au_di_update(struct dentry *dentry, struct au_dinfo *di,
 				err = -ESTALE;
 			else {
 				ino = inode->i_ino;
-				nofs = au_xino_lock(si);
-				err = au_rs_ino_keep(si->xino, au_di_brid(di, 0),
-						     h_inode->i_ino, ino);
-				au_xino_unlock(si, nofs);
+				err = au_ino_keep(si, au_di_brid(di, 0),
+						  h_inode->i_ino, ino);
 				if (!err)
 					au_inode_retop(inode, di, ino);
 			}

@@ -185,7 +185,6 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 	struct au_sbinfo *si = AU_SB(file->f_path.dentry->d_sb);
 	struct au_rdcache *c;
 	struct au_dirent e;
-	unsigned int nofs;
 	u32 i, n;
 	u64 ino;
 	int err;
@@ -205,9 +204,7 @@ static int au_iterate(struct file *file, struct dir_context *ctx)
 			return err;
 		if (e.bindex >= c->brs->nbr)
 			return -EIO;
-		nofs = au_xino_lock(si);
-		err = au_rs_ino(si->xino, c->brs->br[e.bindex].id, e.ino, &ino);
-		au_xino_unlock(si, nofs);
+		err = au_ino(si, c->brs->br[e.bindex].id, e.ino, &ino);
 		if (err)
 			return err;
 		if (!dir_emit(ctx, e.name, e.namelen, ino, e.dtype))

@@ -15,7 +15,14 @@
 //! Entries go when the lower inode is gone (evicted with no links left), and
 //! counter numbers when their union inode is evicted, so the table is
 //! bounded by what exists on the branches, never by what was ever seen.
-//! Every allocation is fallible: a full table is ENOMEM, never a panic.
+//!
+//! The table never allocates while it is used: memory reclaim evicts union
+//! inodes, and eviction changes the table, so an allocation under the
+//! table's lock could wait for that lock (or, forbidden to enter a
+//! filesystem, fail where reclaim would have succeeded).  An insertion into
+//! a full table is `EAGAIN`; the caller then makes room outside the lock
+//! ([`Xino::room`], [`Spare::new`], [`Xino::adopt`]) and tries again.  Every
+//! allocation is fallible: no memory is ENOMEM, never a panic.
 
 use crate::{Errno, Result};
 use alloc::vec::Vec;
@@ -33,6 +40,19 @@ struct Entry {
     brid: u32,
     h_ino: u64,
     ino: u64,
+}
+
+/// Room for a table's entries, allocated outside its lock.
+#[derive(Debug)]
+pub struct Spare(Vec<Entry>);
+
+impl Spare {
+    /// Room for `cap` entries (from [`Xino::room`]); ENOMEM without memory.
+    pub fn new(cap: usize) -> Result<Spare> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(cap).map_err(|_| Errno::ENOMEM)?;
+        Ok(Spare(v))
+    }
 }
 
 #[derive(Debug)]
@@ -62,9 +82,31 @@ impl Xino {
     }
 
     fn insert_at(&mut self, at: usize, e: Entry) -> Result<()> {
-        self.map.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        if self.map.len() == self.map.capacity() {
+            return Err(Errno::EAGAIN);
+        }
         self.map.insert(at, e);
         Ok(())
+    }
+
+    /// The capacity to make room for one more entry with, when the table
+    /// is full (0: it has room).
+    pub fn room(&self) -> usize {
+        if self.map.len() < self.map.capacity() {
+            return 0;
+        }
+        self.map.capacity().saturating_mul(2).max(16)
+    }
+
+    /// Take the room `spare` brings, when it is more than the table has
+    /// (another caller may have grown it meanwhile).  Allocates nothing:
+    /// whichever buffer is left over is freed.
+    pub fn adopt(&mut self, spare: Spare) {
+        let mut v = spare.0;
+        if v.capacity() > self.map.capacity() {
+            v.extend_from_slice(&self.map);
+            core::mem::swap(&mut self.map, &mut v);
+        }
     }
 
     /// The union number of lower inode `h_ino` on branch `brid`.
@@ -132,6 +174,38 @@ impl Xino {
 mod tests {
     use super::*;
 
+    /// What the shim does: try, and on EAGAIN make room and try again.
+    fn grow<T>(x: &mut Xino, mut f: impl FnMut(&mut Xino) -> Result<T>) -> Result<T> {
+        loop {
+            match f(x) {
+                Err(Errno::EAGAIN) => {
+                    let cap = x.room();
+                    assert!(cap > 0, "EAGAIN only from a full table");
+                    x.adopt(Spare::new(cap)?);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_table_asks_for_room_and_keeps_its_entries() {
+        let mut x = Xino::default();
+        assert_eq!(x.keep(64, 5, 1000), Err(Errno::EAGAIN), "no room: nothing allocated");
+        assert!(x.is_empty());
+        for h in 0..100u64 {
+            grow(&mut x, |x| x.keep(64, 1000 - h, 5000 + h)).unwrap();
+        }
+        assert_eq!(x.len(), 100);
+        // a smaller spare (another caller grew the table first) is dropped
+        let cap = x.map.capacity();
+        x.adopt(Spare::new(4).unwrap());
+        assert_eq!(x.map.capacity(), cap);
+        for h in 0..100u64 {
+            assert_eq!(x.ino(64, 1000 - h).unwrap(), 5000 + h);
+        }
+    }
+
     #[test]
     fn derived_numbers_need_no_table() {
         let mut x = Xino::default();
@@ -153,7 +227,7 @@ mod tests {
     fn copy_up_keeps_the_number_until_the_copy_is_gone() {
         let mut x = Xino::default();
         let lower = x.ino(65, 7).unwrap();
-        x.keep(64, 900, lower).unwrap();
+        grow(&mut x, |x| x.keep(64, 900, lower)).unwrap();
         assert_eq!(x.ino(64, 900).unwrap(), lower, "copy-up keeps the number");
         assert_eq!(x.len(), 1);
         x.evicted(64, 900, 1);
@@ -170,9 +244,9 @@ mod tests {
     fn large_lower_numbers_use_the_counter() {
         let mut x = Xino::default();
         let big = 1u64 << 50;
-        let a = x.ino(64, big).unwrap();
+        let a = grow(&mut x, |x| x.ino(64, big)).unwrap();
         assert_eq!(x.ino(64, big).unwrap(), a);
-        assert_ne!(x.ino(64, big + 1).unwrap(), a);
+        assert_ne!(grow(&mut x, |x| x.ino(64, big + 1)).unwrap(), a);
         assert!(a & COUNTER_BIT != 0);
         assert_eq!(x.len(), 2);
         x.evicted(64, big, 1);

@@ -8,7 +8,7 @@ use crate::policy::Need;
 use crate::errno::Errno;
 use crate::opts::OptError;
 use crate::sb::Sb;
-use crate::xino::Xino;
+use crate::xino::{Spare, Xino};
 use crate::{plink, policy, text, union, write};
 use alloc::boxed::Box;
 use core::ffi::{c_char, c_int, c_void};
@@ -419,6 +419,41 @@ pub unsafe extern "C" fn au_rs_xino_forget_branch(x: *mut au_rs_xino, brid: u32)
     // SAFETY: caller's contract.
     if let Some(x) = unsafe { xino_mut(x) } {
         x.forget_branch(brid);
+    }
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino_room(x: *mut au_rs_xino) -> u64 {
+    // SAFETY: caller's contract.
+    unsafe { xino_mut(x) }.map_or(0, |x| x.room() as u64)
+}
+
+/// Room for `cap` entries, made without the table's lock: NULL without
+/// memory (or for a `cap` too large).
+#[no_mangle]
+pub extern "C" fn au_rs_xino_spare(cap: u64) -> *mut au_rs_xino_spare {
+    let Ok(cap) = usize::try_from(cap) else { return ptr::null_mut() };
+    match Spare::new(cap).ok().and_then(try_box) {
+        Some(b) => Box::into_raw(b) as *mut au_rs_xino_spare,
+        None => ptr::null_mut(),
+    }
+}
+
+/// # Safety
+/// `x` from au_rs_xino_new, its lock held; `spare` NULL or from
+/// au_rs_xino_spare, not used afterwards (taken or freed here).
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_xino_adopt(x: *mut au_rs_xino, spare: *mut au_rs_xino_spare) {
+    if spare.is_null() {
+        return;
+    }
+    // SAFETY: made by Box::into_raw in au_rs_xino_spare; ours from now on.
+    let spare = unsafe { Box::from_raw(spare as *mut Spare) };
+    // SAFETY: caller's contract.
+    if let Some(x) = unsafe { xino_mut(x) } {
+        x.adopt(*spare);
     }
 }
 
