@@ -27,7 +27,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		5
+#define AU_ABI_VERSION		6
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -151,6 +151,45 @@ struct au_target {
 #define AU_TARGET_NEWNAME	1
 #define AU_TARGET_MAX		4	/* a rename: source, both parents, target */
 
+/*
+ * A copy-up (C -> Rust, au_rs_copy_up): the object @obj copied into the
+ * directory @dir (its parent's entry on @t) on branch @t under @name.
+ */
+struct au_cpup_req {
+	const struct au_lower *obj;
+	__u32 nobj;
+	__u32 t;
+	void *dir;
+	const __u8 *name;
+	__u32 len;
+	__u32 meta_only;	/* the change needs no data */
+	__s64 trunc_len;	/* the data copied at most; < 0: all of it */
+	__u64 id;		/* names the temporary entries */
+};
+
+/*
+ * One side of a rename: the entries of the parent and of the object (the
+ * target's: none if there is none), and the name.
+ */
+struct au_rename_side {
+	const struct au_lower *parent;
+	const struct au_lower *obj;
+	const __u8 *name;
+	__u32 nparent;
+	__u32 nobj;
+	__u32 len;
+	__u32 pad;
+};
+
+/* A rename(2) in the union (C -> Rust, au_rs_rename). */
+struct au_rename_req {
+	struct au_rename_side src;
+	struct au_rename_side dst;
+	__u32 flags;		/* RENAME_* */
+	__u32 t;		/* the branch acted on */
+	__u64 id;		/* names the temporary entries */
+};
+
 /* Who a branch change is made as (au_c_* @cred). */
 #define AU_CRED_CALLER		0	/* the calling process */
 #define AU_CRED_INTERNAL	1	/* the union's own work: the mounter's creds */
@@ -191,8 +230,18 @@ struct au_dirent {
 	X(offsetof(struct au_times, atime_nsec))				\
 	X(sizeof(struct au_target))					\
 	X(offsetof(struct au_target, nlower))				\
-	X(offsetof(struct au_target, top))
-#define AU_ABI_LAYOUT_LEN	21
+	X(offsetof(struct au_target, top))				\
+	X(sizeof(struct au_cpup_req))					\
+	X(offsetof(struct au_cpup_req, dir))				\
+	X(offsetof(struct au_cpup_req, trunc_len))			\
+	X(offsetof(struct au_cpup_req, id))				\
+	X(sizeof(struct au_rename_side))				\
+	X(offsetof(struct au_rename_side, name))			\
+	X(offsetof(struct au_rename_side, len))				\
+	X(sizeof(struct au_rename_req))					\
+	X(offsetof(struct au_rename_req, dst))				\
+	X(offsetof(struct au_rename_req, id))
+#define AU_ABI_LAYOUT_LEN	31
 
 struct au_rs_sb;		/* Rust: per-mount options + branch table */
 struct au_rs_dir;		/* Rust: merged directory listing */
@@ -308,9 +357,7 @@ int au_rs_op_target(const struct au_rs_sb *sb, const struct au_target *tg, __u32
  * data (@meta_only 0): a whole copy replaces it.
  */
 int au_rs_copy_up(const struct au_rs_sb *sb, void *ctx,
-		  const struct au_lower *obj, __u32 nobj, __u32 t, void *dst_dir,
-		  const __u8 *name, __u32 len, __s64 trunc_len, __u32 meta_only,
-		  __u64 id, void **out);
+		  const struct au_cpup_req *req, void **out);
 /* Copy-up of an unlinked regular file: made in the root of @t and unlinked
  * at once; *@out (unhashed) is all that keeps it. */
 int au_rs_copy_up_orphan(const struct au_rs_sb *sb, void *ctx,
@@ -333,12 +380,7 @@ int au_rs_rename_check(const struct au_rs_sb *sb, void *ctx,
 		       const struct au_lower *src, __u32 nsrc,
 		       const struct au_lower *dst, __u32 ndst, __u32 t, __u32 flags);
 int au_rs_rename(const struct au_rs_sb *sb, void *ctx,
-		 const struct au_lower *sparent, __u32 nsparent,
-		 const struct au_lower *src, __u32 nsrc,
-		 const __u8 *sname, __u32 slen,
-		 const struct au_lower *dparent, __u32 ndparent,
-		 const struct au_lower *dst, __u32 ndst,
-		 const __u8 *dname, __u32 dlen, __u32 flags, __u32 t, __u64 id);
+		 const struct au_rename_req *req);
 
 /* ---- implemented in C ---- */
 void *au_c_kmalloc(__u64 size, __u64 align);

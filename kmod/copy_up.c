@@ -96,6 +96,7 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc,
 	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	struct inode *inode = d_inode(dentry);
 	struct au_dinfo *di = NULL, *pdi = NULL, *ndi;
+	struct au_cpup_req req;
 	struct au_ctx ctx;
 	struct cred *lsm_cred = NULL;
 	const struct cred *old;
@@ -145,9 +146,13 @@ static int au_copy_up_one(struct dentry *dentry, unsigned int t, loff_t trunc,
 		err = -ENOENT;	/* the parent moved meanwhile: the caller retries */
 		if (!pdi || pdi->brs != di->brs || (pi = au_di_find(pdi, t)) < 0)
 			goto out;
-		err = au_rs_copy_up(di->brs->rs, &ctx, di->lower, di->nlower, t,
-				    pdi->lower[pi].dentry, dentry->d_name.name,
-				    dentry->d_name.len, trunc, meta_ok, id, (void **)&h);
+		req = (struct au_cpup_req){
+			.obj = di->lower, .nobj = di->nlower, .t = t,
+			.dir = pdi->lower[pi].dentry,
+			.name = dentry->d_name.name, .len = dentry->d_name.len,
+			.meta_only = meta_ok, .trunc_len = trunc, .id = id,
+		};
+		err = au_rs_copy_up(di->brs->rs, &ctx, &req, (void **)&h);
 		meta = err == 1;
 		if (meta)
 			err = 0;

@@ -320,6 +320,7 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 		{ .dentry = dparent, .newname = true },
 		{ .dentry = ndentry },	/* a target it replaces */
 	};
+	struct au_rename_req req;
 	struct au_ctx ctx;
 	int t, err;
 
@@ -384,11 +385,20 @@ static int __au_rename(struct inode *odir, struct dentry *odentry,
 	    (ddi && ddi->brs != spdi->brs))
 		goto out;
 	ctx = au_ctx(si, spdi->brs);
-	err = au_rs_rename(spdi->brs->rs, &ctx, spdi->lower, spdi->nlower, sdi->lower,
-			   sdi->nlower, odentry->d_name.name, odentry->d_name.len,
-			   dpdi->lower, dpdi->nlower, ddi ? ddi->lower : NULL,
-			   ddi ? ddi->nlower : 0, ndentry->d_name.name,
-			   ndentry->d_name.len, flags, t, au_next_id(si));
+	req = (struct au_rename_req){
+		.src = {
+			.parent = spdi->lower, .nparent = spdi->nlower,
+			.obj = sdi->lower, .nobj = sdi->nlower,
+			.name = odentry->d_name.name, .len = odentry->d_name.len,
+		},
+		.dst = {
+			.parent = dpdi->lower, .nparent = dpdi->nlower,
+			.obj = ddi ? ddi->lower : NULL, .nobj = ddi ? ddi->nlower : 0,
+			.name = ndentry->d_name.name, .len = ndentry->d_name.len,
+		},
+		.flags = flags, .t = t, .id = au_next_id(si),
+	};
+	err = au_rs_rename(spdi->brs->rs, &ctx, &req);
 	if (err)
 		goto out;
 	if (dst_positive && !exchange) {

@@ -145,6 +145,20 @@ pub struct NewEntry<'a> {
     pub target: &'a [u8],
 }
 
+/// A name in a directory of a branch: where a rename takes an entry from,
+/// or where it puts it.
+#[derive(Debug)]
+pub struct At<'a, N> {
+    pub dir: &'a N,
+    pub name: &'a [u8],
+}
+
+impl<'a, N> At<'a, N> {
+    pub fn new(dir: &'a N, name: &'a [u8]) -> Self {
+        At { dir, name }
+    }
+}
+
 /// Who a change on a branch is made as.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Cred {
@@ -173,18 +187,9 @@ pub trait WriteBackend: Backend {
     fn link(&self, br: u32, src: &Self::Node, dir: &Self::Node, name: &[u8], cred: Cred) -> Result<Self::Node>;
     /// Remove `name` from `dir` (rmdir when `is_dir`).
     fn remove(&self, br: u32, dir: &Self::Node, name: &[u8], is_dir: bool, cred: Cred) -> Result<()>;
-    /// rename(2) within branch `br`; `flags` are RENAME_* values.
-    #[allow(clippy::too_many_arguments)]
-    fn rename(
-        &self,
-        br: u32,
-        odir: &Self::Node,
-        oname: &[u8],
-        ndir: &Self::Node,
-        nname: &[u8],
-        flags: u32,
-        cred: Cred,
-    ) -> Result<()>;
+    /// rename(2) within branch `br`: `from` to `to`; `flags` are RENAME_*
+    /// values.
+    fn rename(&self, br: u32, from: At<'_, Self::Node>, to: At<'_, Self::Node>, flags: u32, cred: Cred) -> Result<()>;
     /// Copy the first `len` bytes of `src`'s data into `dst` (empty, same
     /// size afterwards), keeping holes.
     fn copy_data(&self, sbr: u32, src: &Self::Node, dbr: u32, dst: &Self::Node, len: i64) -> Result<()>;

@@ -135,19 +135,27 @@ fn add_path(v: &mut Vec<u8>, p: &[u8]) -> Result<(), OptError> {
     Ok(())
 }
 
-/// The checks of a resolved branch: Ok(None) for an ignored duplicate.
-#[allow(clippy::too_many_arguments)]
-fn vet(
-    r: &mut dyn Resolver,
+/// A branch about to take position `idx` (in the resolver's numbering):
+/// `spec` as the options gave it, `perm_index` its index in the new table
+/// (for its default permission), on a mount read-only or not; a duplicate
+/// is ignored or an error.
+struct NewBranch<'a> {
+    spec: &'a BranchSpec,
     idx: usize,
     perm_index: usize,
-    spec: &BranchSpec,
-    facts: &BranchFacts,
-    others: &mut dyn Iterator<Item = (usize, &[u8])>,
     mount_rdonly: bool,
     ignore_dup: bool,
+}
+
+/// The checks of a resolved branch: Ok(None) for an ignored duplicate.
+fn vet(
+    r: &mut dyn Resolver,
+    nb: &NewBranch<'_>,
+    facts: &BranchFacts,
+    others: &mut dyn Iterator<Item = (usize, &[u8])>,
     p: &str,
 ) -> Result<Option<BrPerm>, OptError> {
+    let &NewBranch { spec, idx, perm_index, mount_rdonly, ignore_dup } = nb;
     if facts.is_aufs {
         return Err(inval(format!("branch {} is on aufs", p)));
     }
@@ -192,18 +200,15 @@ fn vet(
     Ok(Some(perm))
 }
 
-/// Resolve and check a branch about to take position `idx`; `others` are the
-/// positions (in the resolver's numbering) it must not collide with.  On an
-/// error or a duplicate, `forget(idx)` has been called.
+/// Resolve and check a branch about to take position `nb.idx`; `others` are
+/// the positions (in the resolver's numbering) it must not collide with.
+/// On an error or a duplicate, `forget(idx)` has been called.
 fn check_new(
     r: &mut dyn Resolver,
-    idx: usize,
-    perm_index: usize,
-    spec: &BranchSpec,
+    nb: &NewBranch<'_>,
     others: &mut dyn Iterator<Item = (usize, &[u8])>,
-    mount_rdonly: bool,
-    ignore_dup: bool,
 ) -> Result<Checked, OptError> {
+    let &NewBranch { spec, idx, .. } = nb;
     let p = show(&spec.path);
     let facts = match r.resolve(idx, &spec.path) {
         Ok(f) => f,
@@ -215,7 +220,7 @@ fn check_new(
         }
         Err(e) => return Err(inval(format!("branch {}: cannot be resolved ({})", p, errno::name(e)))),
     };
-    let res = vet(r, idx, perm_index, spec, &facts, others, mount_rdonly, ignore_dup, &p);
+    let res = vet(r, nb, &facts, others, &p);
     match res {
         Ok(Some(perm)) => Ok(Checked::Keep(perm, facts)),
         Ok(None) => {
@@ -299,7 +304,8 @@ impl BranchTable {
                 .iter()
                 .enumerate()
                 .map(|(j, b)| (base.saturating_add(j), b.path.as_slice()));
-            match check_new(r, idx, i, spec, &mut others, mount_rdonly, false)? {
+            let nb = NewBranch { spec, idx, perm_index: i, mount_rdonly, ignore_dup: false };
+            match check_new(r, &nb, &mut others)? {
                 Checked::Keep(perm, facts) => {
                     let id = self.alloc_id();
                     if !facts.abs_path.is_empty() {
@@ -504,7 +510,8 @@ impl BranchTable {
             .iter()
             .enumerate()
             .map(|(j, b)| (if j < index { j } else { j.saturating_add(1) }, b.path.as_slice()));
-        match check_new(r, index, perm_index, spec, &mut others, mount_rdonly, true)? {
+        let nb = NewBranch { spec, idx: index, perm_index, mount_rdonly, ignore_dup: true };
+        match check_new(r, &nb, &mut others)? {
             Checked::Keep(perm, facts) => {
                 let id = self.alloc_id();
                 if !facts.abs_path.is_empty() {

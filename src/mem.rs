@@ -3,7 +3,7 @@
 #![cfg(test)]
 
 use crate::backend::{
-    xattr_is_private, Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend, METACOPY_XATTR, RENAME_EXCHANGE,
+    xattr_is_private, At, Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend, METACOPY_XATTR, RENAME_EXCHANGE,
     RENAME_NOREPLACE,
 };
 
@@ -222,8 +222,9 @@ impl WriteBackend for MemBackend {
         })
     }
 
-    fn rename(&self, br: u32, odir: &MemNode, oname: &[u8], ndir: &MemNode, nname: &[u8], flags: u32, cred: Cred) -> Result<()> {
-        let (op, np) = (join(odir, oname), join(ndir, nname));
+    fn rename(&self, br: u32, from: At<'_, MemNode>, to: At<'_, MemNode>, flags: u32, cred: Cred) -> Result<()> {
+        let ndir = to.dir;
+        let (op, np) = (join(from.dir, from.name), join(to.dir, to.name));
         self.note(format!("rename {br} {} {} {cred:?}", String::from_utf8_lossy(&op), String::from_utf8_lossy(&np)))?;
         self.with_branch(br, |b| {
             parent_ok(b, ndir)?;

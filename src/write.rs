@@ -6,7 +6,7 @@
 //! parent directory exists on `t` (calling [`copy_up`] for each missing
 //! ancestor, top-down), then calls the operation with the parent's entries.
 
-use crate::backend::{Cred, FileType, Lower, NewEntry, Stat, WriteBackend, RENAME_EXCHANGE};
+use crate::backend::{At, Cred, FileType, Lower, NewEntry, Stat, WriteBackend, RENAME_EXCHANGE};
 use crate::name::{self, OPQ_NAME, WH_BASE};
 use crate::union::{self, Branches};
 use crate::{Errno, Result};
@@ -154,13 +154,24 @@ pub struct CopyHow {
     pub meta_only: bool,
 }
 
-/// Copy the union object `obj` (its topmost entry) into directory `dst_dir`
-/// on branch `t` under `name`.  Directories are made with their attributes
+/// Where a copy-up puts its copy: in directory `dir` on branch `t`, under
+/// `name`; `len` limits the data copied (copy-up for a truncate); `id`
+/// (unique per mount) names the temporary entries.
+#[derive(Debug)]
+pub struct CopyTo<'a, N> {
+    pub t: u32,
+    pub dir: &'a N,
+    pub name: &'a [u8],
+    pub len: Option<i64>,
+    pub id: u64,
+}
+
+/// Copy the union object `obj` (its topmost entry) into directory `to.dir`
+/// on branch `to.t` under `to.name`.  Directories are made with their attributes
 /// (not their contents); files are copied under a temporary name (see
 /// [`tmp_name`], unique by `id`) and renamed into place, so no half-copied
-/// file is ever visible; on failure nothing is left behind.  `len` limits
-/// the data copied (copy-up for a truncate).  The times of `dst_dir` are
-/// restored.  Returns the new entry, and whether it is a metacopy.
+/// file is ever visible; on failure nothing is left behind.  The times of
+/// `dir` are restored.  Returns the new entry, and whether it is a metacopy.
 ///
 /// A metacopy (see [`crate::policy::metacopy`]) is made like a copy, but
 /// gets the source's size as a hole and the marker instead of the data;
@@ -173,18 +184,14 @@ pub struct CopyHow {
 /// through another name, the name is linked to that copy (on `t`), or the
 /// copy is copied again (from another writable branch); a first copy is
 /// recorded as the pseudo-link.
-#[allow(clippy::too_many_arguments)]
 pub fn copy_up<B: WriteBackend>(
     b: &B,
     brs: &dyn Branches,
     how: CopyHow,
     obj: &[Lower<B::Node>],
-    t: u32,
-    dst_dir: &B::Node,
-    name: &[u8],
-    len: Option<i64>,
-    id: u64,
+    to: &CopyTo<'_, B::Node>,
 ) -> Result<(B::Node, bool)> {
+    let &CopyTo { t, dir: dst_dir, name, len, id } = to;
     let (src, data, st) = sources(b, obj)?;
     if src.br < t || (src.br == t && (data.br == t || how.meta_only)) {
         return Err(Errno::EINVAL); // already there (or above): nothing to copy
@@ -202,7 +209,7 @@ pub fn copy_up<B: WriteBackend>(
             // The current data is the copy on another writable branch.
             let from = Lower::new(pb, p);
             let fst = b.stat(pb, &from.node)?.ok_or(Errno::ENOENT)?;
-            copy_up_nondir(b, &from, &from, &fst, t, dst_dir, Some(name), len, id, Some(&st), false)
+            copy_up_nondir(b, Source { src: &from, data: &from, st: &fst }, &Dest { t, dir: dst_dir, name: Some(name), len, id }, Some(&st), false)
         }
     } else if ftype == FileType::Dir {
         let e = NewEntry { mode: 0o40000 | 0o700, rdev: 0, target: &[] };
@@ -215,7 +222,8 @@ pub fn copy_up<B: WriteBackend>(
             }
         }
     } else {
-        copy_up_nondir(b, src, data, &st, t, dst_dir, Some(name), len, id, pl.then_some(&st), meta)
+        let from = Source { src, data, st: &st };
+        copy_up_nondir(b, from, &Dest { t, dir: dst_dir, name: Some(name), len, id }, pl.then_some(&st), meta)
     };
     let restored = b.set_times(t, dst_dir, &dir_times);
     let n = res?;
@@ -256,7 +264,7 @@ pub fn copy_up_orphan<B: WriteBackend>(
     }
     let root = b.root(t)?;
     let dir_times = b.times(t, &root)?;
-    let r = copy_up_nondir(b, src, data, &st, t, &root, None, None, id, None, false);
+    let r = copy_up_nondir(b, Source { src, data, st: &st }, &Dest { t, dir: &root, name: None, len: None, id }, None, false);
     let n = match r {
         Ok((n, _)) => n,
         Err(e) => {
@@ -275,29 +283,41 @@ pub fn copy_up_orphan<B: WriteBackend>(
     Ok(n)
 }
 
+/// What a copy of a non-directory is made from: the attributes come from
+/// `src` (`st`: its own), the data from `data`.
+struct Source<'a, N> {
+    src: &'a Lower<N>,
+    data: &'a Lower<N>,
+    st: &'a Stat,
+}
+
+/// Where it goes: as [`CopyTo`], but `name` `None` leaves it under its
+/// temporary name (an orphan's copy).
+struct Dest<'a, N> {
+    t: u32,
+    dir: &'a N,
+    name: Option<&'a [u8]>,
+    len: Option<i64>,
+    id: u64,
+}
+
 /// Copy a non-directory under its temporary name, then rename it to `name`
 /// (`None`: leave it under the temporary name, without flags), record it
 /// as the pseudo-link of the lower inode `plink_of` if given, and give it
 /// the source's inode flags (append-only, immutable...: they would forbid the rename
 /// and the link, so they come last; a copy that cannot keep them is removed again).
-/// The attributes come from `src` (`st`: its own), the data from `data`;
-/// with `meta` only a hole of the data's size and the metacopy marker,
+/// With `meta` only a hole of the data's size and the metacopy marker,
 /// unless the branch cannot hold the marker (then the data after all).
 /// Returns the new entry and whether it is a metacopy.
-#[allow(clippy::too_many_arguments)]
 fn copy_up_nondir<B: WriteBackend>(
     b: &B,
-    src: &Lower<B::Node>,
-    data: &Lower<B::Node>,
-    st: &Stat,
-    t: u32,
-    dst_dir: &B::Node,
-    name: Option<&[u8]>,
-    len: Option<i64>,
-    id: u64,
+    from: Source<'_, B::Node>,
+    to: &Dest<'_, B::Node>,
     plink_of: Option<&Stat>,
     meta: bool,
 ) -> Result<(B::Node, bool)> {
+    let Source { src, data, st } = from;
+    let &Dest { t, dir: dst_dir, name, len, id } = to;
     let ftype = st.file_type();
     let tmpn = tmp_name(b"cpup", id)?;
     let stale = b.lookup(t, dst_dir, &tmpn)?;
@@ -329,7 +349,7 @@ fn copy_up_nondir<B: WriteBackend>(
         }
         b.copy_meta(src.br, &src.node, t, &tmp)?;
         match name {
-            Some(name) => b.rename(t, dst_dir, &tmpn, dst_dir, name, 0, Cred::Internal),
+            Some(name) => b.rename(t, At::new(dst_dir, &tmpn), At::new(dst_dir, name), 0, Cred::Internal),
             None => Ok(()),
         }
     })();
@@ -463,7 +483,7 @@ pub fn remove<B: WriteBackend>(
         };
     }
     let tmp = tmp_name(b"rmdir", id)?;
-    if let Err(e) = b.rename(t, dir, name, dir, &tmp, crate::backend::RENAME_NOREPLACE, Cred::Caller) {
+    if let Err(e) = b.rename(t, At::new(dir, name), At::new(dir, &tmp), crate::backend::RENAME_NOREPLACE, Cred::Caller) {
         return undo_wh(e);
     }
     // The directory is gone from the union; what is left is housekeeping.
@@ -613,7 +633,7 @@ fn undo<B: WriteBackend>(b: &B, brs: &dyn Branches, t: u32, steps: &[Undo<'_, B:
             Undo::Whiteout(dir, name) => remove_whiteout(b, t, dir, name).map(|_| ()),
             Undo::Rewhiteout(dir, name) => whiteout(b, brs, t, dir, name),
             Undo::Opaque(dir, name) => b.lookup(t, dir, name).and_then(|d| b.remove(t, &d, OPQ_NAME, false, Cred::Internal)),
-            Undo::Restore(dir, tmp, name) => b.rename(t, dir, tmp, dir, name, 0, Cred::Internal),
+            Undo::Restore(dir, tmp, name) => b.rename(t, At::new(dir, tmp), At::new(dir, name), 0, Cred::Internal),
         };
     }
 }
@@ -629,9 +649,28 @@ fn make_opaque<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -> Re
     Ok(true)
 }
 
+/// One side of a rename: the entries of the parent, of the object (the
+/// target's: empty if there is none) and the name.
+#[derive(Debug)]
+pub struct Side<'a, N> {
+    pub parent: &'a [Lower<N>],
+    pub obj: &'a [Lower<N>],
+    pub name: &'a [u8],
+}
+
+/// A rename(2) in the union: from `src` to `dst`; `flags` are RENAME_*
+/// values; `id` (unique per mount) names the temporary entries.
+#[derive(Debug)]
+pub struct Rename<'a, N> {
+    pub src: Side<'a, N>,
+    pub dst: Side<'a, N>,
+    pub flags: u32,
+    pub id: u64,
+}
+
 /// rename(2) in the union, acted out on branch `t`, where both parents
 /// exist and the source (and, for RENAME_EXCHANGE, the target) already
-/// has its topmost entry.  `dst` is the target's entries (empty if none).
+/// has its topmost entry.
 ///
 /// All or nothing: every step that prepares the rename (opaque markers on
 /// moving directories, the whiteout that will hide a lower entry of the old
@@ -640,20 +679,9 @@ fn make_opaque<B: WriteBackend>(b: &B, t: u32, dir: &B::Node, name: &[u8]) -> Re
 /// to a hidden temporary name first (unique by `id`) and removed
 /// afterwards.  Every step that makes a marker only adds what hides lower
 /// contents that the checks before (see [`rename_check`]) found invisible.
-#[allow(clippy::too_many_arguments)]
-pub fn rename<B: WriteBackend>(
-    b: &B,
-    brs: &dyn Branches,
-    sparent: &[Lower<B::Node>],
-    src: &[Lower<B::Node>],
-    sname: &[u8],
-    dparent: &[Lower<B::Node>],
-    dst: &[Lower<B::Node>],
-    dname: &[u8],
-    flags: u32,
-    t: u32,
-    id: u64,
-) -> Result<()> {
+pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::Node>, t: u32) -> Result<()> {
+    let Rename { src: Side { parent: sparent, obj: src, name: sname }, dst: Side { parent: dparent, obj: dst, name: dname }, flags, id } =
+        *req;
     name::check_user_name(dname)?;
     let sdir = entry_on(sparent, t)?;
     let ddir = entry_on(dparent, t)?;
@@ -688,7 +716,7 @@ pub fn rename<B: WriteBackend>(
             if dst_is_dir && exists_below(b, brs, sparent, t, sname)?.is_some() && make_opaque(b, t, ddir, dname)? {
                 steps.push(Undo::Opaque(ddir, dname));
             }
-            return b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller);
+            return b.rename(t, At::new(sdir, sname), At::new(ddir, dname), flags, Cred::Caller);
         }
         let mut dst_on_t_dir = false;
         if let Some(d) = dst.first() {
@@ -713,10 +741,10 @@ pub fn rename<B: WriteBackend>(
         let replaced = dst_on_t_dir && has_meta(b, t, &top(dst)?.node)?;
         if replaced {
             // The target directory holds whiteouts: out of the way first.
-            b.rename(t, ddir, dname, ddir, &tmp, crate::backend::RENAME_NOREPLACE, Cred::Internal)?;
+            b.rename(t, At::new(ddir, dname), At::new(ddir, &tmp), crate::backend::RENAME_NOREPLACE, Cred::Internal)?;
             steps.push(Undo::Restore(ddir, &tmp, dname));
         }
-        b.rename(t, sdir, sname, ddir, dname, flags, Cred::Caller)?;
+        b.rename(t, At::new(sdir, sname), At::new(ddir, dname), flags, Cred::Caller)?;
         if replaced {
             discard_dir(b, t, ddir, &tmp);
         }
@@ -741,6 +769,10 @@ mod tests {
             cur = lookup(m, m, &cur, comp.as_bytes(), None).unwrap().lowers;
         }
         cur
+    }
+
+    fn side<'a>(parent: &'a [Lower<MemNode>], obj: &'a [Lower<MemNode>], name: &'a [u8]) -> Side<'a, MemNode> {
+        Side { parent, obj, name }
     }
 
     fn how(plink: bool) -> CopyHow {
@@ -789,7 +821,7 @@ mod tests {
         let dir_times = Times { atime: (5, 0), mtime: (7, 0) };
         m.set_times(0, &b"d".to_vec(), &dir_times).unwrap();
         let obj = walk(&m, "d/f");
-        let (n, _) = copy_up(&m, &m, how(false), &obj, 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        let (n, _) = copy_up(&m, &m, how(false), &obj, &CopyTo { t: 0, dir: &b"d".to_vec(), name: b"f", len: None, id: 1 }).unwrap();
         assert_eq!(n, b"d/f".to_vec());
         let up = m.get(0, "d/f").unwrap();
         assert_eq!(up.data, b"lower data");
@@ -818,7 +850,7 @@ mod tests {
         m.branches.borrow_mut()[1].entries.get_mut(&b"d/f"[..]).unwrap().mode = 0o100640;
         m.branches.borrow_mut()[1].entries.get_mut(&b"d/f"[..]).unwrap().xattrs.insert(b"user.k".to_vec(), b"v".to_vec());
         m.fail_copy.set(Some(Errno::EIO)); // any data copy fails the test
-        let (n, meta) = copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        let (n, meta) = copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), &CopyTo { t: 0, dir: &b"d".to_vec(), name: b"f", len: None, id: 1 }).unwrap();
         assert!(meta);
         assert_eq!(n, b"d/f".to_vec());
         let up = m.get(0, "d/f").unwrap();
@@ -833,18 +865,18 @@ mod tests {
         assert!(is_metacopy(&m, &obj).unwrap());
         assert_eq!(m.get(1, "d/f").unwrap().data, b"lower data", "the lower file is untouched");
         // Copied up again: the metacopy stays where it is.
-        assert_eq!(copy_up(&m, &m, meta_how(), &obj, 0, &b"d".to_vec(), b"f", None, 2), Err(Errno::EINVAL));
+        assert_eq!(copy_up(&m, &m, meta_how(), &obj, &CopyTo { t: 0, dir: &b"d".to_vec(), name: b"f", len: None, id: 2 }), Err(Errno::EINVAL));
     }
 
     #[test]
     fn metacopy_gets_its_data_when_it_is_needed() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=lower data"])]);
-        copy_up(&m, &m, meta_how(), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, meta_how(), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }).unwrap();
         // A change through the union after the metacopy: on the upper file.
         m.branches.borrow_mut()[0].entries.get_mut(&b"f"[..]).unwrap().mode = 0o104711;
         m.branches.borrow_mut()[0].entries.get_mut(&b"f"[..]).unwrap().times = Times { atime: (3, 0), mtime: (4, 0) };
         let want_data = CopyHow { meta_only: false, ..meta_how() };
-        let (n, meta) = copy_up(&m, &m, want_data, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 2).unwrap();
+        let (n, meta) = copy_up(&m, &m, want_data, &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 2 }).unwrap();
         assert!(!meta);
         assert_eq!(n, b"f".to_vec());
         let up = m.get(0, "f").unwrap();
@@ -856,14 +888,14 @@ mod tests {
         assert_eq!(walk(&m, "f").len(), 1);
         // For a truncate: only what stays.
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
-        copy_up(&m, &m, meta_how(), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
-        copy_up(&m, &m, want_data, &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 2).unwrap();
+        copy_up(&m, &m, meta_how(), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }).unwrap();
+        copy_up(&m, &m, want_data, &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: Some(4), id: 2 }).unwrap();
         assert_eq!(m.get(0, "f").unwrap().data, b"0123");
         // A failed data copy leaves the metacopy as it was.
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
-        copy_up(&m, &m, meta_how(), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, meta_how(), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }).unwrap();
         m.fail_copy.set(Some(Errno::ENOSPC));
-        assert_eq!(copy_up(&m, &m, want_data, &walk(&m, "f"), 0, &Vec::new(), b"f", None, 2), Err(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &m, want_data, &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 2 }), Err(Errno::ENOSPC));
         assert!(is_marked(&m, 0, "f"));
         assert_eq!(m.paths(0), ["f"]);
         assert_eq!(walk(&m, "f").len(), 2);
@@ -876,7 +908,7 @@ mod tests {
     #[test]
     fn metacopy_only_where_it_can_be() {
         let copied = |m: &MemBackend, how: CopyHow| {
-            let (_, meta) = copy_up(m, m, how, &walk(m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+            let (_, meta) = copy_up(m, m, how, &walk(m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }).unwrap();
             assert!(!meta);
             assert!(!is_marked(m, 0, "f"));
             assert_eq!(m.get(0, "f").unwrap().data, b"data");
@@ -897,10 +929,10 @@ mod tests {
     #[test]
     fn a_metacopy_never_moves_or_links_without_its_data() {
         let m = MemBackend::new(&[("rw", &["d/", "u=up"]), ("ro", &["d/f=data"])]);
-        copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), 0, &b"d".to_vec(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, meta_how(), &walk(&m, "d/f"), &CopyTo { t: 0, dir: &b"d".to_vec(), name: b"f", len: None, id: 1 }).unwrap();
         let (root, d, f, u) = (walk(&m, ""), walk(&m, "d"), walk(&m, "d/f"), walk(&m, "u"));
-        assert_eq!(rename(&m, &m, &d, &f, b"f", &root, &[], b"g", 0, 0, 2), Err(Errno::EINVAL));
-        assert_eq!(rename(&m, &m, &root, &u, b"u", &d, &f, b"f", RENAME_EXCHANGE, 0, 2), Err(Errno::EINVAL));
+        assert_eq!(rename(&m, &m, &Rename { src: side(&d, &f, b"f"), dst: side(&root, &[], b"g"), flags: 0, id: 2 }, 0), Err(Errno::EINVAL));
+        assert_eq!(rename(&m, &m, &Rename { src: side(&root, &u, b"u"), dst: side(&d, &f, b"f"), flags: RENAME_EXCHANGE, id: 2 }, 0), Err(Errno::EINVAL));
         assert_eq!(link(&m, &root, &f, 0, b"g"), Err(Errno::EINVAL));
         assert_eq!(m.paths(0), ["d", "d/f", "u"]);
         // Removed: the upper file goes, a whiteout hides the data.
@@ -913,7 +945,7 @@ mod tests {
     #[test]
     fn copy_up_for_truncate_copies_only_what_stays() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=0123456789"])]);
-        copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", Some(4), 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: Some(4), id: 1 }).unwrap();
         assert_eq!(m.get(0, "f").unwrap().data, b"0123");
     }
 
@@ -921,7 +953,7 @@ mod tests {
     fn failed_copy_up_leaves_nothing() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.fail_copy.set(Some(Errno::ENOSPC));
-        assert_eq!(copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::ENOSPC));
+        assert_eq!(copy_up(&m, &m, how(false), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }), Err(Errno::ENOSPC));
         assert!(m.paths(0).is_empty(), "{:?}", m.paths(0));
         assert_eq!(walk(&m, "f")[0].br, 1, "the lower file still shows");
         assert_eq!(m.get(1, "f").unwrap().data, b"data");
@@ -942,11 +974,11 @@ mod tests {
     #[test]
     fn copy_up_symlink_and_dir() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["l->target", "d/x"])]);
-        copy_up(&m, &m, how(false), &walk(&m, "l"), 0, &Vec::new(), b"l", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "l"), &CopyTo { t: 0, dir: &Vec::new(), name: b"l", len: None, id: 1 }).unwrap();
         let l = m.get(0, "l").unwrap();
         assert_eq!(FileType::from_mode(l.mode), FileType::Lnk);
         assert_eq!(l.data, b"target");
-        copy_up(&m, &m, how(false), &walk(&m, "d"), 0, &Vec::new(), b"d", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "d"), &CopyTo { t: 0, dir: &Vec::new(), name: b"d", len: None, id: 1 }).unwrap();
         assert_eq!(m.paths(0), ["d", "l"], "a directory is copied without its contents");
         assert_eq!(names(&m, "d"), ["x"], "and still merges with the lower one");
     }
@@ -1012,8 +1044,8 @@ mod tests {
         let root = m.roots();
         let a = walk(&m, "a");
         let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br).unwrap();
-        copy_up(&m, &m, how(false), &walk(&m, "a/f"), t, &b"a".to_vec(), b"f", None, 1).unwrap();
-        rename(&m, &m, &a, &walk(&m, "a/f"), b"f", &walk(&m, "b"), &[], b"g", 0, t, 9).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "a/f"), &CopyTo { t, dir: &b"a".to_vec(), name: b"f", len: None, id: 1 }).unwrap();
+        rename(&m, &m, &Rename { src: side(&a, &walk(&m, "a/f"), b"f"), dst: side(&walk(&m, "b"), &[], b"g"), flags: 0, id: 9 }, t).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");
         assert!(m.get(0, "a/.wh.f").is_some(), "old name whited out");
         assert!(lookup(&m, &m, &walk(&m, "a"), b"f", None).unwrap().lowers.is_empty());
@@ -1026,13 +1058,13 @@ mod tests {
             let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/", "d/a=x"])]);
             let d = walk(&m, "d");
             m.link(1, &walk(&m, "d/a")[0].node, &d[1].node, b"b", Cred::Internal).unwrap();
-            copy_up(&m, &m, how(plink), &walk(&m, "d/a"), 0, &b"d".to_vec(), b"a", None, 1).unwrap();
+            copy_up(&m, &m, how(plink), &walk(&m, "d/a"), &CopyTo { t: 0, dir: &b"d".to_vec(), name: b"a", len: None, id: 1 }).unwrap();
             let recorded = m.branches.borrow()[0].entries.keys().any(|k| k.starts_with(b".wh..wh.plnk/"));
             assert_eq!(recorded, plink, "pseudo-link recorded only with plink");
             m.log.borrow_mut().clear();
             // The other name: linked to the copy, not copied again.
             let b_obj: Vec<_> = walk(&m, "d/b").into_iter().filter(|l| l.br == 1).collect();
-            copy_up(&m, &m, how(plink), &b_obj, 0, &b"d".to_vec(), b"b", None, 2).unwrap();
+            copy_up(&m, &m, how(plink), &b_obj, &CopyTo { t: 0, dir: &b"d".to_vec(), name: b"b", len: None, id: 2 }).unwrap();
             let log = m.log.borrow().join("\n");
             assert_eq!(log.contains("link 0 d/b Internal"), plink, "{log}");
             assert_eq!(log.contains("cpup"), !plink, "{log}");
@@ -1067,7 +1099,7 @@ mod tests {
         assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "low"), 0, RENAME_EXCHANGE), Err(Errno::EXDEV));
         assert_eq!(rename_check(&m, &m, &walk(&m, "up"), &walk(&m, "e"), 0, RENAME_EXCHANGE), Ok(false));
         let root = m.roots();
-        rename(&m, &m, &root, &walk(&m, "e"), b"e", &root, &[], b"e2", 0, 0, 9).unwrap();
+        rename(&m, &m, &Rename { src: side(&root, &walk(&m, "e"), b"e"), dst: side(&root, &[], b"e2"), flags: 0, id: 9 }, 0).unwrap();
         assert!(m.get(0, ".wh.e").is_some(), "the empty lower dir is whited out");
         assert_eq!(names(&m, ""), ["e2", "low", "up"]);
     }
@@ -1077,7 +1109,7 @@ mod tests {
         let m = MemBackend::new(&[("rw", &["src/a"]), ("ro", &["dst/", "dst/.wh..wh..opq"])]);
         let root = m.roots();
         // dst is an empty directory on the lower branch only.
-        rename(&m, &m, &root, &walk(&m, "src"), b"src", &root, &walk(&m, "dst"), b"dst", 0, 0, 9).unwrap();
+        rename(&m, &m, &Rename { src: side(&root, &walk(&m, "src"), b"src"), dst: side(&root, &walk(&m, "dst"), b"dst"), flags: 0, id: 9 }, 0).unwrap();
         assert!(m.get(0, "dst/.wh..wh..opq").is_some());
         assert_eq!(names(&m, "dst"), ["a"]);
     }
@@ -1140,17 +1172,17 @@ mod tests {
         // s moves over a whited-out lower dir t: opaque marker + whiteout of s first.
         fail(&m, "rename 0 s t Caller", Errno::EIO);
         let s = walk(&m, "s");
-        assert_eq!(rename(&m, &m, &root, &s, b"s", &root, &[], b"t", 0, 0, 3), Err(Errno::EIO));
+        assert_eq!(rename(&m, &m, &Rename { src: side(&root, &s, b"s"), dst: side(&root, &[], b"t"), flags: 0, id: 3 }, 0), Err(Errno::EIO));
         assert_eq!(snapshot(&m, 0), before, "branch as it was");
         assert_eq!(names(&m, ""), ["dd", "s"]);
         // A target directory with whiteouts goes out of the way and comes back.
         let m = MemBackend::new(&[("rw", &["s/x", "dd/.wh.q"]), ("ro", &["dd/q"])]);
         let before = snapshot(&m, 0);
         fail(&m, "rename 0 s dd Caller", Errno::EIO);
-        assert_eq!(rename(&m, &m, &root, &walk(&m, "s"), b"s", &root, &walk(&m, "dd"), b"dd", 0, 0, 3), Err(Errno::EIO));
+        assert_eq!(rename(&m, &m, &Rename { src: side(&root, &walk(&m, "s"), b"s"), dst: side(&root, &walk(&m, "dd"), b"dd"), flags: 0, id: 3 }, 0), Err(Errno::EIO));
         assert_eq!(snapshot(&m, 0), before);
         assert!(names(&m, "dd").is_empty(), "dd/q stays hidden");
-        rename(&m, &m, &root, &walk(&m, "s"), b"s", &root, &walk(&m, "dd"), b"dd", 0, 0, 3).unwrap();
+        rename(&m, &m, &Rename { src: side(&root, &walk(&m, "s"), b"s"), dst: side(&root, &walk(&m, "dd"), b"dd"), flags: 0, id: 3 }, 0).unwrap();
         assert_eq!(names(&m, "dd"), ["x"]);
         assert!(m.paths(0).iter().all(|p| !p.contains("rmdir")), "{:?}", m.paths(0));
     }
@@ -1160,7 +1192,7 @@ mod tests {
         // a: only on top.  b: on top over a lower b whose child is whited out.
         let m = MemBackend::new(&[("rw", &["a/x", "b/.wh.gone", "b/y"]), ("ro", &["b/gone"])]);
         let root = m.roots();
-        rename(&m, &m, &root, &walk(&m, "a"), b"a", &root, &walk(&m, "b"), b"b", RENAME_EXCHANGE, 0, 4).unwrap();
+        rename(&m, &m, &Rename { src: side(&root, &walk(&m, "a"), b"a"), dst: side(&root, &walk(&m, "b"), b"b"), flags: RENAME_EXCHANGE, id: 4 }, 0).unwrap();
         assert_eq!(names(&m, "a"), ["y"]);
         assert_eq!(names(&m, "b"), ["x"], "the lower b/gone does not come back under b");
     }
@@ -1179,14 +1211,14 @@ mod tests {
     fn copy_up_keeps_protective_flags_or_fails() {
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x20; // append-only
-        copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1).unwrap();
+        copy_up(&m, &m, how(false), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }).unwrap();
         assert_eq!(m.get(0, "f").unwrap().flags, 0x20);
         let log = m.log.borrow().join("\n");
         assert!(log.find("rename 0 .wh..wh.cpup.1 f").is_some(), "{log}");
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["f=data"])]);
         m.branches.borrow_mut()[1].entries.get_mut(&b"f"[..]).unwrap().flags = 0x10; // immutable
         m.no_flags.set(true);
-        assert_eq!(copy_up(&m, &m, how(false), &walk(&m, "f"), 0, &Vec::new(), b"f", None, 1), Err(Errno::EPERM));
+        assert_eq!(copy_up(&m, &m, how(false), &walk(&m, "f"), &CopyTo { t: 0, dir: &Vec::new(), name: b"f", len: None, id: 1 }), Err(Errno::EPERM));
         assert!(m.paths(0).is_empty(), "no weaker copy left: {:?}", m.paths(0));
     }
 

@@ -515,32 +515,28 @@ pub unsafe extern "C" fn au_rs_op_target(sb: *const au_rs_sb, tg: *const au_targ
 }
 
 /// # Safety
-/// `sb` from au_rs_sb_new; arrays and names valid for their lengths;
-/// `dst_dir` a referenced dentry; `out` a valid out pointer.
+/// `sb` from au_rs_sb_new; `req` NULL or valid, its arrays and name valid
+/// for their lengths, `req.dir` a referenced dentry; `out` a valid out
+/// pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_copy_up(
     sb: *const au_rs_sb,
     ctx: *mut c_void,
-    obj: *const au_lower,
-    nobj: u32,
-    t: u32,
-    dst_dir: *mut c_void,
-    name: *const u8,
-    len: u32,
-    trunc_len: i64,
-    meta_only: u32,
-    id: u64,
+    req: *const au_cpup_req,
     out: *mut *mut c_void,
 ) -> c_int {
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (obj, name) = unsafe { (lowers(obj, nobj), bytes(name, len)) };
-    let dir = ManuallyDrop::new(KNode(dst_dir));
-    let trunc = if trunc_len < 0 { None } else { Some(trunc_len) };
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract on the request's arrays and name.
+    let (obj, name) = unsafe { (lowers(req.obj, req.nobj), bytes(req.name, req.len)) };
+    let dir = ManuallyDrop::new(KNode(req.dir));
+    let len = if req.trunc_len < 0 { None } else { Some(req.trunc_len) };
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
-    let how = write::CopyHow { plink: s.opts.plink, metacopy: s.opts.metacopy, meta_only: meta_only != 0 };
-    let r = write::copy_up(&b, s, how, obj, t, &dir, name, trunc, id);
+    let how = write::CopyHow { plink: s.opts.plink, metacopy: s.opts.metacopy, meta_only: req.meta_only != 0 };
+    let to = write::CopyTo { t: req.t, dir: &*dir, name, len, id: req.id };
+    let r = write::copy_up(&b, s, how, obj, &to);
     let meta = matches!(r, Ok((_, true)));
     // SAFETY: caller's contract on out.
     let r = unsafe { give(r.map(|(n, _)| n), out) };
@@ -669,43 +665,30 @@ pub unsafe extern "C" fn au_rs_rename_check(
     }
 }
 
+/// Lend one side of a rename request to the core.
+///
 /// # Safety
-/// As au_rs_copy_up.
+/// The side's arrays and name are valid for their lengths and outlive the
+/// returned view.
+unsafe fn side<'a>(d: &au_rename_side) -> write::Side<'a, KNode> {
+    // SAFETY: caller's contract.
+    unsafe { write::Side { parent: lowers(d.parent, d.nparent), obj: lowers(d.obj, d.nobj), name: bytes(d.name, d.len) } }
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new; `req` NULL or valid, the arrays and names of
+/// both its sides valid for their lengths.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_rename(
-    sb: *const au_rs_sb,
-    ctx: *mut c_void,
-    sparent: *const au_lower,
-    nsparent: u32,
-    src: *const au_lower,
-    nsrc: u32,
-    sname: *const u8,
-    slen: u32,
-    dparent: *const au_lower,
-    ndparent: u32,
-    dst: *const au_lower,
-    ndst: u32,
-    dname: *const u8,
-    dlen: u32,
-    flags: u32,
-    t: u32,
-    id: u64,
-) -> c_int {
+pub unsafe extern "C" fn au_rs_rename(sb: *const au_rs_sb, ctx: *mut c_void, req: *const au_rename_req) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (sparent, src, sname, dparent, dst, dname) = unsafe {
-        (
-            lowers(sparent, nsparent),
-            lowers(src, nsrc),
-            bytes(sname, slen),
-            lowers(dparent, ndparent),
-            lowers(dst, ndst),
-            bytes(dname, dlen),
-        )
-    };
-    status(write::rename(&b, s, sparent, src, sname, dparent, dst, dname, flags, t, id))
+    // SAFETY: caller's contract on both sides.
+    let (src, dst) = unsafe { (side(&req.src), side(&req.dst)) };
+    let r = write::Rename { src, dst, flags: req.flags, id: req.id };
+    status(write::rename(&b, s, &r, req.t))
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 
 use super::{bytes, status};
 use crate::abi::*;
-use crate::backend::{Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend};
+use crate::backend::{At, Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend};
 use crate::branch::{BranchFacts, Relation, Resolver};
 use crate::errno::Errno;
 use core::ffi::{c_int, c_void};
@@ -173,11 +173,12 @@ impl WriteBackend for KBackend {
         ret(unsafe { au_c_remove(self.ctx, br, dir.0, name.as_ptr(), name_len(name)?, is_dir as u32, cred(c)) })
     }
 
-    fn rename(&self, br: u32, odir: &KNode, oname: &[u8], ndir: &KNode, nname: &[u8], flags: u32, c: Cred) -> crate::Result<()> {
+    fn rename(&self, br: u32, from: At<'_, KNode>, to: At<'_, KNode>, flags: u32, c: Cred) -> crate::Result<()> {
+        let (olen, nlen) = (name_len(from.name)?, name_len(to.name)?);
         // SAFETY: both dirs are referenced dentries; names valid.
         ret(unsafe {
-            au_c_rename(self.ctx, br, odir.0, oname.as_ptr(), name_len(oname)?, ndir.0, nname.as_ptr(),
-                name_len(nname)?, flags, cred(c))
+            au_c_rename(self.ctx, br, from.dir.0, from.name.as_ptr(), olen, to.dir.0, to.name.as_ptr(), nlen, flags,
+                cred(c))
         })
     }
 
