@@ -388,6 +388,57 @@ int au_wbr_op(const struct au_wbr_arg *w, unsigned int n);
 int au_wbr(struct dentry *dentry);
 int au_wbr_create(struct dentry *parent);
 
+/* nsop.c: the frame of a change of the union */
+#define AU_NSOP_MAX	AU_TARGET_MAX
+
+/* A copy-up an operation needs first: as au_copy_up(), or au_copy_up_meta()
+ * when @meta_ok and no @trunc. */
+struct au_nsop_up {
+	struct dentry *dentry;
+	loff_t trunc;
+	bool meta_ok;
+};
+
+/* A copy-up with the data, of all of it. */
+#define AU_NSOP_UP(d)	{ .dentry = (d), .trunc = -1 }
+
+/*
+ * One operation: what it needs, filled in by the caller, then what
+ * au_nsop_begin() found.  Zero-initialized but for what is set.
+ */
+struct au_nsop {
+	/* Its targets: the branch it goes to (au_wbr_op()). */
+	struct au_wbr_arg tg[AU_TARGET_MAX];
+	unsigned int ntg;
+	/*
+	 * NULL, or asked once the branch is known, before anything is copied
+	 * up: 0 to go on, > 0 when there is nothing to do, or -errno.
+	 */
+	int (*check)(struct au_nsop *op, void *arg);
+	void *arg;
+	/* Copied up to that branch, in this order. */
+	struct au_nsop_up up[AU_NSOP_MAX];
+	unsigned int nup;
+	/* A name it removes: under its inode's cpup_mtx (lock order, 3.). */
+	struct dentry *victim;
+	/* Whose positive infos it takes, in this order; one branch set. */
+	struct dentry *obj[AU_NSOP_MAX];
+	unsigned int nobj;
+	/* Directories whose attributes are refreshed at the end. */
+	struct dentry *dir[2];
+
+	/* Found by au_nsop_begin(): */
+	struct au_sbinfo *si;
+	int t;				/* the branch */
+	struct au_dinfo *di[AU_NSOP_MAX];	/* the infos of @obj */
+	struct au_ctx ctx;		/* a call context for their branch set */
+	struct mutex *mtx;		/* @victim's cpup_mtx, held */
+	bool took;			/* the infos were asked for */
+};
+
+int au_nsop_begin(struct au_nsop *op, struct super_block *sb);
+void au_nsop_end(struct au_nsop *op);
+
 /* dir.c */
 extern const struct inode_operations au_dir_iops;
 int au_create(struct user_namespace *mnt_userns, struct inode *dir,

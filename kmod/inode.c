@@ -534,75 +534,57 @@ int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
 
 /*
  * A change of @dentry's attributes (setattr, xattrs, chattr flags), made
- * by the caller after the checks: copy it up as the cpup policy says
- * (@trunc as for au_copy_up(); @meta_ok: the change needs no data, see
- * au_copy_up_meta()), then lend its topmost entry, with write
- * access to that branch.  au_change_end() ends it and refreshes the union
- * inode.  Callers hold si->rwsem for reading.
+ * by the caller after the checks, in a frame (nsop.c) that copies it up
+ * as the cpup policy says (@trunc as for au_copy_up(); @meta_ok: the
+ * change needs no data, see au_copy_up_meta()), then lends its topmost
+ * entry, with write access to that branch.  au_change_end() ends it
+ * (also after an error) and refreshes the union inode.
  */
-static int au_change_begin(struct dentry *dentry, loff_t trunc, bool meta_ok,
-			   struct au_dinfo **pdi, struct path *h_path)
+static int au_change_begin(struct au_nsop *op, struct dentry *dentry,
+			   loff_t trunc, bool meta_ok, struct path *h_path)
 {
-	int t, err;
+	int err;
 
-	t = au_wbr(dentry);
-	if (t < 0)
-		return t;
-	err = meta_ok && trunc < 0 ? au_copy_up_meta(dentry, t) :
-		au_copy_up(dentry, t, trunc);
+	*op = (struct au_nsop){
+		.tg = { { .dentry = dentry } },
+		.ntg = 1,
+		.up = { { .dentry = dentry, .trunc = trunc, .meta_ok = meta_ok } },
+		.nup = 1,
+		.obj = { dentry },
+		.nobj = 1,
+	};
+	h_path->mnt = NULL;
+	err = au_nsop_begin(op, dentry->d_sb);
 	if (err)
 		return err;
-	*pdi = au_di_get_positive(dentry);
-	if (!*pdi)
-		return -ESTALE;
-	au_h_path(*pdi, 0, h_path);
+	au_h_path(op->di[0], 0, h_path);
 	err = mnt_want_write(h_path->mnt);
-	if (err) {
-		au_di_put(*pdi);
-		*pdi = NULL;
-	}
+	if (err)
+		h_path->mnt = NULL;
 	return err;
 }
 
-static void au_change_end(struct dentry *dentry, struct au_dinfo *di,
+static void au_change_end(struct au_nsop *op, struct dentry *dentry,
 			  struct path *h_path)
 {
-	mnt_drop_write(h_path->mnt);
-	au_cpattr(d_inode(dentry), d_inode(h_path->dentry));
-	au_di_put(di);
+	if (h_path->mnt) {
+		mnt_drop_write(h_path->mnt);
+		au_cpattr(d_inode(dentry), d_inode(h_path->dentry));
+	}
+	au_nsop_end(op);
 }
 
 /*
  * Copy up as needed, then change the topmost entry as the caller; its
- * filesystem removes file capabilities from it (ATTR_KILL_PRIV).  Under
- * si->rwsem (read).
+ * filesystem removes file capabilities from it (ATTR_KILL_PRIV).
  */
-static int __au_setattr(struct dentry *dentry, struct iattr *ia)
-{
-	struct iattr h_ia = *ia;
-	struct au_dinfo *di;
-	struct path h_path;
-	int err;
-
-	err = au_change_begin(dentry, (ia->ia_valid & ATTR_SIZE) ? ia->ia_size : -1,
-			      true, &di, &h_path);
-	if (err)
-		return err;
-	h_ia.ia_valid &= ~ATTR_FILE;
-	/* notify_change() does not take the kill bits together with a mode. */
-	if (h_ia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
-		h_ia.ia_valid &= ~ATTR_MODE;
-	err = au_h_setattr(h_path.dentry, &h_ia);
-	au_change_end(dentry, di, &h_path);
-	return err;
-}
-
 int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 	       struct iattr *ia)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
 	unsigned int kill = ia->ia_valid & ATTR_KILL_PRIV;
 	struct iattr pia = *ia;
+	struct au_nsop op;
+	struct path h_path;
 	int err;
 
 	/*
@@ -617,9 +599,17 @@ int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 	if (err)
 		return err;
 	pia.ia_valid |= kill;
-	down_read(&si->rwsem);	/* one branch set throughout (dir.c) */
-	err = __au_setattr(dentry, &pia);
-	up_read(&si->rwsem);
+	err = au_change_begin(&op, dentry,
+			      (pia.ia_valid & ATTR_SIZE) ? pia.ia_size : -1,
+			      true, &h_path);
+	if (!err) {
+		pia.ia_valid &= ~ATTR_FILE;
+		/* notify_change() does not take the kill bits together with a mode. */
+		if (pia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
+			pia.ia_valid &= ~ATTR_MODE;
+		err = au_h_setattr(h_path.dentry, &pia);
+	}
+	au_change_end(&op, dentry, &h_path);
 	return err;
 }
 
@@ -661,33 +651,21 @@ int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	return err;
 }
 
-static int __au_fileattr_set(struct dentry *dentry, struct fileattr *fa)
-{
-	struct au_dinfo *di;
-	struct path h_path;
-	int err;
-
-	/* With the data: an append-only or immutable copy could not take it. */
-	err = au_change_begin(dentry, -1, false, &di, &h_path);
-	if (err)
-		return err;
-	err = au_h_fileattr_set(h_path.dentry, fa);
-	au_change_end(dentry, di, &h_path);
-	return err;
-}
-
 int au_fileattr_set(struct user_namespace *mnt_userns,
 		    struct dentry *dentry, struct fileattr *fa)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_nsop op;
+	struct path h_path;
 	int err;
 
 	/* The caller must be allowed before anything is copied. */
 	if (!inode_owner_or_capable(mnt_userns, d_inode(dentry)))
 		return -EPERM;
-	down_read(&si->rwsem);
-	err = __au_fileattr_set(dentry, fa);
-	up_read(&si->rwsem);
+	/* With the data: an append-only or immutable copy could not take it. */
+	err = au_change_begin(&op, dentry, -1, false, &h_path);
+	if (!err)
+		err = au_h_fileattr_set(h_path.dentry, fa);
+	au_change_end(&op, dentry, &h_path);
 	return err;
 }
 
@@ -782,28 +760,14 @@ static int au_xattr_get(const struct xattr_handler *handler,
 	return err;
 }
 
-static int __au_xattr_set(struct dentry *dentry, const char *name,
-			  const void *value, size_t size, int flags)
-{
-	struct au_dinfo *di;
-	struct path h_path;
-	int err;
-
-	err = au_change_begin(dentry, -1, true, &di, &h_path);
-	if (err)
-		return err;
-	err = au_h_setxattr(h_path.dentry, name, value, size, flags);
-	au_change_end(dentry, di, &h_path);
-	return err;
-}
-
 static int au_xattr_set(const struct xattr_handler *handler,
 			struct user_namespace *mnt_userns,
 			struct dentry *dentry, struct inode *inode,
 			const char *name, const void *value,
 			size_t size, int flags)
 {
-	struct au_sbinfo *si = AU_SB(dentry->d_sb);
+	struct au_nsop op;
+	struct path h_path;
 	int err;
 
 	/*
@@ -821,9 +785,10 @@ static int au_xattr_set(const struct xattr_handler *handler,
 		if (err < 0)
 			return err;
 	}
-	down_read(&si->rwsem);
-	err = __au_xattr_set(dentry, name, value, size, flags);
-	up_read(&si->rwsem);
+	err = au_change_begin(&op, dentry, -1, true, &h_path);
+	if (!err)
+		err = au_h_setxattr(h_path.dentry, name, value, size, flags);
+	au_change_end(&op, dentry, &h_path);
 	return err;
 }
 
