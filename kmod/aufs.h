@@ -76,8 +76,9 @@ static inline struct au_brset *AU_CTX_BRS(void *ctx)
  *  1. The VFS's: the union's freeze protection, then the union inode's
  *     i_rwsem (the directory of a namespace operation; the file of a
  *     setattr, xattr change, write or truncate); s_umount for a remount.
- *  2. si->rwsem: read-held by every change of the union and by opens,
- *     write-held by a remount only to check what is busy and to swap the
+ *  2. si->rwsem: read-held by every change of the union (from the first
+ *     step of its frame to the last: au_nsop_begin(), nsop.c) and by
+ *     opens, write-held by a remount only to check what is busy and to swap the
  *     branch set (its paths are resolved before, without it).
  *  3. au_inode->cpup_mtx: a copy-up of that inode (a parent's and a
  *     child's are taken one after the other, never nested); also the
