@@ -27,7 +27,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		6
+#define AU_ABI_VERSION		7
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -61,6 +61,11 @@ enum au_perm {
 #define AU_DT_REG	8
 #define AU_DT_LNK	10
 #define AU_DT_SOCK	12
+
+struct au_rs_sb;		/* Rust: per-mount options + branch table */
+struct au_rs_dir;		/* Rust: merged directory listing */
+struct au_rs_xino;		/* Rust: inode number table */
+struct au_rs_xino_spare;	/* Rust: room for it, made outside its lock */
 
 /* One entry of a union object on one branch. */
 struct au_lower {
@@ -190,6 +195,88 @@ struct au_rename_req {
 	__u64 id;		/* names the temporary entries */
 };
 
+/*
+ * A mount or a remount (C -> Rust, au_rs_sb_new, au_rs_remount): the
+ * options @data, the branch paths resolved through @mctx (struct au_mctx).
+ */
+struct au_mount_req {
+	const __u8 *data;
+	void *mctx;
+	__u32 len;
+	__u32 rdonly;		/* the mount is (to be) read-only */
+};
+
+/*
+ * A union lookup (C -> Rust, au_rs_lookup): @name in the directory of
+ * the entries @parent.
+ */
+struct au_lookup_req {
+	const struct au_lower *parent;
+	const __u8 *name;
+	const struct au_rs_dir *listing;	/* NULL, or the parent's merged listing */
+	__u32 nparent;
+	__u32 len;
+};
+
+/*
+ * What a create makes (au_new_req.entry): @mode with its S_IFMT bits, a
+ * device's @rdev (new_encode_dev() form), a symlink's @target.
+ */
+struct au_new_entry {
+	const __u8 *target;
+	__u32 tlen;
+	__u32 mode;
+	__u32 rdev;
+	__u32 pad;
+};
+
+/*
+ * A new name in the union (C -> Rust, au_rs_create, au_rs_link): @name in
+ * the directory of the entries @parent, on branch @t.  A create makes
+ * @entry there (@src is none); a link makes it a name of the object @src
+ * (@entry is unused).
+ */
+struct au_new_req {
+	const struct au_lower *parent;
+	const struct au_lower *src;
+	const __u8 *name;
+	__u32 nparent;
+	__u32 nsrc;
+	__u32 len;
+	__u32 t;
+	struct au_new_entry entry;
+};
+
+/*
+ * An unlink or rmdir in the union (C -> Rust, au_rs_remove): the object
+ * @obj, named @name in the directory of the entries @parent, removed on
+ * branch @t.
+ */
+struct au_remove_req {
+	const struct au_lower *parent;
+	const struct au_lower *obj;
+	const __u8 *name;
+	__u32 nparent;
+	__u32 nobj;
+	__u32 len;
+	__u32 t;
+	__u64 id;		/* names the temporary entries */
+};
+
+/*
+ * The question a rename asks first (C -> Rust, au_rs_rename_check): the
+ * entries of the source and of the target it replaces (none if there is
+ * none), the branch and the RENAME_* flags of the rename.
+ */
+struct au_rename_check_req {
+	const struct au_lower *src;
+	const struct au_lower *dst;
+	__u32 nsrc;
+	__u32 ndst;
+	__u32 t;
+	__u32 flags;
+};
+
 /* Who a branch change is made as (au_c_* @cred). */
 #define AU_CRED_CALLER		0	/* the calling process */
 #define AU_CRED_INTERNAL	1	/* the union's own work: the mounter's creds */
@@ -240,28 +327,42 @@ struct au_dirent {
 	X(offsetof(struct au_rename_side, len))				\
 	X(sizeof(struct au_rename_req))					\
 	X(offsetof(struct au_rename_req, dst))				\
-	X(offsetof(struct au_rename_req, id))
-#define AU_ABI_LAYOUT_LEN	31
-
-struct au_rs_sb;		/* Rust: per-mount options + branch table */
-struct au_rs_dir;		/* Rust: merged directory listing */
-struct au_rs_xino;		/* Rust: inode number table */
-struct au_rs_xino_spare;	/* Rust: room for it, made outside its lock */
+	X(offsetof(struct au_rename_req, id))				\
+	X(sizeof(struct au_mount_req))					\
+	X(offsetof(struct au_mount_req, len))				\
+	X(sizeof(struct au_lookup_req))					\
+	X(offsetof(struct au_lookup_req, listing))			\
+	X(offsetof(struct au_lookup_req, len))				\
+	X(sizeof(struct au_new_entry))					\
+	X(offsetof(struct au_new_entry, rdev))				\
+	X(sizeof(struct au_new_req))					\
+	X(offsetof(struct au_new_req, nsrc))				\
+	X(offsetof(struct au_new_req, entry))				\
+	X(sizeof(struct au_remove_req))					\
+	X(offsetof(struct au_remove_req, t))				\
+	X(offsetof(struct au_remove_req, id))				\
+	X(sizeof(struct au_rename_check_req))				\
+	X(offsetof(struct au_rename_check_req, flags))
+#define AU_ABI_LAYOUT_LEN	46
 
 /* ---- implemented in Rust ---- */
 const __u64 *au_rs_abi_layout(void);
-int au_rs_sb_new(const __u8 *data, __u32 len, __u32 sb_rdonly, void *mctx,
-		 struct au_rs_sb **out, char *msg, __u32 msglen);
+/*
+ * A mount: 0 and *@out the new state; else -errno and a message in @msg
+ * (@msglen bytes, NUL included).
+ */
+int au_rs_sb_new(const struct au_mount_req *req, struct au_rs_sb **out,
+		 char *msg, __u32 msglen);
 void au_rs_sb_free(struct au_rs_sb *sb);
 /*
- * A remount: @data's options and branch changes applied, in order, to a
- * copy of @sb, new branches resolved through @mctx (whose positions hold
- * the current branches).  0 and *@out the new state, or NULL when nothing
- * changes; else -errno and a message, and @sb is as it was.
+ * A remount: the request's options and branch changes applied, in order,
+ * to a copy of @sb, new branches resolved through its mctx (whose
+ * positions hold the current branches).  0 and *@out the new state, or
+ * NULL when nothing changes; else -errno and a message, and @sb is as it
+ * was.
  */
-int au_rs_remount(const struct au_rs_sb *sb, const __u8 *data, __u32 len,
-		  __u32 rdonly, void *mctx, struct au_rs_sb **out,
-		  char *msg, __u32 msglen);
+int au_rs_remount(const struct au_rs_sb *sb, const struct au_mount_req *req,
+		  struct au_rs_sb **out, char *msg, __u32 msglen);
 __u32 au_rs_sb_nbr(const struct au_rs_sb *sb);
 int au_rs_sb_brinfo(const struct au_rs_sb *sb, __u32 bindex, struct au_brinfo *out);
 /*
@@ -275,15 +376,15 @@ int au_rs_sysfs_brid(const struct au_rs_sb *sb, __u32 bindex, char *buf, __u32 l
 int au_rs_sysfs_xi_path(const struct au_rs_sb *sb, char *buf, __u32 len);
 int au_rs_sysfs_config(char *buf, __u32 len);
 /*
- * @listing: NULL, or the parent's merged listing (au_rs_readdir of the same
- * entries, still current): it tells where the name is without asking every
- * branch.  On an error @res->why says what the shim reports: a metacopy
- * whose data is gone (-EIO), or one the mount does not follow (-EPERM).
+ * The entries found go to @out (room for @cap).  @req->listing: NULL, or
+ * the parent's merged listing (au_rs_readdir of the same entries, still
+ * current): it tells where the name is without asking every branch.  On
+ * an error @res->why says what the shim reports: a metacopy whose data is
+ * gone (-EIO), or one the mount does not follow (-EPERM).
  */
 int au_rs_lookup(const struct au_rs_sb *sb, void *ctx,
-		 const struct au_lower *parent, __u32 nparent,
-		 const __u8 *name, __u32 len, const struct au_rs_dir *listing,
-		 struct au_lower *out, __u32 cap, struct au_lookup_out *res);
+		 const struct au_lookup_req *req, struct au_lower *out,
+		 __u32 cap, struct au_lookup_out *res);
 int au_rs_readdir(const struct au_rs_sb *sb, void *ctx,
 		  const struct au_lower *dir, __u32 ndir, struct au_rs_dir **out);
 __u32 au_rs_dir_count(const struct au_rs_dir *d);
@@ -363,22 +464,16 @@ int au_rs_copy_up(const struct au_rs_sb *sb, void *ctx,
 int au_rs_copy_up_orphan(const struct au_rs_sb *sb, void *ctx,
 			 const struct au_lower *obj, __u32 nobj, __u32 t,
 			 __u64 id, void **out);
+/* *@out: the new entry on the request's branch, referenced. */
 int au_rs_create(const struct au_rs_sb *sb, void *ctx,
-		 const struct au_lower *parent, __u32 nparent, __u32 t,
-		 const __u8 *name, __u32 len, __u32 mode, __u32 rdev,
-		 const __u8 *target, __u32 tlen, void **out);
+		 const struct au_new_req *req, void **out);
 int au_rs_link(const struct au_rs_sb *sb, void *ctx,
-	       const struct au_lower *parent, __u32 nparent,
-	       const struct au_lower *src, __u32 nsrc, __u32 t,
-	       const __u8 *name, __u32 len, void **out);
+	       const struct au_new_req *req, void **out);
 int au_rs_remove(const struct au_rs_sb *sb, void *ctx,
-		 const struct au_lower *parent, __u32 nparent,
-		 const struct au_lower *obj, __u32 nobj, __u32 t,
-		 const __u8 *name, __u32 len, __u64 id);
+		 const struct au_remove_req *req);
 /* 0: go on; 1: source and target are one file, nothing to do; or -errno. */
 int au_rs_rename_check(const struct au_rs_sb *sb, void *ctx,
-		       const struct au_lower *src, __u32 nsrc,
-		       const struct au_lower *dst, __u32 ndst, __u32 t, __u32 flags);
+		       const struct au_rename_check_req *req);
 int au_rs_rename(const struct au_rs_sb *sb, void *ctx,
 		 const struct au_rename_req *req);
 

@@ -54,6 +54,7 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 	};
 	struct au_dinfo *pdi, *di = NULL;
 	struct inode *inode = NULL;
+	struct au_new_req req;
 	void *h = NULL;
 	int err;
 
@@ -61,10 +62,15 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 	if (err)
 		goto out;
 	pdi = op.di[0];
-	err = au_rs_create(pdi->brs->rs, &op.ctx, pdi->lower, pdi->nlower, op.t,
-			   dentry->d_name.name, dentry->d_name.len, mode,
-			   new_encode_dev(rdev), target,
-			   target ? strlen(target) : 0, &h);
+	req = (struct au_new_req){
+		.parent = pdi->lower, .nparent = pdi->nlower, .t = op.t,
+		.name = dentry->d_name.name, .len = dentry->d_name.len,
+		.entry = {
+			.mode = mode, .rdev = new_encode_dev(rdev),
+			.target = target, .tlen = target ? strlen(target) : 0,
+		},
+	};
+	err = au_rs_create(pdi->brs->rs, &op.ctx, &req, &h);
 	if (err)
 		goto out;
 	err = -ENOMEM;
@@ -127,6 +133,7 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 	};
 	struct au_dinfo *sdi, *pdi, *di = NULL;
 	struct inode *inode = d_inode(old);
+	struct au_new_req req;
 	void *h = NULL;
 	int err;
 
@@ -135,8 +142,12 @@ int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry)
 		goto out;
 	sdi = op.di[0];
 	pdi = op.di[1];
-	err = au_rs_link(pdi->brs->rs, &op.ctx, pdi->lower, pdi->nlower, sdi->lower,
-			 sdi->nlower, op.t, dentry->d_name.name, dentry->d_name.len, &h);
+	req = (struct au_new_req){
+		.parent = pdi->lower, .nparent = pdi->nlower,
+		.src = sdi->lower, .nsrc = sdi->nlower, .t = op.t,
+		.name = dentry->d_name.name, .len = dentry->d_name.len,
+	};
+	err = au_rs_link(pdi->brs->rs, &op.ctx, &req, &h);
 	if (err)
 		goto out;
 	err = -ENOMEM;
@@ -176,6 +187,7 @@ static int au_remove(struct inode *dir, struct dentry *dentry)
 		.dir = { parent },
 	};
 	struct au_dinfo *di, *pdi;
+	struct au_remove_req req;
 	int err;
 
 	err = au_nsop_begin(&op, dir->i_sb);
@@ -183,9 +195,13 @@ static int au_remove(struct inode *dir, struct dentry *dentry)
 		goto out;
 	di = op.di[0];
 	pdi = op.di[1];
-	err = au_rs_remove(pdi->brs->rs, &op.ctx, pdi->lower, pdi->nlower, di->lower,
-			   di->nlower, op.t, dentry->d_name.name, dentry->d_name.len,
-			   au_next_id(op.si));
+	req = (struct au_remove_req){
+		.parent = pdi->lower, .nparent = pdi->nlower,
+		.obj = di->lower, .nobj = di->nlower, .t = op.t,
+		.name = dentry->d_name.name, .len = dentry->d_name.len,
+		.id = au_next_id(op.si),
+	};
+	err = au_rs_remove(pdi->brs->rs, &op.ctx, &req);
 	if (err)
 		goto out;
 	/*
@@ -239,6 +255,7 @@ static int au_rename_check(struct au_nsop *op, void *arg)
 {
 	unsigned int flags = *(unsigned int *)arg;
 	bool dst_positive = op->ntg > 3;
+	struct au_rename_check_req req;
 	struct au_dinfo *sdi, *ddi;
 	struct au_ctx ctx;
 	int err = -ESTALE;
@@ -246,10 +263,14 @@ static int au_rename_check(struct au_nsop *op, void *arg)
 	sdi = au_di_get_positive(op->tg[0].dentry);
 	ddi = dst_positive ? au_di_get_positive(op->tg[3].dentry) : NULL;
 	ctx = au_ctx(op->si, sdi ? sdi->brs : NULL);
-	if (sdi && (ddi || !dst_positive) && (!ddi || ddi->brs == sdi->brs))
-		err = au_rs_rename_check(sdi->brs->rs, &ctx, sdi->lower, sdi->nlower,
-					 ddi ? ddi->lower : NULL, ddi ? ddi->nlower : 0,
-					 op->t, flags);
+	if (sdi && (ddi || !dst_positive) && (!ddi || ddi->brs == sdi->brs)) {
+		req = (struct au_rename_check_req){
+			.src = sdi->lower, .nsrc = sdi->nlower,
+			.dst = ddi ? ddi->lower : NULL, .ndst = ddi ? ddi->nlower : 0,
+			.t = op->t, .flags = flags,
+		};
+		err = au_rs_rename_check(sdi->brs->rs, &ctx, &req);
+	}
 	au_di_put(sdi);
 	au_di_put(ddi);
 	return err;

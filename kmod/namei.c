@@ -58,6 +58,7 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	struct au_ctx ctx = au_ctx(si, pdi->brs);
 	struct au_brset *brs = pdi->brs;
 	struct au_lookup_out res = {};
+	struct au_lookup_req req;
 	struct au_lower *out;
 	struct au_rdcache *rdc = NULL;
 	struct au_dinfo *di;
@@ -96,8 +97,12 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 		au_rdcache_put(rdc);
 		return ERR_PTR(-ENOMEM);
 	}
-	err = au_rs_lookup(brs->rs, &ctx, pdi->lower, pdi->nlower, name->name,
-			   name->len, rdc ? au_rdcache_dir(rdc) : NULL, out, brs->nbr, &res);
+	req = (struct au_lookup_req){
+		.parent = pdi->lower, .nparent = pdi->nlower,
+		.name = name->name, .len = name->len,
+		.listing = rdc ? au_rdcache_dir(rdc) : NULL,
+	};
+	err = au_rs_lookup(brs->rs, &ctx, &req, out, brs->nbr, &res);
 	au_rdcache_put(rdc);
 	if (err && res.why == AU_LOOKUP_NODATA)
 		pr_warn_ratelimited("%.*s: metacopy without its data on a lower branch (removed or replaced there?)\n",

@@ -255,6 +255,7 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 	struct au_sbinfo *si = AU_SB(sb);
 	struct au_brset *old, *new = NULL;
 	struct au_rs_sb *nrs = NULL;
+	struct au_mount_req req;
 	struct au_dinfo *rdi;
 	struct au_mctx *m;
 	unsigned int i, nofs;
@@ -275,8 +276,11 @@ static int au_remount_fs(struct super_block *sb, int *flags, char *data)
 		path_get(&m->paths[i]);
 		m->n++;
 	}
-	err = au_rs_remount(old->rs, data, data ? strnlen(data, PAGE_SIZE) : 0,
-			    !!(*flags & SB_RDONLY), m, &nrs, msg, AU_MSG_MAX);
+	req = (struct au_mount_req){
+		.data = data, .len = data ? strnlen(data, PAGE_SIZE) : 0,
+		.rdonly = !!(*flags & SB_RDONLY), .mctx = m,
+	};
+	err = au_rs_remount(old->rs, &req, &nrs, msg, AU_MSG_MAX);
 	if (err) {
 		pr_err("%s\n", msg[0] ? msg : "bad remount options");
 		goto out;
@@ -458,6 +462,7 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	struct au_sbinfo *si;
 	struct au_brset *brs;
 	struct au_rs_sb *rs = NULL;
+	struct au_mount_req req;
 	struct au_mctx *m;
 	struct dentry *root;
 	char *msg;
@@ -475,8 +480,11 @@ int au_fill_super(struct super_block *sb, void *data, int silent)
 	sb->s_fs_info = si;
 	au_mount_target(&m->target);
 
-	err = au_rs_sb_new(data, data ? strnlen(data, PAGE_SIZE) : 0, sb_rdonly(sb),
-			   m, &rs, msg, AU_MSG_MAX);
+	req = (struct au_mount_req){
+		.data = data, .len = data ? strnlen(data, PAGE_SIZE) : 0,
+		.rdonly = sb_rdonly(sb), .mctx = m,
+	};
+	err = au_rs_sb_new(&req, &rs, msg, AU_MSG_MAX);
 	if (err) {
 		pr_err("%s\n", msg[0] ? msg : "bad mount options");
 		goto out;

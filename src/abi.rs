@@ -40,6 +40,21 @@ pub const LAYOUT: [u64; AU_ABI_LAYOUT_LEN as usize] = [
     size_of::<au_rename_req>() as u64,
     offset_of!(au_rename_req, dst) as u64,
     offset_of!(au_rename_req, id) as u64,
+    size_of::<au_mount_req>() as u64,
+    offset_of!(au_mount_req, len) as u64,
+    size_of::<au_lookup_req>() as u64,
+    offset_of!(au_lookup_req, listing) as u64,
+    offset_of!(au_lookup_req, len) as u64,
+    size_of::<au_new_entry>() as u64,
+    offset_of!(au_new_entry, rdev) as u64,
+    size_of::<au_new_req>() as u64,
+    offset_of!(au_new_req, nsrc) as u64,
+    offset_of!(au_new_req, entry) as u64,
+    size_of::<au_remove_req>() as u64,
+    offset_of!(au_remove_req, t) as u64,
+    offset_of!(au_remove_req, id) as u64,
+    size_of::<au_rename_check_req>() as u64,
+    offset_of!(au_rename_check_req, flags) as u64,
 ];
 
 #[cfg(test)]

@@ -32,22 +32,22 @@ unsafe fn put_msg(msg: *mut c_char, msglen: u32, e: &OptError) {
 }
 
 /// # Safety
-/// `data` valid for `len` bytes; `out` a valid out pointer; `msg` NULL or
-/// valid for `msglen` bytes; `mctx` is the shim's mount context.
+/// `req` NULL or valid, its `data` valid for `len` bytes, its `mctx` the
+/// shim's mount context; `out` a valid out pointer; `msg` NULL or valid for
+/// `msglen` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_sb_new(
-    data: *const u8,
-    len: u32,
-    sb_rdonly: u32,
-    mctx: *mut c_void,
+    req: *const au_mount_req,
     out: *mut *mut au_rs_sb,
     msg: *mut c_char,
     msglen: u32,
 ) -> c_int {
-    // SAFETY: caller's contract.
-    let data = unsafe { bytes(data, len) };
-    let mut r = KResolver { mctx };
-    match Sb::mount(data, sb_rdonly != 0, &mut r) {
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract on the request's data.
+    let data = unsafe { bytes(req.data, req.len) };
+    let mut r = KResolver { mctx: req.mctx };
+    match Sb::mount(data, req.rdonly != 0, &mut r) {
         Ok(sb) => {
             let Some(b) = try_box(sb) else { return errno_ret(Errno::ENOMEM) };
             // SAFETY: out is a valid out pointer (caller's contract).
@@ -63,25 +63,25 @@ pub unsafe extern "C" fn au_rs_sb_new(
 }
 
 /// # Safety
-/// `sb` from au_rs_sb_new; `data` valid for `len` bytes; `mctx` the shim's
-/// remount context (its positions hold the current branches); `out` a valid
-/// out pointer; `msg` NULL or valid for `msglen` bytes.
+/// `sb` from au_rs_sb_new; `req` NULL or valid, its `data` valid for `len`
+/// bytes, its `mctx` the shim's remount context (its positions hold the
+/// current branches); `out` a valid out pointer; `msg` NULL or valid for
+/// `msglen` bytes.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_remount(
     sb: *const au_rs_sb,
-    data: *const u8,
-    len: u32,
-    rdonly: u32,
-    mctx: *mut c_void,
+    req: *const au_mount_req,
     out: *mut *mut au_rs_sb,
     msg: *mut c_char,
     msglen: u32,
 ) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
-    let mut r = KResolver { mctx };
-    // SAFETY: caller's contract.
-    let res = s.remount(unsafe { bytes(data, len) }, rdonly != 0, &mut r);
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
+    let mut r = KResolver { mctx: req.mctx };
+    // SAFETY: caller's contract on the request's data.
+    let res = s.remount(unsafe { bytes(req.data, req.len) }, req.rdonly != 0, &mut r);
     match res {
         Ok(None) => {
             // SAFETY: caller's contract on out.
@@ -216,29 +216,28 @@ pub extern "C" fn au_rs_abi_layout() -> *const u64 {
 // Lookup and readdir
 
 /// # Safety
-/// `sb` from au_rs_sb_new, `ctx` the shim's sb info; `parent` holds
-/// `nparent` entries; `listing` null or from au_rs_readdir, not freed;
-/// `out` has room for `cap`; `res` a valid out pointer.
+/// `sb` from au_rs_sb_new, `ctx` the shim's context; `req` NULL or valid,
+/// its `parent` holding `nparent` entries, its name valid for `len` bytes,
+/// its `listing` null or from au_rs_readdir, not freed; `out` has room for
+/// `cap`; `res` a valid out pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_lookup(
     sb: *const au_rs_sb,
     ctx: *mut c_void,
-    parent: *const au_lower,
-    nparent: u32,
-    name: *const u8,
-    len: u32,
-    listing: *const au_rs_dir,
+    req: *const au_lookup_req,
     out: *mut au_lower,
     cap: u32,
     res: *mut au_lookup_out,
 ) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (parent, name) = unsafe { (lowers(parent, nparent), bytes(name, len)) };
+    // SAFETY: caller's contract on the request's array and name.
+    let (parent, name) = unsafe { (lowers(req.parent, req.nparent), bytes(req.name, req.len)) };
     // SAFETY: caller's contract: null, or a listing not freed yet.
-    let listing = unsafe { dir_ref(listing) };
+    let listing = unsafe { dir_ref(req.listing) };
     let l = match union::lookup(&b, s, parent, name, listing) {
         Ok(l) => l,
         Err(e) => {
@@ -569,97 +568,82 @@ pub unsafe extern "C" fn au_rs_copy_up_orphan(
 }
 
 /// # Safety
-/// As au_rs_copy_up.
+/// `sb` from au_rs_sb_new; `req` NULL or valid, its arrays, name and
+/// target valid for their lengths; `out` a valid out pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_create(
     sb: *const au_rs_sb,
     ctx: *mut c_void,
-    parent: *const au_lower,
-    nparent: u32,
-    t: u32,
-    name: *const u8,
-    len: u32,
-    mode: u32,
-    rdev: u32,
-    target: *const u8,
-    tlen: u32,
+    req: *const au_new_req,
     out: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (parent, name, target) = unsafe { (lowers(parent, nparent), bytes(name, len), bytes(target, tlen)) };
-    let e = NewEntry { mode, rdev, target };
+    let en = &req.entry;
+    // SAFETY: caller's contract on the request's array, name and target.
+    let (parent, name, target) =
+        unsafe { (lowers(req.parent, req.nparent), bytes(req.name, req.len), bytes(en.target, en.tlen)) };
+    let e = NewEntry { mode: en.mode, rdev: en.rdev, target };
     // SAFETY: caller's contract on out.
-    unsafe { give(write::create(&b, s, parent, t, name, &e), out) }
+    unsafe { give(write::create(&b, s, parent, req.t, name, &e), out) }
 }
 
 /// # Safety
-/// As au_rs_copy_up.
+/// As au_rs_create.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_link(
     sb: *const au_rs_sb,
     ctx: *mut c_void,
-    parent: *const au_lower,
-    nparent: u32,
-    src: *const au_lower,
-    nsrc: u32,
-    t: u32,
-    name: *const u8,
-    len: u32,
+    req: *const au_new_req,
     out: *mut *mut c_void,
 ) -> c_int {
     let _ = sb;
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (parent, src, name) = unsafe { (lowers(parent, nparent), lowers(src, nsrc), bytes(name, len)) };
+    // SAFETY: caller's contract on the request's arrays and name.
+    let (parent, src, name) =
+        unsafe { (lowers(req.parent, req.nparent), lowers(req.src, req.nsrc), bytes(req.name, req.len)) };
     // SAFETY: caller's contract on out.
-    unsafe { give(write::link(&b, parent, src, t, name), out) }
+    unsafe { give(write::link(&b, parent, src, req.t, name), out) }
 }
 
 /// # Safety
-/// As au_rs_copy_up.
+/// `sb` from au_rs_sb_new; `req` NULL or valid, its arrays and name valid
+/// for their lengths.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_remove(
-    sb: *const au_rs_sb,
-    ctx: *mut c_void,
-    parent: *const au_lower,
-    nparent: u32,
-    obj: *const au_lower,
-    nobj: u32,
-    t: u32,
-    name: *const u8,
-    len: u32,
-    id: u64,
-) -> c_int {
+pub unsafe extern "C" fn au_rs_remove(sb: *const au_rs_sb, ctx: *mut c_void, req: *const au_remove_req) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (parent, obj, name) = unsafe { (lowers(parent, nparent), lowers(obj, nobj), bytes(name, len)) };
-    status(write::remove(&b, s, parent, obj, t, name, id))
+    // SAFETY: caller's contract on the request's arrays and name.
+    let (parent, obj, name) =
+        unsafe { (lowers(req.parent, req.nparent), lowers(req.obj, req.nobj), bytes(req.name, req.len)) };
+    status(write::remove(&b, s, parent, obj, req.t, name, req.id))
 }
 
 /// # Safety
-/// As au_rs_copy_up.
+/// `sb` from au_rs_sb_new; `req` NULL or valid, its arrays valid for their
+/// lengths.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_rename_check(
     sb: *const au_rs_sb,
     ctx: *mut c_void,
-    src: *const au_lower,
-    nsrc: u32,
-    dst: *const au_lower,
-    ndst: u32,
-    t: u32,
-    flags: u32,
+    req: *const au_rename_check_req,
 ) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    // SAFETY: caller's contract: req is NULL or valid for the call.
+    let Some(req) = (unsafe { req.as_ref() }) else { return errno_ret(Errno::EINVAL) };
     let b = KBackend { ctx };
-    // SAFETY: caller's contract.
-    let (src, dst) = unsafe { (lowers(src, nsrc), lowers(dst, ndst)) };
-    match write::rename_check(&b, s, src, dst, t, flags) {
+    // SAFETY: caller's contract on the request's arrays.
+    let (src, dst) = unsafe { (lowers(req.src, req.nsrc), lowers(req.dst, req.ndst)) };
+    match write::rename_check(&b, s, src, dst, req.t, req.flags) {
         Ok(nothing_to_do) => c_int::from(nothing_to_do),
         Err(e) => errno_ret(e),
     }
