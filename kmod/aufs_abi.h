@@ -277,6 +277,18 @@ struct au_rename_check_req {
 	__u32 flags;
 };
 
+/*
+ * A name in a directory of a branch (Rust -> C, the branch changes
+ * au_c_create, au_c_link, au_c_rename): the directory's lower dentry and
+ * the name, lent for the call.
+ */
+struct au_at {
+	void *dir;
+	const __u8 *name;
+	__u32 len;
+	__u32 pad;
+};
+
 /* Who a branch change is made as (au_c_* @cred). */
 #define AU_CRED_CALLER		0	/* the calling process */
 #define AU_CRED_INTERNAL	1	/* the union's own work: the mounter's creds */
@@ -342,8 +354,10 @@ struct au_dirent {
 	X(offsetof(struct au_remove_req, t))				\
 	X(offsetof(struct au_remove_req, id))				\
 	X(sizeof(struct au_rename_check_req))				\
-	X(offsetof(struct au_rename_check_req, flags))
-#define AU_ABI_LAYOUT_LEN	46
+	X(offsetof(struct au_rename_check_req, flags))			\
+	X(sizeof(struct au_at))						\
+	X(offsetof(struct au_at, len))
+#define AU_ABI_LAYOUT_LEN	48
 
 /* ---- implemented in Rust ---- */
 const __u64 *au_rs_abi_layout(void);
@@ -504,15 +518,15 @@ int au_c_metacopy(void *ctx, __u32 bindex, void *dentry);
 int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
 /* Branch changes (branch.c).  Each locks what the branch needs. */
 int au_c_root(void *ctx, __u32 bindex, void **out);
-int au_c_create(void *ctx, __u32 bindex, void *dir, const __u8 *name, __u32 len,
-		__u32 mode, __u32 rdev, const __u8 *target, __u32 tlen,
-		__u32 cred, void **out);
-int au_c_link(void *ctx, __u32 bindex, void *src, void *dir, const __u8 *name,
-	      __u32 len, __u32 cred, void **out);
+/* *@out: the new entry @at, referenced. */
+int au_c_create(void *ctx, __u32 bindex, const struct au_at *at,
+		const struct au_new_entry *e, __u32 cred, void **out);
+int au_c_link(void *ctx, __u32 bindex, void *src, const struct au_at *at,
+	      __u32 cred, void **out);
 int au_c_remove(void *ctx, __u32 bindex, void *dir, const __u8 *name, __u32 len,
 		__u32 is_dir, __u32 cred);
-int au_c_rename(void *ctx, __u32 bindex, void *odir, const __u8 *oname, __u32 olen,
-		void *ndir, const __u8 *nname, __u32 nlen, __u32 flags, __u32 cred);
+int au_c_rename(void *ctx, __u32 bindex, const struct au_at *from,
+		const struct au_at *to, __u32 flags, __u32 cred);
 int au_c_copy_data(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst, __s64 len);
 int au_c_copy_meta(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
 int au_c_copy_flags(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);

@@ -385,20 +385,21 @@ static int au_created(struct dentry **dp, struct dentry *parent,
 	return 0;
 }
 
-int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
-		u32 mode, u32 rdev, const u8 *target, u32 tlen, u32 cred, void **out)
+int au_c_create(void *ctx, u32 bindex, const struct au_at *at,
+		const struct au_new_entry *e, u32 cred, void **out)
 {
+	u32 mode = e->mode;
 	struct au_hop op;
 	struct dentry *d;
 	char *link = NULL;
 	int err;
 
 	if (S_ISLNK(mode)) {
-		link = kmemdup_nul(target, tlen, GFP_KERNEL);
+		link = kmemdup_nul(e->target, e->tlen, GFP_KERNEL);
 		if (!link)
 			return -ENOMEM;
 	}
-	d = au_hop_begin(&op, ctx, bindex, dir, name, len, cred);
+	d = au_hop_begin(&op, ctx, bindex, at->dir, at->name, at->len, cred);
 	if (IS_ERR(d)) {
 		kfree(link);
 		return PTR_ERR(d);
@@ -417,11 +418,12 @@ int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 			err = vfs_symlink(&init_user_ns, op.pdir, d, link);
 			break;
 		default:
-			err = vfs_mknod(&init_user_ns, op.pdir, d, mode, new_decode_dev(rdev));
+			err = vfs_mknod(&init_user_ns, op.pdir, d, mode,
+					new_decode_dev(e->rdev));
 			break;
 		}
 		if (!err)
-			err = au_created(&d, dir, name, len);
+			err = au_created(&d, at->dir, at->name, at->len);
 	}
 	if (err)
 		dput(d);
@@ -432,14 +434,14 @@ int au_c_create(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 	return err;
 }
 
-int au_c_link(void *ctx, u32 bindex, void *src, void *dir, const u8 *name,
-	      u32 len, u32 cred, void **out)
+int au_c_link(void *ctx, u32 bindex, void *src, const struct au_at *at,
+	      u32 cred, void **out)
 {
 	struct au_hop op;
 	struct dentry *d;
 	int err;
 
-	d = au_hop_begin(&op, ctx, bindex, dir, name, len, cred);
+	d = au_hop_begin(&op, ctx, bindex, at->dir, at->name, at->len, cred);
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	err = d_is_positive(d) ? -EEXIST :
@@ -475,10 +477,10 @@ int au_c_remove(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 	return err;
 }
 
-int au_c_rename(void *ctx, u32 bindex, void *odir, const u8 *oname, u32 olen,
-		void *ndir, const u8 *nname, u32 nlen, u32 flags, u32 cred)
+int au_c_rename(void *ctx, u32 bindex, const struct au_at *from,
+		const struct au_at *to, u32 flags, u32 cred)
 {
-	struct dentry *op = odir, *np = ndir, *trap, *od, *nd;
+	struct dentry *op = from->dir, *np = to->dir, *trap, *od, *nd;
 	struct renamedata rd = {};
 	struct au_wr wr;
 	int err;
@@ -487,7 +489,7 @@ int au_c_rename(void *ctx, u32 bindex, void *odir, const u8 *oname, u32 olen,
 	if (err)
 		return err;
 	trap = lock_rename(np, op);
-	od = lookup_one_len(oname, op, olen);
+	od = lookup_one_len(from->name, op, from->len);
 	err = PTR_ERR(od);
 	if (IS_ERR(od))
 		goto out_unlock;
@@ -497,7 +499,7 @@ int au_c_rename(void *ctx, u32 bindex, void *odir, const u8 *oname, u32 olen,
 	err = -EINVAL;
 	if (od == trap)
 		goto out_od;
-	nd = lookup_one_len(nname, np, nlen);
+	nd = lookup_one_len(to->name, np, to->len);
 	err = PTR_ERR(nd);
 	if (IS_ERR(nd))
 		goto out_od;

@@ -55,6 +55,8 @@ pub const LAYOUT: [u64; AU_ABI_LAYOUT_LEN as usize] = [
     offset_of!(au_remove_req, id) as u64,
     size_of::<au_rename_check_req>() as u64,
     offset_of!(au_rename_check_req, flags) as u64,
+    size_of::<au_at>() as u64,
+    offset_of!(au_at, len) as u64,
 ];
 
 #[cfg(test)]

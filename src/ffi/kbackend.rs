@@ -132,6 +132,11 @@ fn name_len(name: &[u8]) -> crate::Result<u32> {
     u32::try_from(name.len()).map_err(|_| Errno::ENAMETOOLONG)
 }
 
+/// The C view of `name` in `dir`, lent for one call.
+fn at(dir: &KNode, name: &[u8]) -> crate::Result<au_at> {
+    Ok(au_at { dir: dir.0, name: name.as_ptr(), len: name_len(name)?, pad: 0 })
+}
+
 /// A node the shim handed back (one reference), or EIO for NULL.
 fn knode(p: *mut c_void) -> crate::Result<KNode> {
     if p.is_null() {
@@ -152,19 +157,21 @@ impl WriteBackend for KBackend {
     fn create(&self, br: u32, dir: &KNode, name: &[u8], e: &NewEntry<'_>, c: Cred) -> crate::Result<KNode> {
         let mut out = core::ptr::null_mut();
         let tlen = u32::try_from(e.target.len()).map_err(|_| Errno::ENAMETOOLONG)?;
-        // SAFETY: dir is a referenced dentry; name and target are valid for
-        // their lengths; out is a valid out pointer.
-        ret(unsafe {
-            au_c_create(self.ctx, br, dir.0, name.as_ptr(), name_len(name)?, e.mode, e.rdev,
-                e.target.as_ptr(), tlen, cred(c), &mut out)
-        })?;
+        let at = at(dir, name)?;
+        let en = au_new_entry { target: e.target.as_ptr(), tlen, mode: e.mode, rdev: e.rdev, pad: 0 };
+        // SAFETY: at and en live for the call; dir is a referenced dentry;
+        // name and target are valid for their lengths; out is a valid out
+        // pointer.
+        ret(unsafe { au_c_create(self.ctx, br, &at, &en, cred(c), &mut out) })?;
         knode(out)
     }
 
     fn link(&self, br: u32, src: &KNode, dir: &KNode, name: &[u8], c: Cred) -> crate::Result<KNode> {
         let mut out = core::ptr::null_mut();
-        // SAFETY: src and dir are referenced dentries; name valid; out valid.
-        ret(unsafe { au_c_link(self.ctx, br, src.0, dir.0, name.as_ptr(), name_len(name)?, cred(c), &mut out) })?;
+        let at = at(dir, name)?;
+        // SAFETY: at lives for the call; src and dir are referenced
+        // dentries; name valid; out valid.
+        ret(unsafe { au_c_link(self.ctx, br, src.0, &at, cred(c), &mut out) })?;
         knode(out)
     }
 
@@ -174,12 +181,10 @@ impl WriteBackend for KBackend {
     }
 
     fn rename(&self, br: u32, from: At<'_, KNode>, to: At<'_, KNode>, flags: u32, c: Cred) -> crate::Result<()> {
-        let (olen, nlen) = (name_len(from.name)?, name_len(to.name)?);
-        // SAFETY: both dirs are referenced dentries; names valid.
-        ret(unsafe {
-            au_c_rename(self.ctx, br, from.dir.0, from.name.as_ptr(), olen, to.dir.0, to.name.as_ptr(), nlen, flags,
-                cred(c))
-        })
+        let (from, to) = (at(from.dir, from.name)?, at(to.dir, to.name)?);
+        // SAFETY: from and to live for the call; both dirs are referenced
+        // dentries; names valid for their lengths.
+        ret(unsafe { au_c_rename(self.ctx, br, &from, &to, flags, cred(c)) })
     }
 
     fn copy_data(&self, sbr: u32, src: &KNode, dbr: u32, dst: &KNode, len: i64) -> crate::Result<()> {
