@@ -20,7 +20,11 @@
  * union's own work); @mctx the context of a mount or remount (struct
  * au_mctx: the branch paths resolved so far).  A "dentry" here is always a
  * lower (branch) dentry passed as an opaque pointer; whoever holds a struct
- * au_lower owns one reference.
+ * au_lower owns one reference.  A call with many inputs takes them as one
+ * request struct (struct au_*_req; struct au_at for a name in a branch
+ * directory), lent for the call; its outputs stay parameters.  No function
+ * here takes more than seven parameters.  Every struct is in the layout
+ * table (AU_ABI_LAYOUT), and AU_ABI_VERSION changes with any of them.
  */
 #ifndef AUFS_ABI_H
 #define AUFS_ABI_H

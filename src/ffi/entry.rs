@@ -275,7 +275,8 @@ pub unsafe extern "C" fn au_rs_lookup(
 }
 
 /// # Safety
-/// As au_rs_lookup; `out` a valid out pointer.
+/// `sb` from au_rs_sb_new, `ctx` the shim's context; `dir` holds `ndir`
+/// entries; `out` a valid out pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_readdir(
     sb: *const au_rs_sb,
@@ -547,7 +548,8 @@ pub unsafe extern "C" fn au_rs_copy_up(
 }
 
 /// # Safety
-/// As au_rs_copy_up; `out` a valid out pointer.
+/// `sb` from au_rs_sb_new; `obj` holds `nobj` entries; `out` a valid out
+/// pointer.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_copy_up_orphan(
     sb: *const au_rs_sb,
@@ -701,7 +703,8 @@ pub unsafe extern "C" fn au_rs_share_inode(sb: *const au_rs_sb, bindex: u32, is_
 /// or -errno.
 ///
 /// # Safety
-/// As au_rs_copy_up; `out` and `br` valid out pointers.
+/// `sb` from au_rs_sb_new; `obj` holds `nobj` entries; `out` and `br`
+/// valid out pointers.
 #[no_mangle]
 pub unsafe extern "C" fn au_rs_plink_find(
     sb: *const au_rs_sb,
