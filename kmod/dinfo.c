@@ -234,30 +234,36 @@ static int au_xino_grow(struct au_sbinfo *si)
 	return 0;
 }
 
-/* The union number of lower inode @h_ino on the branch with id @brid. */
-int au_ino(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 *ino)
+/*
+ * One insertion-or-lookup in the table under xino_mtx (@keep: record @*ino
+ * for a copy-up; else find or make the number of @h_ino), tried again
+ * after making room while the table is full.
+ */
+static int au_xino_do(struct au_sbinfo *si, bool keep, unsigned int brid,
+		      u64 h_ino, u64 *ino)
 {
 	unsigned int nofs;
 	int err;
 
 	do {
 		nofs = au_xino_lock(si);
-		err = au_rs_ino(si->xino, brid, h_ino, ino);
+		if (keep)
+			err = au_rs_ino_keep(si->xino, brid, h_ino, *ino);
+		else
+			err = au_rs_ino(si->xino, brid, h_ino, ino);
 		au_xino_unlock(si, nofs);
 	} while (err == -EAGAIN && !(err = au_xino_grow(si)));
 	return err;
 }
 
+/* The union number of lower inode @h_ino on the branch with id @brid. */
+int au_ino(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 *ino)
+{
+	return au_xino_do(si, false, brid, h_ino, ino);
+}
+
 /* After a copy-up: lower inode @h_ino on branch @brid is union inode @ino. */
 int au_ino_keep(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 ino)
 {
-	unsigned int nofs;
-	int err;
-
-	do {
-		nofs = au_xino_lock(si);
-		err = au_rs_ino_keep(si->xino, brid, h_ino, ino);
-		au_xino_unlock(si, nofs);
-	} while (err == -EAGAIN && !(err = au_xino_grow(si)));
-	return err;
+	return au_xino_do(si, true, brid, h_ino, &ino);
 }
