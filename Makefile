@@ -1,7 +1,9 @@
 # aufs with a Rust core: build, test, demo, bench.
 #
-#   make            build aufs.ko and the aubr tool
-#   make test       host tests + the VM suite + the Docker test (installs what is missing)
+#   make            build aufs.ko for every installed kernel, and the aubr tool
+#   make KVER=R     the same for kernel release R only (any target)
+#   make test       host tests + the VM suite on every installed kernel + the
+#                   Docker test (installs what is missing, both kernels included)
 #   make demo       boot the VM and replay the seed experiment
 #   make bench      aufs vs overlayfs vs the bare branch, tmpfs and ext4, in one
 #                   VM run (QUICK=1: every workload once, tiny); build/bench/
@@ -14,16 +16,22 @@ MAKEFLAGS += --no-print-directory
 
 TOP     := $(CURDIR)
 BUILD   := $(TOP)/build
-KVER     = $(shell $(TOP)/scripts/kver.sh)
-KDIR     = /lib/modules/$(KVER)/build
-RUST_OBJ := $(BUILD)/aufs_rust.o
+# The kernels to build for: KVER=<release> names one, otherwise every kernel
+# with image and headers installed (scripts/kver.sh).  Per kernel, Kbuild runs
+# in build/kmod/<release>/ (symbolic links to kmod/'s sources), next to the
+# Rust object built for that kernel's configuration:
+#   build/kmod/<release>/aufs_rust.o, build/kmod/<release>/aufs.ko
+KVERS   := $(if $(KVER),$(KVER),$(shell $(TOP)/scripts/kver.sh 2>/dev/null))
+KMODDIR := $(BUILD)/kmod
+KOS     := $(foreach k,$(KVERS),$(KMODDIR)/$(k)/aufs.ko)
 BENCHOPS := $(BUILD)/bench/benchops
-KO      := $(TOP)/kmod/aufs.ko
 AUBR    := $(TOP)/target/release/aubr
 RUST_SRC := $(wildcard src/*.rs src/*/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
             scripts/kernel-rustflags scripts/compiler_builtins.rs
 C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
+
+.PRECIOUS: $(KMODDIR)/%/aufs_rust.o
 
 .PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module test-debug
 
@@ -32,21 +40,30 @@ all: module tool
 setup:
 	@$(TOP)/scripts/setup.sh
 
-$(RUST_OBJ): $(RUST_SRC)
-	@mkdir -p $(BUILD)
-	$(TOP)/scripts/rust-kobj.sh $(KVER) $@
+$(KMODDIR)/%/aufs_rust.o: $(RUST_SRC)
+	@mkdir -p $(@D)
+	$(TOP)/scripts/rust-kobj.sh $* $@
 
-$(KO): $(RUST_OBJ) $(C_SRC)
-	$(MAKE) -C $(KDIR) M=$(TOP)/kmod AU_RUST_OBJ=$(RUST_OBJ) modules
-	@$(MAKE) --no-print-directory check-module
+# The Kbuild directory of one kernel mirrors kmod/ with symbolic links; a
+# link whose source left kmod/ goes, with its object.
+$(KMODDIR)/%/aufs.ko: $(KMODDIR)/%/aufs_rust.o $(C_SRC)
+	@cd $(@D) && for f in *.c *.h; do \
+	    if [ -L "$$f" ] && [ ! -e "$$f" ]; then rm -f "$$f" "$${f%.c}.o"; fi; \
+	done; ln -sf $(TOP)/kmod/*.c $(TOP)/kmod/*.h $(TOP)/kmod/Kbuild .
+	$(MAKE) -C /lib/modules/$*/build M=$(@D) AU_RUST_OBJ=$< modules
+	@$(MAKE) check-module KVER=$*
 
-module: $(KO)
+module: $(KOS)
+	@[ -n "$(KVERS)" ] || { echo "make: no kernel with image and headers installed (make setup)" >&2; exit 1; }
 
 # No SSE/AVX in the module: the kernel does not save those registers for us.
+# And the module is the one for that kernel.
 check-module:
-	@n=$$(objdump -d $(KO) | grep -cE '%[xyz]mm[0-9]' || true); \
-	if [ "$$n" != 0 ]; then echo "aufs.ko: $$n SIMD instructions" >&2; exit 1; fi
-	@modinfo $(KO) | grep -E '^(license|description|version|vermagic):'
+	@ko=$(KMODDIR)/$(KVER)/aufs.ko; \
+	n=$$(objdump -d $$ko | grep -cE '%[xyz]mm[0-9]' || true); \
+	if [ "$$n" != 0 ]; then echo "$$ko: $$n SIMD instructions" >&2; exit 1; fi; \
+	modinfo -F vermagic $$ko | grep -q '^$(KVER) ' || { echo "$$ko: not built for $(KVER)" >&2; exit 1; }; \
+	echo "$$ko:"; modinfo $$ko | grep -E '^(license|version|vermagic):'
 
 tool:
 	cargo build --release -p aufs-sysfs-tools
@@ -60,14 +77,17 @@ selftests:
 test-host:
 	cargo test --workspace
 
-# One VM boot runs every selftest program and the differential tester.
+# One VM boot per kernel runs every selftest program and the differential tester.
 test-vm: module tool selftests difftest $(BENCHOPS)
-	$(TOP)/scripts/vm-run.sh --timeout 3000 -- $(TOP)/tests/vm/guest-suite.sh $(TOP)
+	@rc=0; for k in $(KVERS); do \
+	    echo "=== test-vm: kernel $$k ==="; \
+	    $(TOP)/scripts/vm-run.sh --kver $$k --timeout 3000 -- $(TOP)/tests/vm/guest-suite.sh $(TOP) || rc=1; \
+	done; exit $$rc
 
+# Everything, on every installed kernel (KVER=R: on R only), one tally at the
+# end (scripts/test.sh says what runs where).
 test: setup
-	$(MAKE) test-host
-	$(MAKE) test-vm
-	$(MAKE) test-docker
+	$(TOP)/scripts/test.sh
 
 # The same VM suite on a debug kernel (lockdep, KASAN, kmemleak, ...) built
 # from Debian's linux-source once, cached in /var/cache/aufs-debug-kernel/;
@@ -75,13 +95,19 @@ test: setup
 test-debug: setup tool selftests difftest $(BENCHOPS)
 	$(TOP)/scripts/test-debug.sh
 
-demo: setup module tool
-	$(TOP)/scripts/vm-run.sh -- $(TOP)/tests/vm/demo.sh $(TOP)
+# Single-kernel targets (demo, bench, test-docker) use KVER, by default the
+# newest installed kernel.
+KVER1 = $(if $(KVER),$(KVER),$(shell $(TOP)/scripts/kver.sh --default))
+
+demo: setup
+	$(MAKE) KVER=$(KVER1) module tool
+	$(TOP)/scripts/vm-run.sh --kver $(KVER1) -- $(TOP)/tests/vm/demo.sh $(TOP)
 
 # Table on the terminal; JSON, CSV, Markdown and PNG in build/bench/ (QUICK=1:
 # build/bench/quick/).  BENCH_* variables set the sizes (tests/vm/bench.py).
-bench: setup module $(BENCHOPS)
-	$(TOP)/tests/bench/run.sh $(if $(filter-out 0,$(QUICK)),--quick)
+bench: setup $(BENCHOPS)
+	$(MAKE) KVER=$(KVER1) module
+	KVER=$(KVER1) $(TOP)/tests/bench/run.sh $(if $(filter-out 0,$(QUICK)),--quick)
 
 # The benchmark's system-call loops (tests/vm/t_bench_quick.sh in the VM
 # suite uses it too; bench.py compiles it in the guest when it is missing).
@@ -93,11 +119,11 @@ $(BENCHOPS): tests/bench/benchops.c
 # containerd, runc: unpacked into build/docker-root by docker-setup.sh, not
 # installed, no service started on this machine); one VM boot.
 .PHONY: test-docker
-test-docker: setup module tool
+test-docker: setup
+	$(MAKE) KVER=$(KVER1) module tool
 	$(TOP)/scripts/docker-setup.sh
-	$(TOP)/tests/docker/run.sh
+	KVER=$(KVER1) $(TOP)/tests/docker/run.sh
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null
-	rm -rf $(BUILD)/kernel-target $(BUILD)/selftests $(RUST_OBJ) kmod/rust.o
+	rm -rf $(BUILD)/kernel-target $(BUILD)/selftests $(KMODDIR)
 	cargo clean

@@ -8,7 +8,7 @@
 # - build/venv: a Python venv with virtme-ng pinned (provides `vng`).
 # - build/kselftest/: kselftest.h and kselftest_harness.h extracted from
 #   Debian's linux-source tarball (GPL-2.0, used in place, not vendored).
-# - checks that scripts/kver.sh finds a kernel with image + headers.
+# - checks that scripts/kver.sh finds a 6.1 and a 6.12 kernel with image + headers.
 #
 # Prints the single line "setup: ok" when there was nothing to do.
 # Not root and packages missing: prints the command to run, exits 1.
@@ -21,8 +21,14 @@ VNG_VERSION=1.42
 KSELFTEST=$BUILD/kselftest
 LINUX_SOURCE_PKG=linux-source-6.1
 
+# The two kernel series the module is built and tested for: Debian 12's own
+# (the linux-image-amd64 metapackage, 6.1) and 6.12 from Debian 12's
+# security suite (the kernel of Debian 13); dwarves has pahole, which
+# 6.12's module build needs for BTF.
+KERNEL_612=(linux-image-6.12-amd64 linux-headers-6.12-amd64)
+
 # Packages, by purpose:
-#  kernel image + headers (always installed together), module build (gcc,
+#  kernel images + headers (always installed together), module build (gcc,
 #  make, kmod; the headers package pulls in linux-kbuild and the matching
 #  gcc-12; objtool comes prebuilt in the headers), Debian's rustc with its
 #  library source (kernel-side Rust), libclang for bindgen, qemu + busybox +
@@ -36,6 +42,7 @@ LINUX_SOURCE_PKG=linux-source-6.1
 #  Installing never starts a service (see NO_SERVICES below).
 PKGS=(
     linux-image-amd64 linux-headers-amd64
+    "${KERNEL_612[@]}" dwarves
     gcc make kmod binutils libc6-dev
     rustc-web rust-web-src libclang-dev
     qemu-system-x86 busybox-static cpio
@@ -59,17 +66,22 @@ for p in "${PKGS[@]}"; do
 done
 # The image and headers metapackages go together; if no installed kernel has
 # both an image and a build tree, (re)install both.
-kernel_missing=0
-for p in linux-image-amd64 linux-headers-amd64; do
-    is_installed "$p" || kernel_missing=1
-done
-if ! "$ROOT/scripts/kver.sh" >/dev/null 2>&1; then
-    kernel_missing=1
-fi
-if [ "$kernel_missing" = 1 ]; then
-    for p in linux-image-amd64 linux-headers-amd64; do
+# The same for each series: its image and headers together, and a
+# release with both (see scripts/kver.sh) for each.
+kernel_missing() { # kernel_missing IMAGE-PKG HEADERS-PKG RELEASE-PREFIX
+    is_installed "$1" && is_installed "$2" || return 0
+    ! "$ROOT/scripts/kver.sh" 2>/dev/null | grep -q "^$3"
+}
+add_missing() {
+    for p in "$@"; do
         case " ${missing[*]-} " in *" $p "*) ;; *) missing+=("$p") ;; esac
     done
+}
+if kernel_missing linux-image-amd64 linux-headers-amd64 6.1.; then
+    add_missing linux-image-amd64 linux-headers-amd64
+fi
+if kernel_missing "${KERNEL_612[@]}" 6.12.; then
+    add_missing "${KERNEL_612[@]}"
 fi
 
 APT_OPTS=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
@@ -104,10 +116,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(trap -p EXIT)" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
 
-# Kernel image and build tree of the same release.
-KVER=$("$ROOT/scripts/kver.sh") || die "no kernel with both /boot/vmlinuz-\$KVER and /lib/modules/\$KVER/build"
-[ -f "/boot/vmlinuz-$KVER" ] || die "/boot/vmlinuz-$KVER missing"
-[ -e "/lib/modules/$KVER/build/Makefile" ] || die "/lib/modules/$KVER/build is not a kernel build tree"
+# Kernel images and build trees of the same releases, one of each series.
+KVERS=$("$ROOT/scripts/kver.sh") || die "no kernel with both /boot/vmlinuz-\$KVER and /lib/modules/\$KVER/build"
+for series in 6.1. 6.12.; do
+    grep -q "^$series" <<<"$KVERS" || die "no ${series%.} kernel with both /boot/vmlinuz-\$KVER and /lib/modules/\$KVER/build"
+done
 
 # virtme-ng in build/venv (Debian's python3, which has python3-venv).
 venv_ok() {
@@ -149,7 +162,7 @@ if [ ! -f "$KSELFTEST/kselftest.h" ] || [ ! -f "$KSELFTEST/kselftest_harness.h" 
 fi
 
 if [ "$did" = 1 ]; then
-    echo "setup: ok (kernel $KVER)"
+    echo "setup: ok (kernels: $(echo $KVERS))"
 else
     echo "setup: ok"
 fi

@@ -9,10 +9,9 @@
 #    /var/cache/aufs-debug-kernel/<linux-source version>/.
 # 2. aufs.ko against that tree, in build/debug/kmod/ (a copy of kmod/'s
 #    sources), with the Rust object in build/debug/aufs_rust.o (objtool of
-#    the debug tree): kmod/aufs.ko of the normal build is not touched.
-# 3. build/debug/root/: the repository seen through symlinks, except kmod/,
-#    which is build/debug/kmod/; the unchanged guest suite runs on it, so it
-#    (and rmmod) load the debug aufs.ko.
+#    the debug tree): build/kmod/'s modules are not touched.
+# 3. The unchanged guest suite runs with AUFS_KO=build/debug/kmod/aufs.ko, so
+#    it (and rmmod) load the debug module.
 # 4. scripts/vm-run.sh --kernel <debug bzImage> runs tests/vm/guest-suite.sh.
 #
 # Output: the suite's, also kept in build/debug/suite.log (guest console in
@@ -61,23 +60,16 @@ n=$(objdump -d "$ko" | grep -cE '%[xyz]mm[0-9]' || true)
 modinfo "$ko" | grep -E '^(license|version|vermagic):' >&2
 modinfo -F vermagic "$ko" | grep -q "^$krel " || die "$ko is not built for $krel"
 
-# The repository as the guest suite sees it, with the debug kmod/.
-rm -rf "$OUT/root"
-mkdir -p "$OUT/root"
-for e in "$ROOT"/* "$ROOT"/.[!.]*; do
-    [ -e "$e" ] || continue
-    case ${e##*/} in kmod|.git) continue ;; esac
-    ln -s "$e" "$OUT/root/${e##*/}"
-done
-ln -s "$OUT/kmod" "$OUT/root/kmod"
+# The guest suite loads $AUFS_KO: this module, not build/kmod/'s.
+rm -rf "$OUT/root"   # what older versions of this script made
 
 say "booting $kimg (timeout ${VM_TIMEOUT}s, ${TEST_TIMEOUT}s per program)"
 rc=0
 VM_CONSOLE_LOG=$OUT/vm-console.log \
     "$ROOT/scripts/vm-run.sh" --kernel "$kimg" --memory "$VM_MEMORY" --timeout "$VM_TIMEOUT" -- \
-    env AUFS_TEST_TIMEOUT="$TEST_TIMEOUT" AUFS_SUITE_BUDGET=$((VM_TIMEOUT - 1800)) \
+    env AUFS_KO="$ko" AUFS_TEST_TIMEOUT="$TEST_TIMEOUT" AUFS_SUITE_BUDGET=$((VM_TIMEOUT - 1800)) \
         AUFS_BRANCHFS_TYPES="$BRANCHFS" \
-        "$ROOT/tests/vm/guest-suite.sh" "$OUT/root" |
+        "$ROOT/tests/vm/guest-suite.sh" "$ROOT" |
     tee "$OUT/suite.log" || rc=${PIPESTATUS[0]}
 t2=$(date +%s)
 # Nothing is printed after the suite's last line ("N passed, N failed").

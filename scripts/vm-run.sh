@@ -1,7 +1,7 @@
 #!/bin/bash
 # Run a command as root inside a throw-away VM booted from Debian's kernel.
 #
-#   scripts/vm-run.sh [--timeout SECS] [--memory SIZE] [--cpus N] [--kernel IMAGE] -- COMMAND [ARG...]
+#   scripts/vm-run.sh [--timeout SECS] [--memory SIZE] [--cpus N] [--kver RELEASE | --kernel IMAGE] -- COMMAND [ARG...]
 #
 # virtme-ng (build/venv, made by scripts/setup.sh) boots /boot/vmlinuz-$KVER
 # under QEMU TCG (KVM does not work on our machines) with the host's root
@@ -16,8 +16,10 @@
 # messages, vng/QEMU errors) is written to $VM_CONSOLE_LOG (default
 # build/vm-console.log) and shown on stderr when the guest dies.
 #
-# --kernel IMAGE boots that bzImage instead of /boot/vmlinuz-$KVER (make
-# test-debug: its debug kernel, with everything the VM needs built in).
+# --kver RELEASE boots /boot/vmlinuz-RELEASE (one of `scripts/kver.sh`);
+# without it, `scripts/kver.sh --default`.  --kernel IMAGE boots that bzImage
+# instead (make test-debug: its debug kernel, with everything the VM needs
+# built in).
 #
 # The command travels on the kernel command line (base64): keep it short,
 # put long logic in a script.
@@ -28,9 +30,10 @@ TIMEOUT=1800
 MEMORY=2G
 CPUS=2
 KIMG=
+KVER=
 
 usage() {
-    echo "usage: $0 [--timeout SECS] [--memory SIZE] [--cpus N] [--kernel IMAGE] -- COMMAND [ARG...]" >&2
+    echo "usage: $0 [--timeout SECS] [--memory SIZE] [--cpus N] [--kver RELEASE | --kernel IMAGE] -- COMMAND [ARG...]" >&2
     exit 2
 }
 
@@ -41,6 +44,7 @@ while [ $# -gt 0 ]; do
         --memory) [ $# -ge 2 ] || usage; MEMORY=$2; shift 2 ;;
         --cpus) [ $# -ge 2 ] || usage; CPUS=$2; shift 2 ;;
         --kernel) [ $# -ge 2 ] || usage; KIMG=$2; shift 2 ;;
+        --kver) [ $# -ge 2 ] || usage; KVER=$2; shift 2 ;;
         --) shift; break ;;
         -h|--help) usage ;;
         *) usage ;;
@@ -50,8 +54,11 @@ done
 case $TIMEOUT in ''|*[!0-9]*) echo "vm-run: bad --timeout '$TIMEOUT'" >&2; exit 2 ;; esac
 
 if [ -z "$KIMG" ]; then
-    KVER=$("$ROOT/scripts/kver.sh") || { echo "vm-run: no usable kernel; run scripts/setup.sh" >&2; exit 1; }
+    if [ -z "$KVER" ]; then
+        KVER=$("$ROOT/scripts/kver.sh" --default) || { echo "vm-run: no usable kernel; run scripts/setup.sh" >&2; exit 1; }
+    fi
     KIMG=/boot/vmlinuz-$KVER
+    [ -e "$KIMG" ] || { echo "vm-run: no $KIMG (installed: $("$ROOT/scripts/kver.sh" | tr '\n' ' '))" >&2; exit 1; }
 fi
 VENV=$ROOT/build/venv
 if [ ! -x "$VENV/bin/vng" ] || [ ! -x "$VENV/bin/virtme-run" ]; then

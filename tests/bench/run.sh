@@ -20,7 +20,7 @@ envs=()
 while IFS= read -r v; do envs+=("$v"); done < <(env | grep -E '^BENCH_[A-Z0-9_]+=' || true)
 rc=0
 VM_CONSOLE_LOG=$out/vm-console.log \
-    "$ROOT/scripts/vm-run.sh" --memory 5G --timeout "${BENCH_TIMEOUT:-5400}" -- \
+    "$ROOT/scripts/vm-run.sh" ${KVER:+--kver "$KVER"} --memory 5G --timeout "${BENCH_TIMEOUT:-5400}" -- \
     env "${envs[@]}" "$PY" "$ROOT/tests/vm/bench.py" "$ROOT" "${quick[@]}" |
     tee "$out/bench.log" | sed -u '/^BENCH-JSON-BEGIN$/,/^BENCH-JSON-END$/d' || rc=${PIPESTATUS[0]}
 "$PY" "$ROOT/tests/bench/report.py" "$out/bench.log" "$out" || rc=1

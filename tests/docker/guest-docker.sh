@@ -49,7 +49,7 @@ fi
 REPO=$(cd "$1" && pwd)
 IMAGES=$(cd "$2" && pwd)
 IFS=', ' read -r -a FILESYSTEMS <<<"${3:-tmpfs,ext4}"
-KO=$REPO/kmod/aufs.ko
+KO=${AUFS_KO:-$REPO/build/kmod/$(uname -r)/aufs.ko}
 DROOT_PKG=$REPO/build/docker-root
 HOLDFD=$REPO/tests/docker/holdfd.py
 T_START=$(date +%s)

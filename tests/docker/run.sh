@@ -3,7 +3,8 @@
 #
 #   tests/docker/run.sh            (make test-docker; as root)
 #
-# Needs kmod/aufs.ko (make module) and build/docker-root/ (scripts/docker-setup.sh).
+# Needs build/kmod/$KVER/aufs.ko (make KVER=... module) and build/docker-root/
+# (scripts/docker-setup.sh).  KVER: the kernel to boot (default: scripts/kver.sh --default).
 # Writes the test images (tests/docker/mkimage.py, docker-save archives, no
 # network) into build/docker-images/ when they are missing or older than the
 # generator, then boots one VM (scripts/vm-run.sh, 3 GiB) that runs
@@ -18,7 +19,9 @@ IMAGES=$ROOT/build/docker-images
 GEN=$ROOT/tests/docker/mkimage.py
 DEEP="39 40 41 80 125 126"
 
-[ -f "$ROOT/kmod/aufs.ko" ] || { echo "run.sh: $ROOT/kmod/aufs.ko missing (make module)" >&2; exit 1; }
+KVER=${KVER:-$("$ROOT/scripts/kver.sh" --default)}
+KO=$ROOT/build/kmod/$KVER/aufs.ko
+[ -f "$KO" ] || { echo "run.sh: $KO missing (make KVER=$KVER module)" >&2; exit 1; }
 [ -x "$ROOT/build/docker-root/usr/sbin/dockerd" ] ||
     { echo "run.sh: build/docker-root missing (scripts/docker-setup.sh)" >&2; exit 1; }
 
@@ -36,7 +39,7 @@ done
 
 export VM_CONSOLE_LOG=${VM_CONSOLE_LOG:-$ROOT/build/docker-vm-console.log}
 rc=0
-"$ROOT/scripts/vm-run.sh" --memory 3G --timeout "${DOCKER_E2E_TIMEOUT:-2400}" -- \
+"$ROOT/scripts/vm-run.sh" --kver "$KVER" --memory 3G --timeout "${DOCKER_E2E_TIMEOUT:-2400}" -- \
     "$ROOT/tests/docker/guest-docker.sh" "$ROOT" "$IMAGES" "${DOCKER_E2E_FS:-tmpfs,ext4}" || rc=$?
 
 exit "$rc"

@@ -19,6 +19,7 @@
 #include "aufs_test.h"
 
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -33,13 +34,14 @@ static const char *ko_path(void)
 {
 	static char path[PATH_MAX];
 	const char *e = getenv("AUFS_KO");
+	struct utsname u;
 
 	if (e && *e)
 		return e;
 	e = getenv("REPO");
-	if (e && *e && !pathf(path, "%s/kmod/aufs.ko", e))
+	if (uname(&u) == 0 && !pathf(path, "%s/build/kmod/%s/aufs.ko", e && *e ? e : ".", u.release))
 		return path;
-	return "kmod/aufs.ko";
+	return "aufs.ko";
 }
 
 static int load_aufs(void)

@@ -14,7 +14,7 @@ the guest: tests/bench/report.py turns that into build/bench/*.json, .csv,
 round of every workload at a tiny size (tests/vm/t_bench_quick.sh).
 
 If aufs is already loaded it is used as it is (and left loaded); otherwise
-REPO/kmod/aufs.ko is inserted and removed at the end.  Everything mounted is
+REPO/build/kmod/$(uname -r)/aufs.ko is inserted and removed at the end.  Everything mounted is
 unmounted, the loop device detached and the work directory removed, also
 after an error.  A workload that fails on one stack is an error in that
 cell; the run goes on.  Timings are reported, never judged.
@@ -150,7 +150,7 @@ def load_modules(env):
     subprocess.run(["modprobe", "-q", "overlay"])
     fs = open("/proc/filesystems").read().split()
     if "aufs" not in fs:
-        run(["insmod", os.path.join(REPO, "kmod", "aufs.ko")])
+        run(["insmod", os.path.join(REPO, "build", "kmod", os.uname().release, "aufs.ko")])
         env.loaded_aufs = True
     else:
         log("aufs already loaded: using it (it stays loaded)")

@@ -9,7 +9,7 @@ say() { printf '\n%s\n' "$*"; }
 run() { printf '\n$ %s\n' "$*"; eval "$*"; }
 
 cd /tmp
-run "insmod $REPO/kmod/aufs.ko"
+run "insmod $REPO/build/kmod/$(uname -r)/aufs.ko"
 run "grep aufs /proc/filesystems"
 mkdir -p /tmp/aufs-demo && mount -t tmpfs demo /tmp/aufs-demo && cd /tmp/aufs-demo
 run "mkdir base top mnt"

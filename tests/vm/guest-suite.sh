@@ -3,7 +3,7 @@
 #
 #   tests/vm/guest-suite.sh <repo-root>
 #
-# Expects $REPO/kmod/aufs.ko, the selftest binaries in $REPO/build/selftests/
+# Expects $REPO/build/kmod/$(uname -r)/aufs.ko (or $AUFS_KO), the selftest binaries in $REPO/build/selftests/
 # (only those with a source tests/selftests/<name>.c; run in C-locale name
 # order, except the ones named in AUFS_LAST_PROGS, default "rmmod", which
 # run last, in that order: rmmod unloads aufs) and
@@ -46,7 +46,7 @@ if [ $# -ne 1 ] || [ ! -d "$1" ]; then
     exit 2
 fi
 REPO=$(cd "$1" && pwd)
-KO=$REPO/kmod/aufs.ko
+KO=${AUFS_KO:-$REPO/build/kmod/$(uname -r)/aufs.ko}
 SELFTESTS=$REPO/build/selftests
 AUBR=$REPO/target/release/aubr
 SCRIPTS=$REPO/tests/vm
