@@ -27,7 +27,8 @@ KOS     := $(foreach k,$(KVERS),$(KMODDIR)/$(k)/aufs.ko)
 BENCHOPS := $(BUILD)/bench/benchops
 AUBR    := $(TOP)/target/release/aubr
 RUST_SRC := $(wildcard src/*.rs src/*/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
-            scripts/kernel-rustflags scripts/compiler_builtins.rs
+            scripts/compiler_builtins.rs scripts/build-sysroot.sh scripts/rust-kobj.sh \
+            scripts/kconfig.sh scripts/kernel-rustflags.sh
 C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
 

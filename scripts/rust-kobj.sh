@@ -4,16 +4,24 @@
 # ld -r keeping only what the au_rs_* entry points need, objtool, and the
 # symbol gate.
 #   usage: rust-kobj.sh KVER OUT.o [KDIR]
-# KDIR (default /lib/modules/KVER/build) is the kernel tree whose objtool
-# is used (make test-debug passes its own debug kernel tree).
+# KDIR (default /lib/modules/KVER/build) is the kernel tree the module is
+# built for: its configuration gives the code-generation flags
+# (kernel-rustflags.sh), and its objtool is the one used.  make test-debug
+# passes its own debug kernel tree.
 set -euo pipefail
 kver=$1 out=$2
 kdir=${3:-/lib/modules/$kver/build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
-sysroot=$("$top/scripts/build-sysroot.sh" "$build")
-flags="--sysroot=$sysroot $(cat "$top/scripts/kernel-rustflags")"
-tdir=$build/kernel-target
+[ -d "$kdir" ] || { echo "rust-kobj: no kernel tree $kdir" >&2; exit 1; }
+rflags=$("$top/scripts/kernel-rustflags.sh" "$kdir")
+sysroot=$("$top/scripts/build-sysroot.sh" "$build" "$rflags")
+# One cargo target directory per flag set: building for one kernel and then
+# the other does not rebuild everything each time.
+tdir=$build/kernel-target/$(echo "$rflags" | sha256sum | cut -c1-10)
+mkdir -p "$tdir"
+echo "$rflags" >"$tdir/rustflags"
+flags="--sysroot=$sysroot $rflags"
 
 RUSTC=${KRUSTC:-/usr/bin/rustc} RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=$tdir \
 CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_DEBUG=false \
