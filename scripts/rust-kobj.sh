@@ -1,12 +1,13 @@
 #!/bin/bash
 # Build the Rust core for the kernel and collapse it into one relocatable
 # object for Kbuild: cargo (Debian's rustc, our own core/alloc sysroot),
-# ld -r keeping only what the au_rs_* entry points need, objtool, and the
-# symbol gate.
+# ld -r keeping only what the au_rs_* entry points need, objtool where
+# Kbuild would not run it, and the gates.
 #   usage: rust-kobj.sh KVER OUT.o [KDIR]
 # KDIR (default /lib/modules/KVER/build) is the kernel tree the module is
 # built for: its configuration gives the code-generation flags
-# (kernel-rustflags.sh), and its objtool is the one used.  make test-debug
+# (kernel-rustflags.sh) and says whether and how objtool runs
+# (kernel-objtool.sh), and its objtool is the one used.  make test-debug
 # passes its own debug kernel tree.
 set -euo pipefail
 kver=$1 out=$2
@@ -41,18 +42,36 @@ syms=$(nm -g --defined-only "$obj" | awk '$2 == "T" && $3 ~ /^au_rs_/ { print "-
 ld -r $syms -o "$out.tmp" "$obj" --start-group "$lib/liballoc.rlib" "$lib/libcore.rlib" \
     "$lib/libcompiler_builtins.rlib" --end-group
 
+# objtool exactly once, where Kbuild would run it on an object of its own.
 objtool=$kdir/tools/objtool/objtool
-# objtool prints "Linked object detected, forcing --link" as an error line;
-# it is not one.  Anything else it says is.
-if ! "$objtool" --hacks=jump_label --hacks=noinstr --orc --retpoline --rethunk \
-        --sls --stackval --static-call --uaccess --module "$out.tmp" 2> "$out.objtool"; then
-    cat "$out.objtool" >&2; exit 1
-fi
-if grep -v 'Linked object detected' "$out.objtool" | grep -q .; then
-    echo "rust-kobj: objtool warnings on the Rust object:" >&2
-    grep -v 'Linked object detected' "$out.objtool" >&2
-    exit 1
-fi
+rm -f "$out.objtool"
+case $("$top/scripts/kernel-objtool.sh" --mode "$kdir") in
+object)
+    # Kbuild runs objtool per object but never on a prebuilt one: here.
+    # SRCARCH: 6.12's objtool is a wrapper that picks the real binary by it.
+    # shellcheck disable=SC2046
+    if ! SRCARCH=x86 "$objtool" $("$top/scripts/kernel-objtool.sh" --args "$kdir") \
+            "$out.tmp" 2> "$out.objtool"; then
+        cat "$out.objtool" >&2; exit 1
+    fi
+    # objtool prints "Linked object detected, forcing --link" as an error
+    # line; it is not one.  Anything else it says is.
+    if grep -v 'Linked object detected' "$out.objtool" | grep -q .; then
+        echo "rust-kobj: objtool warnings on the Rust object:" >&2
+        grep -v 'Linked object detected' "$out.objtool" >&2
+        exit 1
+    fi ;;
+module)
+    # Kbuild runs objtool once over the linked aufs.o (C and Rust together);
+    # had objtool already been here, that pass would skip the whole module.
+    # scripts/check-module-objtool.sh checks that pass.
+    done=$(objdump -h "$out.tmp" | awk '$2 ~ /^(\.orc_unwind|\.orc_unwind_ip|\.return_sites|\.retpoline_sites|\.call_sites|\.ibt_endbr_seal|\.static_call_sites)$/ { print $2 }')
+    if [ -n "$done" ]; then
+        echo "rust-kobj: the Rust object already has objtool's sections:" $done >&2
+        exit 1
+    fi ;;
+none) ;;
+esac
 
 # Only kernel exports and the shim's own functions may be undefined.
 bad=$(nm -u "$out.tmp" | awk '{print $2}' | grep -vxE \
