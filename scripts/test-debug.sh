@@ -53,7 +53,8 @@ for f in "$OUT"/kmod/*.c "$OUT"/kmod/*.h; do   # sources removed from kmod/
 done
 cp -p "$ROOT"/kmod/*.c "$ROOT"/kmod/*.h "$ROOT"/kmod/Kbuild "$OUT/kmod/"
 "$ROOT/scripts/rust-kobj.sh" "$krel" "$OUT/aufs_rust.o" "$kdir"
-make -C "$kdir" M="$OUT/kmod" AU_RUST_OBJ="$OUT/aufs_rust.o" modules
+# AU_TOP: the copied Kbuild finds scripts/check-module-objtool.sh through it.
+make -C "$kdir" M="$OUT/kmod" AU_RUST_OBJ="$OUT/aufs_rust.o" AU_TOP="$ROOT" modules
 ko=$OUT/kmod/aufs.ko
 n=$(objdump -d "$ko" | grep -cE '%[xyz]mm[0-9]' || true)
 [ "$n" = 0 ] || die "$ko: $n SIMD instructions"
