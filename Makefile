@@ -28,7 +28,8 @@ BENCHOPS := $(BUILD)/bench/benchops
 AUBR    := $(TOP)/target/release/aubr
 RUST_SRC := $(wildcard src/*.rs src/*/*.rs) build.rs Cargo.toml kmod/aufs_abi.h \
             scripts/compiler_builtins.rs scripts/build-sysroot.sh scripts/rust-kobj.sh \
-            scripts/kconfig.sh scripts/kernel-rustflags.sh scripts/kernel-objtool.sh
+            scripts/kconfig.sh scripts/kernel-rustflags.sh scripts/kernel-objtool.sh \
+            scripts/check-endbr.sh
 C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
 

@@ -15,6 +15,10 @@ kdir=${3:-/lib/modules/$kver/build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$top/build
 [ -d "$kdir" ] || { echo "rust-kobj: no kernel tree $kdir" >&2; exit 1; }
+# shellcheck source=scripts/kconfig.sh
+. "$top/scripts/kconfig.sh"
+kconfig_load "$kdir"
+
 rflags=$("$top/scripts/kernel-rustflags.sh" "$kdir")
 sysroot=$("$top/scripts/build-sysroot.sh" "$build" "$rflags")
 # One cargo target directory per flag set: building for one kernel and then
@@ -72,6 +76,12 @@ module)
     fi ;;
 none) ;;
 esac
+
+# With IBT, every Rust function C calls or that is called through a pointer
+# must begin with endbr64.
+if kconfig_on X86_KERNEL_IBT; then
+    "$top/scripts/check-endbr.sh" "$out.tmp"
+fi
 
 # Only kernel exports and the shim's own functions may be undefined.
 bad=$(nm -u "$out.tmp" | awk '{print $2}' | grep -vxE \
