@@ -83,6 +83,11 @@ if kconfig_on X86_KERNEL_IBT; then
     "$top/scripts/check-endbr.sh" "$out.tmp"
 fi
 
+# No SSE/AVX: the kernel does not save those registers for us (the same gate
+# as on aufs.ko, here already for the Rust part alone).
+n=$(objdump -d "$out.tmp" | grep -cE '%[xyz]mm[0-9]' || true)
+[ "$n" = 0 ] || { echo "rust-kobj: $n SIMD instructions in the Rust object" >&2; exit 1; }
+
 # Only kernel exports and the shim's own functions may be undefined.
 bad=$(nm -u "$out.tmp" | awk '{print $2}' | grep -vxE \
     'memcpy|memset|memmove|memcmp|bcmp|strlen|__x86_return_thunk|__x86_indirect_thunk_r[a-z0-9]+|au_c_[a-z_0-9]+' || true)
