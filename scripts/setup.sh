@@ -23,14 +23,15 @@ LINUX_SOURCE_PKG=linux-source-6.1
 
 # The two kernel series the module is built and tested for: Debian 12's own
 # (the linux-image-amd64 metapackage, 6.1) and 6.12 from Debian 12's
-# security suite (the kernel of Debian 13); dwarves has pahole, which
-# 6.12's module build needs for BTF.
+# security suite (the kernel of Debian 13).
 KERNEL_612=(linux-image-6.12-amd64 linux-headers-6.12-amd64)
 
 # Packages, by purpose:
 #  kernel images + headers (always installed together), module build (gcc,
 #  make, kmod; the headers package pulls in linux-kbuild and the matching
-#  gcc-12; objtool comes prebuilt in the headers), Debian's rustc with its
+#  gcc-12; objtool comes prebuilt in the headers; dwarves for pahole, which
+#  Kbuild runs for the module's BTF when the headers ship a vmlinux, as
+#  6.12's do), Debian's rustc with its
 #  library source (kernel-side Rust), libclang for bindgen, qemu + busybox +
 #  cpio for virtme-ng, linux-source for the kselftest headers (xz-utils to
 #  unpack it), python3-venv for build/venv; for the branch-filesystem and
@@ -42,8 +43,8 @@ KERNEL_612=(linux-image-6.12-amd64 linux-headers-6.12-amd64)
 #  Installing never starts a service (see NO_SERVICES below).
 PKGS=(
     linux-image-amd64 linux-headers-amd64
-    "${KERNEL_612[@]}" dwarves
-    gcc make kmod binutils libc6-dev
+    "${KERNEL_612[@]}"
+    gcc make kmod binutils libc6-dev dwarves
     rustc-web rust-web-src libclang-dev
     qemu-system-x86 busybox-static cpio
     "$LINUX_SOURCE_PKG" xz-utils
