@@ -78,6 +78,7 @@ selftests:
 
 test-host:
 	cargo test --workspace
+	$(TOP)/tests/build/run.sh
 
 # One VM boot per kernel runs every selftest program and the differential tester.
 test-vm: module tool selftests difftest $(BENCHOPS)
