@@ -5,7 +5,8 @@
 #
 # Parts, in order; a failing part does not stop the ones after it:
 #   host            cargo test --workspace (the core's unit tests, the tool's)
-#   build checks    tests/build/*.sh, if any (executable; their own tallies)
+#   build checks    tests/build/run.sh: the Rust object's flags and ENDBR check,
+#                   objtool's pass over the module (per installed kernel)
 #   per kernel R    (every release of scripts/kver.sh, or KVER=R only):
 #     vm R          make KVER=R module, then the VM suite (tests/vm/guest-suite.sh)
 #                   booted from R: tmpfs, then the ext4 and xfs re-runs
@@ -81,11 +82,7 @@ docker_test() { # docker_test R FILESYSTEMS
 }
 
 part host "$LOGS/host.log" host_tests
-for t in tests/build/*.sh; do
-    [ -x "$t" ] || continue
-    n=$(basename "$t" .sh)
-    part "build $n" "$LOGS/build-$n.log" "$t"
-done
+part "build checks" "$LOGS/build.log" tests/build/run.sh
 for k in $KVERS; do
     part "vm $k" "$LOGS/vm-$k.log" vm_suite "$k"
 done
