@@ -16,6 +16,7 @@
 #include <linux/sched/mm.h>
 #include <linux/seqlock.h>
 #include "aufs_abi.h"
+#include "compat.h"
 
 #define AUFS_NAME		"aufs"
 #define AUFS_VERSION		"0.1.0"
