@@ -14,6 +14,9 @@
 #define AU_LAYOUT_ENTRY(v) (__u64)(v),
 static const __u64 au_c_layout[AU_ABI_LAYOUT_LEN] = { AU_ABI_LAYOUT(AU_LAYOUT_ENTRY) };
 
+/* Declared here too: module.c is its only caller (no header of its own). */
+const __u64 *au_c_abi_layout(void);
+
 const __u64 *au_c_abi_layout(void)
 {
 	return au_c_layout;

@@ -324,6 +324,7 @@ int au_ino_keep(struct au_sbinfo *si, unsigned int brid, u64 h_ino, u64 ino);
 
 /* super.c */
 extern const struct super_operations au_sops;
+int au_fill_super(struct super_block *sb, void *data, int silent);
 
 /* namei.c */
 extern const struct dentry_operations au_dops;
@@ -350,30 +351,28 @@ struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di);
 void au_cpattr(struct inode *inode, struct inode *h_inode);
 void au_inode_retop(struct inode *inode, struct au_dinfo *di, u64 ino);
 void au_gone(struct dentry *dentry, unsigned int t);
-int au_permission(struct user_namespace *mnt_userns, struct inode *inode, int mask);
-int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
+int au_permission(au_idmap *idmap, struct inode *inode, int mask);
+int au_getattr(au_idmap *idmap, const struct path *path,
 	       struct kstat *stat, u32 request_mask, unsigned int flags);
-int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
-	       struct iattr *ia);
+int au_setattr(au_idmap *idmap, struct dentry *dentry, struct iattr *ia);
 int au_fileattr_get(struct dentry *dentry, struct fileattr *fa);
-int au_fileattr_set(struct user_namespace *mnt_userns, struct dentry *dentry,
-		    struct fileattr *fa);
+int au_fileattr_set(au_idmap *idmap, struct dentry *dentry, struct fileattr *fa);
 struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu);
 ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size);
 
 /* branch.c: au_c_* (aufs_abi.h), and the shim's own calls on branch entries */
 struct au_mctx *au_mctx_alloc(void);
 void au_mctx_free(struct au_mctx *m);
-int au_h_setattr(struct dentry *h, struct iattr *ia);
+int au_h_setattr(const struct path *h, struct iattr *ia);
 int au_h_statfs(const struct path *h_path, struct kstatfs *buf);
 int au_h_getattr(const struct path *h_path, struct kstat *stat, u32 request_mask,
 		 unsigned int flags);
 char *au_h_get_link(struct dentry *h);
 int au_h_fileattr_get(struct dentry *h, struct fileattr *fa);
-int au_h_fileattr_set(struct dentry *h, struct fileattr *fa);
+int au_h_fileattr_set(const struct path *h, struct fileattr *fa);
 ssize_t au_h_listxattr(struct dentry *h, char *list, size_t size);
-ssize_t au_h_getxattr(struct dentry *h, const char *name, void *value, size_t size);
-int au_h_setxattr(struct dentry *h, const char *name, const void *value,
+ssize_t au_h_getxattr(const struct path *h, const char *name, void *value, size_t size);
+int au_h_setxattr(const struct path *h, const char *name, const void *value,
 		  size_t size, int flags);
 int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int datasync);
 
@@ -443,18 +442,18 @@ void au_nsop_end(struct au_nsop *op);
 
 /* dir.c */
 extern const struct inode_operations au_dir_iops;
-int au_create(struct user_namespace *mnt_userns, struct inode *dir,
-	      struct dentry *dentry, umode_t mode, bool excl);
-int au_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
-	     struct dentry *dentry, umode_t mode);
-int au_mknod(struct user_namespace *mnt_userns, struct inode *dir,
-	     struct dentry *dentry, umode_t mode, dev_t rdev);
-int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
-	       struct dentry *dentry, const char *target);
+int au_create(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	      umode_t mode, bool excl);
+int au_mkdir(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	     umode_t mode);
+int au_mknod(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	     umode_t mode, dev_t rdev);
+int au_symlink(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	       const char *target);
 int au_link(struct dentry *old, struct inode *dir, struct dentry *dentry);
 int au_unlink(struct inode *dir, struct dentry *dentry);
 int au_rmdir(struct inode *dir, struct dentry *dentry);
-int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
+int au_rename(au_idmap *idmap, struct inode *odir,
 	      struct dentry *odentry, struct inode *ndir, struct dentry *ndentry,
 	      unsigned int flags);
 

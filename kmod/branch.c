@@ -12,6 +12,10 @@
  *    getattr, setattr, xattrs, chattr flags, readlink, statfs, fsync),
  *    made on what the caller chose, with the caller's credentials.
  * No union policy: the core and the callers decide, this file acts.
+ *
+ * The calls that differ between the kernels the shim is built for differ
+ * here, by what compat.h's probes found (AU_HAVE_*): the idmap each call
+ * takes (always the branch mount's), the LSMs' xattr filter.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -407,19 +411,20 @@ int au_c_create(void *ctx, u32 bindex, const struct au_at *at,
 	if (d_is_positive(d)) {
 		err = -EEXIST;
 	} else {
+		au_idmap *idmap = au_mnt_idmap(op.wr.mnt);
+
 		switch (mode & S_IFMT) {
 		case S_IFREG:
-			err = vfs_create(&init_user_ns, op.pdir, d, mode, true);
+			err = vfs_create(idmap, op.pdir, d, mode, true);
 			break;
 		case S_IFDIR:
-			err = vfs_mkdir(&init_user_ns, op.pdir, d, mode);
+			err = vfs_mkdir(idmap, op.pdir, d, mode);
 			break;
 		case S_IFLNK:
-			err = vfs_symlink(&init_user_ns, op.pdir, d, link);
+			err = vfs_symlink(idmap, op.pdir, d, link);
 			break;
 		default:
-			err = vfs_mknod(&init_user_ns, op.pdir, d, mode,
-					new_decode_dev(e->rdev));
+			err = vfs_mknod(idmap, op.pdir, d, mode, new_decode_dev(e->rdev));
 			break;
 		}
 		if (!err)
@@ -445,7 +450,7 @@ int au_c_link(void *ctx, u32 bindex, void *src, const struct au_at *at,
 	if (IS_ERR(d))
 		return PTR_ERR(d);
 	err = d_is_positive(d) ? -EEXIST :
-		vfs_link(src, &init_user_ns, op.pdir, d, NULL);
+		vfs_link(src, au_mnt_idmap(op.wr.mnt), op.pdir, d, NULL);
 	if (!err && d_is_negative(d))
 		err = -EIO;
 	if (err)
@@ -469,9 +474,9 @@ int au_c_remove(void *ctx, u32 bindex, void *dir, const u8 *name, u32 len,
 	if (d_is_negative(d))
 		err = -ENOENT;
 	else if (is_dir)
-		err = vfs_rmdir(&init_user_ns, op.pdir, d);
+		err = vfs_rmdir(au_mnt_idmap(op.wr.mnt), op.pdir, d);
 	else
-		err = vfs_unlink(&init_user_ns, op.pdir, d, NULL);
+		err = vfs_unlink(au_mnt_idmap(op.wr.mnt), op.pdir, d, NULL);
 	dput(d);
 	au_hop_end(&op);
 	return err;
@@ -506,10 +511,15 @@ int au_c_rename(void *ctx, u32 bindex, const struct au_at *from,
 	err = -ENOTEMPTY;
 	if (nd == trap)
 		goto out_nd;
-	rd.old_mnt_userns = &init_user_ns;
+#ifdef AU_HAVE_MNT_IDMAP
+	rd.old_mnt_idmap = au_mnt_idmap(wr.mnt);
+	rd.new_mnt_idmap = au_mnt_idmap(wr.mnt);
+#else
+	rd.old_mnt_userns = au_mnt_idmap(wr.mnt);
+	rd.new_mnt_userns = au_mnt_idmap(wr.mnt);
+#endif
 	rd.old_dir = d_inode(op);
 	rd.old_dentry = od;
-	rd.new_mnt_userns = &init_user_ns;
 	rd.new_dir = d_inode(np);
 	rd.new_dentry = nd;
 	rd.flags = flags;
@@ -535,14 +545,17 @@ static struct file *au_open_h(void *ctx, u32 bindex, struct dentry *d, int flags
 			   current_cred());
 }
 
-/* Change the attributes of branch entry @d as @ia says (no access checks). */
-int au_h_setattr(struct dentry *d, struct iattr *ia)
+/*
+ * Change the attributes of branch entry @h as @ia says (no access checks),
+ * inside its branch's freeze protection (the caller's).
+ */
+int au_h_setattr(const struct path *h, struct iattr *ia)
 {
-	struct inode *inode = d_inode(d);
+	struct inode *inode = d_inode(h->dentry);
 	int err;
 
 	inode_lock(inode);
-	err = notify_change(&init_user_ns, d, ia, NULL);
+	err = notify_change(au_mnt_idmap(h->mnt), h->dentry, ia, NULL);
 	inode_unlock(inode);
 	return err;
 }
@@ -620,7 +633,7 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 	/* The size, including a hole at the end (not past the source's end). */
 	ia.ia_size = min_t(loff_t, len, i_size_read(file_inode(in)));
 	if (i_size_read(file_inode(out)) != ia.ia_size)
-		err = au_h_setattr(out->f_path.dentry, &ia);
+		err = au_h_setattr(&out->f_path, &ia);
 	if (!err)
 		err = vfs_fsync(out, 0);
 out_out:
@@ -632,19 +645,39 @@ out_wr:
 	return err;
 }
 
-static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
+/*
+ * An LSM's say on copying xattr @name of @src: 0 copy it, 1 leave it out,
+ * or -errno to refuse the copy-up.  The hook that gets the dentry says
+ * "leave it out" with -ECANCELED, the older one with 1.
+ */
+static int au_lsm_copy_xattr(struct dentry *src, const char *name)
 {
+	int err;
+
+#ifdef AU_HAVE_CPUP_XATTR_DENTRY
+	err = security_inode_copy_up_xattr(src, name);
+	if (err == -ECANCELED)
+		return 1;
+#else
+	err = security_inode_copy_up_xattr(name);
+#endif
+	return err == -EOPNOTSUPP ? 0 : err;
+}
+
+static int au_copy_xattrs(const struct path *src, const struct path *dst)
+{
+	au_idmap *sidmap = au_mnt_idmap(src->mnt), *didmap = au_mnt_idmap(dst->mnt);
 	ssize_t list_size, size;
 	char *list, *name, *value = NULL;
 	int err = 0;
 
-	list_size = vfs_listxattr(src, NULL, 0);
+	list_size = vfs_listxattr(src->dentry, NULL, 0);
 	if (list_size <= 0)
 		return list_size == -EOPNOTSUPP ? 0 : list_size;
 	list = kvmalloc(list_size, GFP_KERNEL);
 	if (!list)
 		return -ENOMEM;
-	list_size = vfs_listxattr(src, list, list_size);
+	list_size = vfs_listxattr(src->dentry, list, list_size);
 	if (list_size < 0) {
 		err = list_size;
 		goto out;
@@ -653,15 +686,14 @@ static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
 		if (au_xattr_private(name))
 			continue;	/* the union's own (a metacopy marker) */
 		/* An LSM may want an xattr dropped (1) or the copy-up refused. */
-		err = security_inode_copy_up_xattr(name);
-		if (err < 0 && err != -EOPNOTSUPP)
+		err = au_lsm_copy_xattr(src->dentry, name);
+		if (err < 0)
 			break;
 		if (err == 1) {
 			err = 0;
 			continue;
 		}
-		err = 0;
-		size = vfs_getxattr(&init_user_ns, src, name, NULL, 0);
+		size = vfs_getxattr(sidmap, src->dentry, name, NULL, 0);
 		if (size < 0) {
 			err = size;
 			break;
@@ -672,12 +704,12 @@ static int au_copy_xattrs(struct dentry *src, struct dentry *dst)
 			err = -ENOMEM;
 			break;
 		}
-		size = vfs_getxattr(&init_user_ns, src, name, value, size);
+		size = vfs_getxattr(sidmap, src->dentry, name, value, size);
 		if (size < 0) {
 			err = size;
 			break;
 		}
-		err = vfs_setxattr(&init_user_ns, dst, name, value, size, 0);
+		err = vfs_setxattr(didmap, dst->dentry, name, value, size, 0);
 		/* What the upper filesystem cannot hold is not copied (as overlayfs). */
 		if (err == -EOPNOTSUPP)
 			err = 0;
@@ -692,33 +724,36 @@ out:
 
 int au_c_copy_meta(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 {
-	struct dentry *s = src, *d = dst;
-	struct inode *si_inode = d_inode(s);
+	struct path s = { .mnt = au_mnt(ctx, sbr), .dentry = src };
+	struct path d = { .mnt = au_mnt(ctx, dbr), .dentry = dst };
+	struct inode *si_inode = d_inode(s.dentry);
 	struct iattr ia;
 	struct au_wr wr;
 	int err;
 
+	if (!s.mnt)
+		return -EINVAL;
 	err = au_wr_begin(&wr, ctx, dbr, AU_CRED_INTERNAL);
 	if (err)
 		return err;
-	err = au_copy_xattrs(s, d);
+	err = au_copy_xattrs(&s, &d);
 	if (!err) {
 		/* Owner first: chown may clear the set-id bits the mode restores. */
 		ia = (struct iattr){ .ia_valid = ATTR_UID | ATTR_GID,
 				     .ia_vfsuid = VFSUIDT_INIT(si_inode->i_uid),
 				     .ia_vfsgid = VFSGIDT_INIT(si_inode->i_gid) };
-		err = au_h_setattr(d, &ia);
+		err = au_h_setattr(&d, &ia);
 	}
 	if (!err && !S_ISLNK(si_inode->i_mode)) {
 		ia = (struct iattr){ .ia_valid = ATTR_MODE, .ia_mode = si_inode->i_mode };
-		err = au_h_setattr(d, &ia);
+		err = au_h_setattr(&d, &ia);
 	}
 	if (!err) {
 		ia = (struct iattr){ .ia_valid = ATTR_ATIME | ATTR_MTIME |
 					ATTR_ATIME_SET | ATTR_MTIME_SET,
-				     .ia_atime = si_inode->i_atime,
-				     .ia_mtime = si_inode->i_mtime };
-		err = au_h_setattr(d, &ia);
+				     .ia_atime = au_inode_atime(si_inode),
+				     .ia_mtime = au_inode_mtime(si_inode) };
+		err = au_h_setattr(&d, &ia);
 	}
 	au_wr_end(&wr);
 	return err;
@@ -756,7 +791,7 @@ int au_c_copy_flags(void *ctx, u32 sbr, void *src, u32 dbr, void *dst)
 	else if (!err && (nfa.flags & AU_COPY_FLAGS) != (fa.flags & AU_COPY_FLAGS)) {
 		fileattr_fill_flags(&nfa, (nfa.flags & ~AU_COPY_FLAGS) |
 				    (fa.flags & AU_COPY_FLAGS));
-		err = vfs_fileattr_set(&init_user_ns, dst, &nfa);
+		err = vfs_fileattr_set(au_mnt_idmap(wr.mnt), dst, &nfa);
 	}
 	au_wr_end(&wr);
 	/* Losing append-only or immutable would let a user past them. */
@@ -772,12 +807,14 @@ static int au_setattr_internal(void *ctx, u32 bindex, struct dentry *node,
 			       struct iattr *ia)
 {
 	struct au_wr wr;
+	struct path h;
 	int err;
 
 	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
 	if (err)
 		return err;
-	err = au_h_setattr(node, ia);
+	h = (struct path){ .mnt = wr.mnt, .dentry = node };
+	err = au_h_setattr(&h, ia);
 	au_wr_end(&wr);
 	return err;
 }
@@ -797,7 +834,8 @@ int au_c_mark_metacopy(void *ctx, u32 bindex, void *node)
 	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
 	if (err)
 		return err;
-	err = vfs_setxattr(&init_user_ns, node, AU_XATTR_METACOPY, "", 0, XATTR_CREATE);
+	err = vfs_setxattr(au_mnt_idmap(wr.mnt), node, AU_XATTR_METACOPY, "", 0,
+			   XATTR_CREATE);
 	au_wr_end(&wr);
 	return err;
 }
@@ -821,13 +859,16 @@ int au_c_readlink(void *ctx, u32 bindex, void *node, u8 *buf, u32 len)
 int au_c_times(void *ctx, u32 bindex, void *node, struct au_times *out)
 {
 	struct inode *inode = d_inode((struct dentry *)node);
+	struct timespec64 at, mt;
 
 	if (!inode)
 		return -ENOENT;
-	out->atime_sec = inode->i_atime.tv_sec;
-	out->atime_nsec = inode->i_atime.tv_nsec;
-	out->mtime_sec = inode->i_mtime.tv_sec;
-	out->mtime_nsec = inode->i_mtime.tv_nsec;
+	at = au_inode_atime(inode);
+	mt = au_inode_mtime(inode);
+	out->atime_sec = at.tv_sec;
+	out->atime_nsec = at.tv_nsec;
+	out->mtime_sec = mt.tv_sec;
+	out->mtime_nsec = mt.tv_nsec;
 	return 0;
 }
 
@@ -877,9 +918,9 @@ int au_h_fileattr_get(struct dentry *h, struct fileattr *fa)
 	return vfs_fileattr_get(h, fa);
 }
 
-int au_h_fileattr_set(struct dentry *h, struct fileattr *fa)
+int au_h_fileattr_set(const struct path *h, struct fileattr *fa)
 {
-	return vfs_fileattr_set(&init_user_ns, h, fa);
+	return vfs_fileattr_set(au_mnt_idmap(h->mnt), h->dentry, fa);
 }
 
 ssize_t au_h_listxattr(struct dentry *h, char *list, size_t size)
@@ -887,19 +928,21 @@ ssize_t au_h_listxattr(struct dentry *h, char *list, size_t size)
 	return vfs_listxattr(h, list, size);
 }
 
-ssize_t au_h_getxattr(struct dentry *h, const char *name, void *value, size_t size)
+ssize_t au_h_getxattr(const struct path *h, const char *name, void *value, size_t size)
 {
-	return vfs_getxattr(&init_user_ns, h, name, value, size);
+	return vfs_getxattr(au_mnt_idmap(h->mnt), h->dentry, name, value, size);
 }
 
 /* Set xattr @name of @h, or remove it when @value is NULL. */
-int au_h_setxattr(struct dentry *h, const char *name, const void *value,
+int au_h_setxattr(const struct path *h, const char *name, const void *value,
 		  size_t size, int flags)
 {
 	if (value)
-		return vfs_setxattr(&init_user_ns, h, name, value, size, flags);
-	return vfs_removexattr(&init_user_ns, h, name);
+		return vfs_setxattr(au_mnt_idmap(h->mnt), h->dentry, name, value, size,
+				    flags);
+	return vfs_removexattr(au_mnt_idmap(h->mnt), h->dentry, name);
 }
+
 
 /* fsync(2) of directory @h_path, opened for it with the caller's credentials. */
 int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int datasync)

@@ -174,6 +174,7 @@ bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp)
 	for (i = 0; i < di->nlower; i++) {
 		struct dentry *d = di->lower[i].dentry;
 		struct inode *h_inode = d_inode_rcu(d);
+		struct timespec64 ct;
 		time64_t sec;
 		long nsec;
 		s64 age;
@@ -181,8 +182,14 @@ bool au_dirs_stamp(struct au_dinfo *di, u64 *stamp)
 		if (!h_inode || d_unhashed(d) ||
 		    (READ_ONCE(d->d_flags) & DCACHE_OP_REVALIDATE))
 			return false;
-		sec = READ_ONCE(h_inode->i_ctime.tv_sec);
-		nsec = READ_ONCE(h_inode->i_ctime.tv_nsec);
+		/*
+		 * Read once (a change may be writing it meanwhile): the
+		 * barrier keeps the compiler from reading it again later.
+		 */
+		ct = au_inode_ctime(h_inode);
+		barrier();
+		sec = ct.tv_sec;
+		nsec = ct.tv_nsec;
 		if (now.tv_sec - sec < 2) {
 			age = (now.tv_sec - sec) * NSEC_PER_SEC + now.tv_nsec - nsec;
 			if (age < 2 * (s64)TICK_NSEC)

@@ -91,26 +91,26 @@ out:
 	return err;
 }
 
-int au_create(struct user_namespace *mnt_userns, struct inode *dir,
-	      struct dentry *dentry, umode_t mode, bool excl)
+int au_create(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	      umode_t mode, bool excl)
 {
 	return au_new(dir, dentry, (mode & 07777) | S_IFREG, 0, NULL);
 }
 
-int au_mkdir(struct user_namespace *mnt_userns, struct inode *dir,
-	     struct dentry *dentry, umode_t mode)
+int au_mkdir(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	     umode_t mode)
 {
 	return au_new(dir, dentry, (mode & 07777) | S_IFDIR, 0, NULL);
 }
 
-int au_mknod(struct user_namespace *mnt_userns, struct inode *dir,
-	     struct dentry *dentry, umode_t mode, dev_t rdev)
+int au_mknod(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	     umode_t mode, dev_t rdev)
 {
 	return au_new(dir, dentry, mode, rdev, NULL);
 }
 
-int au_symlink(struct user_namespace *mnt_userns, struct inode *dir,
-	       struct dentry *dentry, const char *target)
+int au_symlink(au_idmap *idmap, struct inode *dir, struct dentry *dentry,
+	       const char *target)
 {
 	return au_new(dir, dentry, S_IFLNK | 0777, 0, target);
 }
@@ -281,7 +281,7 @@ static int au_rename_check(struct au_nsop *op, void *arg)
  * (au_remove()): one in progress would otherwise end by renaming its copy
  * over the file moved here.
  */
-int au_rename(struct user_namespace *mnt_userns, struct inode *odir,
+int au_rename(au_idmap *idmap, struct inode *odir,
 	      struct dentry *odentry, struct inode *ndir, struct dentry *ndentry,
 	      unsigned int flags)
 {

@@ -62,7 +62,7 @@ static struct file *au_h_open(struct file *file)
 	h_file = ERR_PTR(au_pin_real(d_inode(dentry), &h_path, di->brs->br[i].id));
 	if (!IS_ERR(h_file)) {
 		/* O_NOATIME is an optimization: only where it is allowed */
-		if (inode_owner_or_capable(mnt_user_ns(h_path.mnt), h_inode))
+		if (inode_owner_or_capable(au_mnt_idmap(h_path.mnt), h_inode))
 			flags |= O_NOATIME;
 		h_file = open_with_fake_path(&file->f_path, flags | FMODE_NONOTIFY,
 					     h_inode, current_cred());

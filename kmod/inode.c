@@ -212,15 +212,20 @@ struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode)
 	return dentry;
 }
 
+static bool au_ts_same(struct timespec64 a, struct timespec64 b)
+{
+	return timespec64_equal(&a, &b);
+}
+
 /* Does @inode show the attributes of @h_inode already (au_cpattr())? */
 static bool au_attr_same(struct inode *inode, struct inode *h_inode)
 {
 	return !((inode->i_mode ^ h_inode->i_mode) & ~S_IFMT) &&
 	       uid_eq(inode->i_uid, h_inode->i_uid) &&
 	       gid_eq(inode->i_gid, h_inode->i_gid) &&
-	       timespec64_equal(&inode->i_atime, &h_inode->i_atime) &&
-	       timespec64_equal(&inode->i_mtime, &h_inode->i_mtime) &&
-	       timespec64_equal(&inode->i_ctime, &h_inode->i_ctime) &&
+	       au_ts_same(au_inode_atime(inode), au_inode_atime(h_inode)) &&
+	       au_ts_same(au_inode_mtime(inode), au_inode_mtime(h_inode)) &&
+	       au_ts_same(au_inode_ctime(inode), au_inode_ctime(h_inode)) &&
 	       inode->i_blkbits == h_inode->i_blkbits &&
 	       (inode->i_nlink == h_inode->i_nlink || !inode->i_nlink) &&
 	       i_size_read(inode) == i_size_read(h_inode) &&
@@ -244,9 +249,9 @@ void au_cpattr(struct inode *inode, struct inode *h_inode)
 	inode->i_mode = (inode->i_mode & S_IFMT) | (h_inode->i_mode & ~S_IFMT);
 	inode->i_uid = h_inode->i_uid;
 	inode->i_gid = h_inode->i_gid;
-	inode->i_atime = h_inode->i_atime;
-	inode->i_mtime = h_inode->i_mtime;
-	inode->i_ctime = h_inode->i_ctime;
+	au_inode_set_atime(inode, au_inode_atime(h_inode));
+	au_inode_set_mtime(inode, au_inode_mtime(h_inode));
+	au_inode_set_ctime(inode, au_inode_ctime(h_inode));
 	inode->i_blkbits = h_inode->i_blkbits;
 	/* An unlinked union inode (whited out while open) stays unlinked. */
 	if (inode->i_nlink || !h_inode->i_nlink)
@@ -310,11 +315,12 @@ static int au_di_lower_permission(struct au_dinfo *di, int mask, bool *generic)
 	/* referenced or not, a lower directory's dentry stays positive here */
 	for (i = 1; i < di->nlower && !err; i++) {
 		struct inode *h = d_inode_rcu(di->lower[i].dentry);
+		struct vfsmount *mnt = di->brs->br[di->lower[i].bindex].path.mnt;
 
 		if (!h)
 			return -ECHILD;
 		*generic &= !h->i_op->permission;
-		err = inode_permission(&init_user_ns, h, mask);
+		err = inode_permission(au_mnt_idmap(mnt), h, mask);
 	}
 	return err;
 }
@@ -440,8 +446,13 @@ static int au_dir_lower_permission(struct inode *inode, int mask)
 	return err;
 }
 
-/* What the core says about a union inode's topmost entry, now. */
-static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *all)
+/*
+ * What the core says about a union inode's topmost entry, now, and the
+ * idmap of its branch's mount (a branch's never changes: only a mount not
+ * yet attached may be idmapped).
+ */
+static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *all,
+			   au_idmap **h_idmap)
 {
 	struct au_sbinfo *si = AU_SB(inode->i_sb);
 	struct au_brset *brs;
@@ -451,6 +462,7 @@ static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *
 	brs = rcu_dereference(si->brs);
 	i = au_brs_index(brs, READ_ONCE(AU_I(inode)->brid));
 	*in_place = i >= 0 && au_rs_write_in_place(brs->rs, i);
+	*h_idmap = i >= 0 ? au_mnt_idmap(brs->br[i].path.mnt) : AU_NOP_IDMAP;
 	*all = S_ISDIR(inode->i_mode) &&
 	       au_rs_perm_all(brs->rs, 1, !!(mask & (MAY_WRITE | MAY_APPEND)));
 	rcu_read_unlock();
@@ -463,14 +475,14 @@ static void au_perm_policy(struct inode *inode, int mask, bool *in_place, bool *
  * period, and a copy-up keeps the one before it until the union inode
  * goes), and the lower filesystems and LSMs get MAY_NOT_BLOCK as well.
  */
-int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
-		  int mask)
+int au_permission(au_idmap *idmap, struct inode *inode, int mask)
 {
 	struct inode *h_inode;
 	int err, h_mask = mask & ~MAY_NOT_BLOCK, nb = mask & MAY_NOT_BLOCK;
 	bool in_place, all;
+	au_idmap *h_idmap;
 
-	au_perm_policy(inode, h_mask, &in_place, &all);
+	au_perm_policy(inode, h_mask, &in_place, &all, &h_idmap);
 	if (nb) {
 		h_inode = READ_ONCE(AU_I(inode)->h_inode);
 		if (!h_inode)
@@ -481,7 +493,7 @@ int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 			return -ESTALE;
 	}
 	au_cpattr(inode, h_inode);
-	err = generic_permission(mnt_userns, inode, mask);
+	err = generic_permission(idmap, inode, mask);
 	/*
 	 * The topmost real inode too: its filesystem and the LSMs have their
 	 * say.  A write to an entry on a read-only branch goes to a copy made
@@ -491,7 +503,7 @@ int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 	    !special_file(h_inode->i_mode))
 		h_mask &= ~(MAY_WRITE | MAY_APPEND);
 	if (!err)
-		err = inode_permission(&init_user_ns, h_inode, h_mask | nb);
+		err = inode_permission(h_idmap, h_inode, h_mask | nb);
 	if (!nb)
 		iput(h_inode);
 	if (!err && all)
@@ -499,7 +511,7 @@ int au_permission(struct user_namespace *mnt_userns, struct inode *inode,
 	return err;
 }
 
-int au_getattr(struct user_namespace *mnt_userns, const struct path *path,
+int au_getattr(au_idmap *idmap, const struct path *path,
 	       struct kstat *stat, u32 request_mask, unsigned int flags)
 {
 	struct dentry *dentry = path->dentry;
@@ -578,8 +590,7 @@ static void au_change_end(struct au_nsop *op, struct dentry *dentry,
  * Copy up as needed, then change the topmost entry as the caller; its
  * filesystem removes file capabilities from it (ATTR_KILL_PRIV).
  */
-int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
-	       struct iattr *ia)
+int au_setattr(au_idmap *idmap, struct dentry *dentry, struct iattr *ia)
 {
 	unsigned int kill = ia->ia_valid & ATTR_KILL_PRIV;
 	struct iattr pia = *ia;
@@ -595,7 +606,7 @@ int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 	 * filesystem removes them from the entry the change is made on.
 	 */
 	pia.ia_valid &= ~kill;
-	err = setattr_prepare(&init_user_ns, dentry, &pia);
+	err = setattr_prepare(idmap, dentry, &pia);
 	if (err)
 		return err;
 	pia.ia_valid |= kill;
@@ -607,7 +618,7 @@ int au_setattr(struct user_namespace *mnt_userns, struct dentry *dentry,
 		/* notify_change() does not take the kill bits together with a mode. */
 		if (pia.ia_valid & (ATTR_KILL_SUID | ATTR_KILL_SGID))
 			pia.ia_valid &= ~ATTR_MODE;
-		err = au_h_setattr(h_path.dentry, &pia);
+		err = au_h_setattr(&h_path, &pia);
 	}
 	au_change_end(&op, dentry, &h_path);
 	return err;
@@ -651,20 +662,19 @@ int au_fileattr_get(struct dentry *dentry, struct fileattr *fa)
 	return err;
 }
 
-int au_fileattr_set(struct user_namespace *mnt_userns,
-		    struct dentry *dentry, struct fileattr *fa)
+int au_fileattr_set(au_idmap *idmap, struct dentry *dentry, struct fileattr *fa)
 {
 	struct au_nsop op;
 	struct path h_path;
 	int err;
 
 	/* The caller must be allowed before anything is copied. */
-	if (!inode_owner_or_capable(mnt_userns, d_inode(dentry)))
+	if (!inode_owner_or_capable(idmap, d_inode(dentry)))
 		return -EPERM;
 	/* With the data: an append-only or immutable copy could not take it. */
 	err = au_change_begin(&op, dentry, -1, false, &h_path);
 	if (!err)
-		err = au_h_fileattr_set(h_path.dentry, fa);
+		err = au_h_fileattr_set(&h_path, fa);
 	au_change_end(&op, dentry, &h_path);
 	return err;
 }
@@ -752,7 +762,7 @@ static int au_xattr_get(const struct xattr_handler *handler,
 		struct path p;
 
 		au_meta_path(d, di, &p);
-		err = au_h_getxattr(p.dentry, name, buffer, size);
+		err = au_h_getxattr(&p, name, buffer, size);
 	}
 	au_di_put(di);
 	if (!dentry)
@@ -761,7 +771,7 @@ static int au_xattr_get(const struct xattr_handler *handler,
 }
 
 static int au_xattr_set(const struct xattr_handler *handler,
-			struct user_namespace *mnt_userns,
+			au_idmap *idmap,
 			struct dentry *dentry, struct inode *inode,
 			const char *name, const void *value,
 			size_t size, int flags)
@@ -778,7 +788,7 @@ static int au_xattr_set(const struct xattr_handler *handler,
 	if (au_xattr_private(name))
 		return -EOPNOTSUPP;
 	if (!strncmp(name, XATTR_SYSTEM_PREFIX, XATTR_SYSTEM_PREFIX_LEN) &&
-	    !inode_owner_or_capable(mnt_userns, inode))
+	    !inode_owner_or_capable(idmap, inode))
 		return -EPERM;
 	if (!value) {
 		err = au_xattr_get(handler, dentry, inode, name, NULL, 0);
@@ -787,7 +797,7 @@ static int au_xattr_set(const struct xattr_handler *handler,
 	}
 	err = au_change_begin(&op, dentry, -1, true, &h_path);
 	if (!err)
-		err = au_h_setxattr(h_path.dentry, name, value, size, flags);
+		err = au_h_setxattr(&h_path, name, value, size, flags);
 	au_change_end(&op, dentry, &h_path);
 	return err;
 }

@@ -33,8 +33,8 @@ void *au_c_krealloc(void *p, u64 old_size, u64 new_size, u64 align)
 {
 	if (align > PAGE_SIZE || new_size > INT_MAX)
 		return NULL;
-	return kvrealloc(p, au_alloc_size(old_size, align),
-			 au_alloc_size(new_size, align), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	return au_kvrealloc(p, au_alloc_size(old_size, align),
+			    au_alloc_size(new_size, align), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 }
 
 void au_c_kfree(void *p)
@@ -67,8 +67,6 @@ static int au_abi_check(void)
 }
 
 /* ---- the filesystem type ---- */
-
-int au_fill_super(struct super_block *sb, void *data, int silent);
 
 static struct dentry *au_mount(struct file_system_type *fs_type, int flags,
 			       const char *dev_name, void *data)
@@ -116,7 +114,7 @@ static int __init aufs_init(void)
 	if (err)
 		return err;
 	au_inode_cachep = kmem_cache_create("aufs_inode", sizeof(struct au_inode), 0,
-					    SLAB_RECLAIM_ACCOUNT | SLAB_MEM_SPREAD | SLAB_ACCOUNT,
+					    SLAB_RECLAIM_ACCOUNT | AU_SLAB_MEM_SPREAD | SLAB_ACCOUNT,
 					    au_inode_init_once);
 	if (!au_inode_cachep)
 		return -ENOMEM;

@@ -104,7 +104,7 @@ static struct fsnotify_group *au_notify_group(struct au_sbinfo *si)
 	mutex_lock(&si->fsn_mtx);
 	if (!si->fsn) {
 		/* NOFS: marks are removed from ->evict_inode, also in reclaim */
-		g = fsnotify_alloc_group(&au_fsn_ops, FSNOTIFY_GROUP_NOFS);
+		g = fsnotify_alloc_group(&au_fsn_ops, AU_FSN_GROUP_NOFS);
 		if (IS_ERR(g))
 			pr_warn_once("udba=notify: no fsnotify group (%ld): checking every time\n",
 				     PTR_ERR(g));
@@ -330,7 +330,7 @@ void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs)
 		struct au_sbmark *m;
 		int err;
 
-		old = fsnotify_find_mark(&sb->s_fsnotify_marks, g);
+		old = au_fsn_find_sb_mark(sb, g);
 		if (old) {
 			fsnotify_put_mark(old);
 			continue;
@@ -343,8 +343,7 @@ void au_sbwatch(struct au_sbinfo *si, struct au_brset *brs)
 		m->gen = &si->brgen;
 		m->attrgen = &si->attrgen;
 		m->sb = sb;
-		err = fsnotify_add_mark(&m->fsn, &sb->s_fsnotify_marks,
-					FSNOTIFY_OBJ_TYPE_SB, 0, NULL);
+		err = au_fsn_add_sb_mark(&m->fsn, sb);
 		if (err) {
 			fsnotify_put_mark(&m->fsn);	/* frees it */
 			return;
