@@ -15,7 +15,8 @@
  *
  * The calls that differ between the kernels the shim is built for differ
  * here, by what compat.h's probes found (AU_HAVE_*): the idmap each call
- * takes (always the branch mount's), the LSMs' xattr filter.
+ * takes (always the branch mount's), a rename's lock, the LSMs' xattr
+ * filter.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -493,7 +494,17 @@ int au_c_rename(void *ctx, u32 bindex, const struct au_at *from,
 	err = au_wr_begin(&wr, ctx, bindex, cred);
 	if (err)
 		return err;
+	/*
+	 * Newer kernels refuse to lock two directories with no common
+	 * ancestor in the dcache (one of them disconnected from the other's
+	 * tree): EXDEV, as a rename(2) on the branch gets, with nothing
+	 * locked; the core undoes what the operation prepared.
+	 */
 	trap = lock_rename(np, op);
+	if (IS_ERR(trap)) {
+		au_wr_end(&wr);
+		return PTR_ERR(trap);
+	}
 	od = lookup_one_len(from->name, op, from->len);
 	err = PTR_ERR(od);
 	if (IS_ERR(od))
