@@ -16,7 +16,7 @@
  * The calls that differ between the kernels the shim is built for differ
  * here, by what compat.h's probes found (AU_HAVE_*): the idmap each call
  * takes (always the branch mount's), a rename's lock, the LSMs' xattr
- * filter.
+ * filter, getattr.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -904,6 +904,15 @@ int au_h_statfs(const struct path *h_path, struct kstatfs *buf)
 int au_h_getattr(const struct path *h_path, struct kstat *stat, u32 request_mask,
 		 unsigned int flags)
 {
+#ifdef AT_GETATTR_NOSEC
+	/*
+	 * Where the VFS has asked the LSMs about the union's path already, it
+	 * says so with this flag (vfs_getattr() refuses it): the branch's
+	 * attributes are then read without asking them again, as overlayfs.
+	 */
+	if (flags & AT_GETATTR_NOSEC)
+		return vfs_getattr_nosec(h_path, stat, request_mask, flags);
+#endif
 	return vfs_getattr(h_path, stat, request_mask, flags);
 }
 
