@@ -15,8 +15,8 @@
  *
  * The calls that differ between the kernels the shim is built for differ
  * here, by what compat.h's probes found (AU_HAVE_*): the idmap each call
- * takes (always the branch mount's), a rename's lock, the LSMs' xattr
- * filter, getattr.
+ * takes (always the branch mount's), a rename's lock, the copy of data
+ * (who takes the freeze protection), the LSMs' xattr filter, getattr.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -572,40 +572,67 @@ int au_h_setattr(const struct path *h, struct iattr *ia)
 }
 
 /*
+ * Splice up to @len bytes from @in at *@ipos to @out at *@opos, inside the
+ * freeze protection of @out's filesystem, which the caller holds.  Where
+ * do_splice_direct() takes that protection itself (a second hold would
+ * wait behind a freeze that began after the first, which waits for us),
+ * the kernel has splice_file_range() instead, which leaves the checks of
+ * the ranges and the LSMs' to its caller, as do_splice_direct() then does.
+ */
+static long au_splice(struct file *in, loff_t *ipos, struct file *out,
+		      loff_t *opos, size_t len)
+{
+#ifdef AU_HAVE_SPLICE_FILE_RANGE
+	int err;
+
+	err = rw_verify_area(READ, in, ipos, len);
+	if (!err)
+		err = rw_verify_area(WRITE, out, opos, len);
+	if (err)
+		return err;
+	return splice_file_range(in, ipos, out, opos, len);
+#else
+	return do_splice_direct(in, ipos, out, opos, len, SPLICE_F_MOVE);
+#endif
+}
+
+/*
  * Copy data, keeping holes: a clone where the filesystem can, else only
- * the data segments are spliced across.  All of it inside the destination
- * branch's freeze protection, with the credentials of the union's work.
+ * the data segments are spliced across.  All with the credentials of the
+ * union's work, and every write inside the destination branch's freeze
+ * protection, never taken twice: vfs_clone_file_range() takes it itself,
+ * so the splices, the size and the sync get ours after it.
  */
 int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 {
 	struct iattr ia = { .ia_valid = ATTR_SIZE, .ia_size = len };
+	struct vfsmount *mnt = au_mnt(ctx, dbr);
+	const struct cred *old;
 	struct file *in, *out;
 	loff_t pos = 0, data, hole;
-	struct au_wr wr;
 	long n;
 	int err;
 
-	err = au_wr_begin(&wr, ctx, dbr, AU_CRED_INTERNAL);
-	if (err)
-		return err;
+	if (!mnt)
+		return -EINVAL;
+	old = override_creds(((struct au_ctx *)ctx)->cred);
 	in = au_open_h(ctx, sbr, src, O_RDONLY);
 	if (IS_ERR(in)) {
 		err = PTR_ERR(in);
-		goto out_wr;
+		goto out_cred;
 	}
+	/* open for writing, it has write access to the branch's mount */
 	out = au_open_h(ctx, dbr, dst, O_WRONLY);
 	if (IS_ERR(out)) {
 		err = PTR_ERR(out);
 		goto out_in;
 	}
-	/*
-	 * A reflink where the branches allow it: instant, and keeps holes.
-	 * do_clone_file_range(), not vfs_clone_file_range(): the freeze
-	 * protection is already held (au_wr_begin), and taking it again
-	 * would deadlock against a freeze that starts in between.
-	 */
-	if (len > 0 && do_clone_file_range(in, 0, out, 0, len, 0) == len)
+	/* A reflink where the branches allow it: instant, and keeps holes. */
+	if (len > 0 && vfs_clone_file_range(in, 0, out, 0, len, 0) == len)
 		pos = len;
+	err = mnt_want_write(mnt);
+	if (err)
+		goto out_out;
 	while (pos < len) {
 		data = vfs_llseek(in, pos, SEEK_DATA);
 		if (data == -ENXIO || data >= len)
@@ -621,13 +648,12 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 
 			if (fatal_signal_pending(current)) {
 				err = -EINTR;
-				goto out_out;
+				goto out_drop;
 			}
-			n = do_splice_direct(in, &pos, out, &opos,
-					     min_t(loff_t, hole - pos, SZ_1M), SPLICE_F_MOVE);
+			n = au_splice(in, &pos, out, &opos, min_t(loff_t, hole - pos, SZ_1M));
 			if (n < 0) {
 				err = n;
-				goto out_out;
+				goto out_drop;
 			}
 			if (n == 0) {
 				/*
@@ -647,12 +673,14 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 		err = au_h_setattr(&out->f_path, &ia);
 	if (!err)
 		err = vfs_fsync(out, 0);
+out_drop:
+	mnt_drop_write(mnt);
 out_out:
 	fput(out);
 out_in:
 	fput(in);
-out_wr:
-	au_wr_end(&wr);
+out_cred:
+	revert_creds(old);
 	return err;
 }
 
