@@ -5,13 +5,16 @@
  * overlayfs does): a write, a writable shared mapping or fallocate then
  * never has to copy under the locks they run with, and a union with no
  * writable branch refuses the open with EROFS.  A file opened for reading
- * follows a copy-up someone else makes.  The real file carries the union
- * path (as overlayfs's do): /proc/PID/maps shows it, and a mapping keeps the
- * union mount busy.  Branch filesystems find their own dentry with
- * file_dentry() (xfs does in fallocate): ->d_real maps the union dentry back
- * to the real one, which the union inode pins (au_pin_real()).  The real
- * file is opened without atime updates and notifications where that is
- * allowed: those belong to the union file, whose path it shows.
+ * follows a copy-up someone else makes.  The real file shows the union
+ * path (as overlayfs's do; au_real_open(), compat.h): /proc/PID/maps shows
+ * it, and a mapping keeps the union mount busy.  Where that path is the
+ * real file's own, branch filesystems find their dentry with file_dentry()
+ * (xfs does in fallocate): ->d_real maps the union dentry back to the real
+ * one, which the union inode pins (au_pin_real()).  The real file is
+ * opened without atime updates and notifications where that is allowed:
+ * those belong to the union file, whose path it shows.  Its I/O goes
+ * through compat.h's au_real_*() (the kernels differ in who takes the
+ * branch's freeze protection for a write).
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -64,8 +67,8 @@ static struct file *au_h_open(struct file *file)
 		/* O_NOATIME is an optimization: only where it is allowed */
 		if (inode_owner_or_capable(au_mnt_idmap(h_path.mnt), h_inode))
 			flags |= O_NOATIME;
-		h_file = open_with_fake_path(&file->f_path, flags | FMODE_NONOTIFY,
-					     h_inode, current_cred());
+		h_file = au_real_open(file, flags | FMODE_NONOTIFY, &h_path,
+				      current_cred());
 	}
 	au_di_put(di);
 	if (!IS_ERR(h_file))
@@ -155,23 +158,6 @@ out:
 	return h_file;
 }
 
-static rwf_t au_rwf(int ki_flags)
-{
-	rwf_t flags = 0;
-
-	if (ki_flags & IOCB_NOWAIT)
-		flags |= RWF_NOWAIT;
-	if (ki_flags & IOCB_HIPRI)
-		flags |= RWF_HIPRI;
-	if (ki_flags & IOCB_DSYNC)
-		flags |= RWF_DSYNC;
-	if (ki_flags & IOCB_SYNC)
-		flags |= RWF_SYNC;
-	if (ki_flags & IOCB_APPEND)
-		flags |= RWF_APPEND;
-	return flags;
-}
-
 static ssize_t au_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 {
 	struct file *file = iocb->ki_filp, *h_file;
@@ -182,9 +168,9 @@ static ssize_t au_read_iter(struct kiocb *iocb, struct iov_iter *iter)
 	h_file = au_real(file);
 	if (IS_ERR(h_file))
 		return PTR_ERR(h_file);
-	ret = vfs_iter_read(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
+	ret = au_real_read(file, h_file, iocb, iter);
 	fput(h_file);
-	if (ret >= 0)
+	if (ret >= 0 || ret == -EIOCBQUEUED)
 		touch_atime(&file->f_path);
 	return ret;
 }
@@ -205,18 +191,12 @@ static ssize_t au_write_iter(struct kiocb *iocb, struct iov_iter *iter)
 	}
 	/*
 	 * Set-id bits and capabilities go first, through the union (as
-	 * overlayfs does), so the union inode shows the change at once.
+	 * overlayfs does; au_real_write() removes them), so the union inode
+	 * shows the change at once.  A write queued for later (aio) shows
+	 * its size and times at the next stat.
 	 */
 	au_cpattr(inode, file_inode(h_file));
-	ret = file_remove_privs(file);
-	if (ret) {
-		fput(h_file);
-		goto out;
-	}
-	/* The branch's freeze protection, as a write(2) on it would take. */
-	file_start_write(h_file);
-	ret = vfs_iter_write(h_file, iter, &iocb->ki_pos, au_rwf(iocb->ki_flags));
-	file_end_write(h_file);
+	ret = au_real_write(file, h_file, iocb, iter);
 	au_cpattr(inode, file_inode(h_file));
 	fput(h_file);
 out:
@@ -233,7 +213,7 @@ static ssize_t au_splice_read(struct file *in, loff_t *ppos,
 
 	if (IS_ERR(h_file))
 		return PTR_ERR(h_file);
-	ret = generic_file_splice_read(h_file, ppos, pipe, len, flags);
+	ret = au_real_splice_read(in, h_file, ppos, pipe, len, flags);
 	fput(h_file);
 	return ret;
 }
@@ -246,11 +226,7 @@ static int au_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (IS_ERR(h_file))
 		return PTR_ERR(h_file);
-	err = -ENODEV;
-	if (h_file->f_op->mmap) {
-		vma_set_file(vma, h_file);
-		err = call_mmap(vma->vm_file, vma);
-	}
+	err = au_real_mmap(file, h_file, vma);
 	fput(h_file);
 	return err;
 }
