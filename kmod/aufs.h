@@ -173,13 +173,15 @@ struct au_dinfo {
  * one, where later changes are made in place.)
  */
 /*
- * A real file is opened with the union path (open_with_fake_path(), as
- * overlayfs does): /proc/PID/maps shows the union path and a mapping keeps
- * the union mount busy.  Its real dentry and mount are pinned here, on the
- * union inode, which the union dentry of the file's path keeps alive;
- * ->d_real (file_dentry()) finds them here; a remount's "in use" check
- * sees the branch each is on (a metacopy's data is on another branch than
- * its attributes).  Append-only, freed at evict.
+ * A real file shows the union path (au_real_open(), compat.h): the
+ * union's /proc/PID/maps lines, and a mapping keeps the union mount busy.
+ * Its real dentry and mount are pinned here, on the union inode, which the
+ * union dentry of the file's path keeps alive; so is every real dentry
+ * ->d_real answered with (file_dentry() on older kernels, the data or
+ * the metadata of a dentry on newer ones): the answer is used without a
+ * reference.  A remount's "in use" check sees the branch each is on (a
+ * metacopy's data is on another branch than its attributes).
+ * Append-only, freed at evict.
  */
 struct au_hpin {
 	struct au_hpin *next;
@@ -344,7 +346,7 @@ unsigned int au_meta_path(struct dentry *dentry, struct au_dinfo *di, struct pat
 int au_plink_find(struct au_sbinfo *si, struct au_dinfo *di, struct path *pl,
 		  unsigned int *bindex);
 void au_plink_set(struct inode *inode, struct path *pl);
-struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode);
+struct dentry *au_d_real(struct dentry *dentry, au_d_real_t type);
 extern const struct xattr_handler *au_xattr_handlers[];
 struct inode *au_iget(struct super_block *sb, struct au_dinfo *di);
 struct inode *au_iget_root(struct super_block *sb, struct au_dinfo *di);

@@ -191,25 +191,50 @@ unsigned int au_data_path(struct dentry *dentry, struct au_dinfo *di, struct pat
 }
 
 /*
- * ->d_real: the real dentry behind a union dentry, for file_dentry() of a
- * real file opened with the union path (the branch filesystem asks for the
- * dentry of its own @inode), or with @inode NULL the one opened last.
- * Anything else is the union dentry itself.
+ * ->d_real: the real dentry behind union dentry @dentry (compat.h says
+ * what the kernel asks for).  The one of a given real inode (older
+ * kernels' file_dentry() of a real file opened with the union path):
+ * that file's, pinned when it was opened.  A dentry's data or metadata
+ * (newer kernels; older ones ask for the data with no inode): its data
+ * entry (a metacopy's is its last, on a lower branch) or the entry its
+ * attributes are on, au_data_path() or au_meta_path(); pinned on the
+ * union inode, as the caller uses it without a reference while it holds
+ * @dentry, and asked in turn, for a branch on a stacked filesystem.
+ * Anything else, and a non-regular file, is the union dentry itself.
  */
-struct dentry *au_d_real(struct dentry *dentry, const struct inode *inode)
+struct dentry *au_d_real(struct dentry *dentry, au_d_real_t type)
 {
+	const struct inode *inode = au_d_real_inode(type);
 	struct inode *ui = d_inode(dentry);
+	struct au_dinfo *di;
 	struct au_hpin *p;
+	struct path h;
+	unsigned int i;
+	int err;
 
 	if (!ui || inode == ui || !S_ISREG(ui->i_mode))
 		return dentry;
-	for (p = smp_load_acquire(&AU_I(ui)->pins); p; p = p->next)
-		if (!inode || d_inode(p->path.dentry) == inode)
-			return p->path.dentry;
-	if (inode)
+	if (inode) {
+		for (p = smp_load_acquire(&AU_I(ui)->pins); p; p = p->next)
+			if (d_inode(p->path.dentry) == inode)
+				return p->path.dentry;
 		pr_warn_ratelimited("no real dentry of %pd for inode %lu\n",
 				    dentry, inode->i_ino);
-	return dentry;
+		return dentry;
+	}
+	/* the entries as they are: no lookup (a refresh) here */
+	di = au_di_get_raw(dentry);
+	if (!di || !di->nlower) {
+		au_di_put(di);
+		return dentry;
+	}
+	i = au_d_real_meta(type) ? au_meta_path(dentry, di, &h) :
+				   au_data_path(dentry, di, &h);
+	err = au_pin_real(ui, &h, di->brs->br[i].id);
+	au_di_put(di);
+	if (err)
+		return dentry;
+	return d_real(h.dentry, type);
 }
 
 static bool au_ts_same(struct timespec64 a, struct timespec64 b)
