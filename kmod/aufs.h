@@ -360,6 +360,8 @@ int au_setattr(au_idmap *idmap, struct dentry *dentry, struct iattr *ia);
 int au_fileattr_get(struct dentry *dentry, struct fileattr *fa);
 int au_fileattr_set(au_idmap *idmap, struct dentry *dentry, struct fileattr *fa);
 struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu);
+int au_set_acl(au_idmap *idmap, struct dentry *dentry, struct posix_acl *acl,
+	       int type);
 ssize_t au_listxattr(struct dentry *dentry, char *list, size_t size);
 
 /* branch.c: au_c_* (aufs_abi.h), and the shim's own calls on branch entries */
@@ -376,6 +378,8 @@ ssize_t au_h_listxattr(struct dentry *h, char *list, size_t size);
 ssize_t au_h_getxattr(const struct path *h, const char *name, void *value, size_t size);
 int au_h_setxattr(const struct path *h, const char *name, const void *value,
 		  size_t size, int flags);
+struct posix_acl *au_h_get_inode_acl(struct inode *h_inode, int type);
+int au_h_set_acl(const struct path *h, int type, struct posix_acl *acl);
 int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int datasync);
 
 /* copy_up.c */

@@ -16,7 +16,7 @@
  * The calls that differ between the kernels the shim is built for differ
  * here, by what compat.h's probes found (AU_HAVE_*): the idmap each call
  * takes (always the branch mount's), a rename's lock, the copy of data
- * (who takes the freeze protection), the LSMs' xattr filter, getattr.
+ * (who takes the freeze protection), POSIX ACLs, the LSMs' xattr filter.
  */
 #define pr_fmt(fmt) "aufs: " fmt
 
@@ -26,6 +26,8 @@
 #include <linux/fs.h>
 #include <linux/mount.h>
 #include <linux/namei.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <linux/slab.h>
 #include <linux/splice.h>
 #include <linux/statfs.h>
@@ -703,6 +705,26 @@ static int au_lsm_copy_xattr(struct dentry *src, const char *name)
 	return err == -EOPNOTSUPP ? 0 : err;
 }
 
+#ifdef AU_HAVE_ACL_API
+/*
+ * A POSIX ACL, where the VFS has calls of its own for them: no xattr
+ * handler reads or writes one any more.
+ */
+static int au_copy_acl(const struct path *src, const struct path *dst,
+		       const char *name)
+{
+	struct posix_acl *acl;
+	int err;
+
+	acl = vfs_get_acl(au_mnt_idmap(src->mnt), src->dentry, name);
+	if (IS_ERR(acl))
+		return PTR_ERR(acl);
+	err = vfs_set_acl(au_mnt_idmap(dst->mnt), dst->dentry, name, acl);
+	posix_acl_release(acl);
+	return err;
+}
+#endif
+
 static int au_copy_xattrs(const struct path *src, const struct path *dst)
 {
 	au_idmap *sidmap = au_mnt_idmap(src->mnt), *didmap = au_mnt_idmap(dst->mnt);
@@ -732,6 +754,12 @@ static int au_copy_xattrs(const struct path *src, const struct path *dst)
 			err = 0;
 			continue;
 		}
+#ifdef AU_HAVE_ACL_API
+		if (is_posix_acl_xattr(name)) {
+			err = au_copy_acl(src, dst, name);
+			goto next;
+		}
+#endif
 		size = vfs_getxattr(sidmap, src->dentry, name, NULL, 0);
 		if (size < 0) {
 			err = size;
@@ -749,6 +777,9 @@ static int au_copy_xattrs(const struct path *src, const struct path *dst)
 			break;
 		}
 		err = vfs_setxattr(didmap, dst->dentry, name, value, size, 0);
+#ifdef AU_HAVE_ACL_API
+next:
+#endif
 		/* What the upper filesystem cannot hold is not copied (as overlayfs). */
 		if (err == -EOPNOTSUPP)
 			err = 0;
@@ -991,6 +1022,34 @@ int au_h_setxattr(const struct path *h, const char *name, const void *value,
 	return vfs_removexattr(au_mnt_idmap(h->mnt), h->dentry, name);
 }
 
+/* The POSIX ACL of type @type of @h_inode for a permission check, or NULL. */
+struct posix_acl *au_h_get_inode_acl(struct inode *h_inode, int type)
+{
+#ifdef AU_HAVE_ACL_API
+	return get_inode_acl(h_inode, type);
+#else
+	return get_acl(h_inode, type);
+#endif
+}
+
+/*
+ * Set (@acl NULL: remove) the POSIX ACL of type @type of @h, where the VFS
+ * has calls for ACLs of their own; elsewhere the union's xattr handler
+ * gets system.posix_acl_* and nothing asks for this.
+ */
+int au_h_set_acl(const struct path *h, int type, struct posix_acl *acl)
+{
+#ifdef AU_HAVE_ACL_API
+	const char *name = type == ACL_TYPE_ACCESS ? XATTR_NAME_POSIX_ACL_ACCESS :
+						     XATTR_NAME_POSIX_ACL_DEFAULT;
+
+	if (!acl)
+		return vfs_remove_acl(au_mnt_idmap(h->mnt), h->dentry, name);
+	return vfs_set_acl(au_mnt_idmap(h->mnt), h->dentry, name, acl);
+#else
+	return -EOPNOTSUPP;
+#endif
+}
 
 /* fsync(2) of directory @h_path, opened for it with the caller's credentials. */
 int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int datasync)

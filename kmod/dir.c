@@ -365,5 +365,5 @@ const struct inode_operations au_dir_iops = {
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
 	.listxattr	= au_listxattr,
-	.get_acl	= au_get_acl,
+	AU_IOP_ACL,
 };

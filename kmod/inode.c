@@ -707,7 +707,9 @@ int au_fileattr_set(au_idmap *idmap, struct dentry *dentry, struct fileattr *fa)
 /*
  * POSIX ACLs are the topmost entry's.  They are not cached in the union
  * inode (ACL_DONT_CACHE), so a change through the union or on the branch
- * shows at once.
+ * shows at once.  Permission checks ask for them (in RCU path walk too),
+ * and so does getxattr(2) of system.posix_acl_* on kernels with ACL calls
+ * of their own (compat.h's AU_IOP_ACL).
  */
 struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
 {
@@ -719,9 +721,39 @@ struct posix_acl *au_get_acl(struct inode *inode, int type, bool rcu)
 	h_inode = au_h_inode_get(inode);
 	if (!h_inode)
 		return ERR_PTR(-ESTALE);
-	acl = get_acl(h_inode, type);
+	acl = au_h_get_inode_acl(h_inode, type);
 	iput(h_inode);
 	return acl;
+}
+
+/*
+ * setxattr(2) and removexattr(2) of system.posix_acl_* on kernels with ACL
+ * calls of their own (else the xattr handler takes them): the VFS has
+ * checked that the caller owns the file and that @acl is valid; a removal
+ * needs one to exist.  As an xattr change: copied up as the cpup policy
+ * says, then changed on the topmost entry.
+ */
+int au_set_acl(au_idmap *idmap, struct dentry *dentry, struct posix_acl *acl,
+	       int type)
+{
+	struct au_nsop op;
+	struct path h_path;
+	int err;
+
+	if (!acl) {
+		struct posix_acl *cur = au_get_acl(d_inode(dentry), type, false);
+
+		if (IS_ERR(cur))
+			return PTR_ERR(cur);
+		if (!cur)
+			return -ENODATA;
+		posix_acl_release(cur);
+	}
+	err = au_change_begin(&op, dentry, -1, true, &h_path);
+	if (!err)
+		err = au_h_set_acl(&h_path, type, acl);
+	au_change_end(&op, dentry, &h_path);
+	return err;
 }
 
 /* The topmost entry's xattrs, less the union's own (AU_XATTR_PRIVATE). */
@@ -758,7 +790,7 @@ static const struct inode_operations au_file_iops = {
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
 	.listxattr	= au_listxattr,
-	.get_acl	= au_get_acl,
+	AU_IOP_ACL,
 };
 
 static const struct inode_operations au_symlink_iops = {
@@ -766,7 +798,7 @@ static const struct inode_operations au_symlink_iops = {
 	.getattr	= au_getattr,
 	.setattr	= au_setattr,
 	.listxattr	= au_listxattr,
-	.get_acl	= au_get_acl,
+	AU_IOP_ACL,
 };
 
 static int au_xattr_get(const struct xattr_handler *handler,
