@@ -36,6 +36,7 @@ C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 .PRECIOUS: $(KMODDIR)/%/aufs_rust.o
 
 .PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module test-debug
+.PHONY: man check-man
 
 all: module tool
 
@@ -126,6 +127,21 @@ test-docker: setup
 	$(MAKE) KVER=$(KVER1) module tool
 	$(TOP)/scripts/docker-setup.sh
 	KVER=$(KVER1) $(TOP)/tests/docker/run.sh
+
+# Man pages: docs/man/*.md, aufs(5) with the README's "Using it" and
+# "Deliberate differences" sections (the text is only there).
+VERSION  = $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(TOP)/Cargo.toml | head -n 1)
+MANDATE  = $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' $(TOP)/packaging/changelog | head -n 1)" +%Y-%m-%d)
+MANPAGES := $(BUILD)/man/aufs.5 $(BUILD)/man/aubr.8
+
+man: $(MANPAGES)
+
+$(BUILD)/man/%: docs/man/%.md docs/man/md2man.py README.md Cargo.toml packaging/changelog
+	@mkdir -p $(dir $@)
+	python3 docs/man/md2man.py $< $(VERSION) $(MANDATE) > $@.tmp && mv $@.tmp $@
+
+check-man: man tool
+	$(TOP)/tests/packaging/check-man.sh $(BUILD)/man $(AUBR)
 
 clean:
 	rm -rf $(BUILD)/kernel-target $(BUILD)/selftests $(KMODDIR)
