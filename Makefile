@@ -9,6 +9,7 @@
 #                   VM run (QUICK=1: every workload once, tiny); build/bench/
 #   make test-docker Docker 20.10's aufs storage driver end to end, in one VM run
 #   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
+#   make deb        aufs-dkms and aufs-tools in build/deb/
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
 
@@ -36,7 +37,7 @@ C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 .PRECIOUS: $(KMODDIR)/%/aufs_rust.o
 
 .PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module test-debug
-.PHONY: man check-man
+.PHONY: man check-man deb
 
 all: module tool
 
@@ -142,6 +143,10 @@ $(BUILD)/man/%: docs/man/%.md docs/man/md2man.py README.md Cargo.toml packaging/
 
 check-man: man tool
 	$(TOP)/tests/packaging/check-man.sh $(BUILD)/man $(AUBR)
+
+# Two Debian packages, from a staged tree (packaging/build-debs.sh).
+deb: man tool
+	$(TOP)/packaging/build-debs.sh $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD)/kernel-target $(BUILD)/selftests $(KMODDIR)

@@ -39,7 +39,11 @@ KERNEL_612=(linux-image-6.12-amd64 linux-headers-6.12-amd64)
 #  e2fsprogs + xfsprogs (mkfs/fsck of the ext4 and xfs branch images),
 #  dmsetup (device-mapper tables of the fault tests), util-linux (losetup);
 #  for make bench: fio (random 4 KiB reads; the bench skips that workload
-#  without it) and python3-matplotlib (the plot, drawn on the host).
+#  without it) and python3-matplotlib (the plot, drawn on the host); for
+#  make deb / test-packaging: dkms and cargo-web (what the aufs-dkms
+#  package depends on beyond the above: Debian's cargo for its rustc-web;
+#  rustup's stays first in PATH for host builds), man-db + groff-base (man
+#  pages rendered and checked).
 #  Installing never starts a service (see NO_SERVICES below).
 PKGS=(
     linux-image-amd64 linux-headers-amd64
@@ -51,6 +55,7 @@ PKGS=(
     python3 python3-venv
     e2fsprogs xfsprogs dmsetup util-linux
     fio python3-matplotlib
+    dkms cargo-web man-db groff-base
 )
 
 did=0
