@@ -9,6 +9,7 @@
 #                   VM run (QUICK=1: every workload once, tiny); build/bench/
 #   make test-docker Docker 20.10's aufs storage driver end to end, in one VM run
 #   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
+#   make install    module (per kernel built for), aubr, man pages; make uninstall
 #   make deb        aufs-dkms and aufs-tools in build/deb/
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
@@ -37,7 +38,7 @@ C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 .PRECIOUS: $(KMODDIR)/%/aufs_rust.o
 
 .PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module test-debug
-.PHONY: man check-man deb
+.PHONY: man check-man install uninstall deb
 
 all: module tool
 
@@ -143,6 +144,13 @@ $(BUILD)/man/%: docs/man/%.md docs/man/md2man.py README.md Cargo.toml packaging/
 
 check-man: man tool
 	$(TOP)/tests/packaging/check-man.sh $(BUILD)/man $(AUBR)
+
+# Installed as an out-of-tree module is: aufs.ko of every kernel it was built
+# for in /lib/modules/<release>/updates (then depmod), aubr and the man pages
+# under $(prefix).  Builds nothing: `make && make install`.
+prefix ?= /usr/local
+install uninstall: man
+	DESTDIR="$(DESTDIR)" prefix="$(prefix)" $(TOP)/packaging/install.sh $@
 
 # Two Debian packages, from a staged tree (packaging/build-debs.sh).
 deb: man tool

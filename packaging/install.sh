@@ -1,0 +1,72 @@
+#!/bin/bash
+# `make install` / `make uninstall`: aufs as an out-of-tree module.
+#
+#   install.sh install|uninstall      (environment: DESTDIR, prefix)
+#
+# install: every aufs.ko built in the tree (build/kmod/<release>/aufs.ko, or
+# kmod/aufs.ko) into /lib/modules/<release>/updates/, the release read from
+# the module's own vermagic, then `depmod <release>`; aubr into
+# $prefix/bin (any user may run it), aufs(5) and aubr(8) into
+# $prefix/share/man.  Nothing is built here: `make` first.
+# uninstall: removes those files (the module from every kernel's updates/,
+# not DKMS's updates/dkms/), and runs depmod again.
+# With DESTDIR (a staging root) depmod is left to whoever installs that.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DESTDIR=${DESTDIR:-}
+prefix=${prefix:-/usr/local}
+BIN=$DESTDIR$prefix/bin
+MAN=$DESTDIR$prefix/share/man
+AUBR=$ROOT/target/release/aubr
+
+die() { echo "install: $*" >&2; exit 1; }
+
+run_depmod() {
+    if [ -z "$DESTDIR" ]; then
+        depmod "$1"
+    fi
+}
+
+case ${1:-} in
+install)
+    [ -x "$AUBR" ] || die "$AUBR missing: run make first"
+    # Per kernel, the newest layout wins over an older kmod/aufs.ko.
+    declare -A done=()
+    for ko in "$ROOT"/build/kmod/*/aufs.ko "$ROOT/kmod/aufs.ko"; do
+        [ -f "$ko" ] || continue
+        rel=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
+        [ -n "$rel" ] || die "$ko: no vermagic"
+        [ -z "${done[$rel]:-}" ] || continue
+        if [ -z "$DESTDIR" ] && [ ! -d "/lib/modules/$rel" ]; then
+            echo "install: $ko is for kernel $rel, which is not installed; skipped" >&2
+            continue
+        fi
+        install -D -m 644 "$ko" "$DESTDIR/lib/modules/$rel/updates/aufs.ko"
+        echo "install: $DESTDIR/lib/modules/$rel/updates/aufs.ko"
+        run_depmod "$rel"
+        done[$rel]=1
+    done
+    [ "${#done[@]}" -gt 0 ] || die "no aufs.ko built: run make first"
+    install -D -m 755 "$AUBR" "$BIN/aubr"
+    install -D -m 644 "$ROOT/build/man/aufs.5" "$MAN/man5/aufs.5"
+    install -D -m 644 "$ROOT/build/man/aubr.8" "$MAN/man8/aubr.8"
+    echo "install: $BIN/aubr, $MAN/man5/aufs.5, $MAN/man8/aubr.8"
+    ;;
+uninstall)
+    for ko in "$DESTDIR"/lib/modules/*/updates/aufs.ko; do
+        [ -f "$ko" ] || continue
+        rel=${ko#"$DESTDIR"/lib/modules/}
+        rel=${rel%%/*}
+        rm -f "$ko"
+        rmdir --ignore-fail-on-non-empty "$(dirname "$ko")"
+        echo "uninstall: removed $ko"
+        run_depmod "$rel"
+    done
+    rm -f "$BIN/aubr" "$MAN/man5/aufs.5" "$MAN/man8/aubr.8"
+    echo "uninstall: removed $BIN/aubr, $MAN/man5/aufs.5, $MAN/man8/aubr.8"
+    ;;
+*)
+    die "usage: install.sh install|uninstall"
+    ;;
+esac
