@@ -10,7 +10,7 @@
 #   make test-docker Docker 20.10's aufs storage driver end to end, in one VM run
 #   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
 #   make install    module (per kernel built for), aubr, man pages; make uninstall
-#   make deb        aufs-dkms and aufs-tools in build/deb/
+#   make deb        aufs-dkms and aufs-tools in build/deb/; make test-packaging
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
 
@@ -38,7 +38,7 @@ C_SRC   := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 .PRECIOUS: $(KMODDIR)/%/aufs_rust.o
 
 .PHONY: all setup module tool difftest selftests test test-host test-vm demo bench clean check-module test-debug
-.PHONY: man check-man install uninstall deb
+.PHONY: man check-man install uninstall deb test-packaging
 
 all: module tool
 
@@ -155,6 +155,12 @@ install uninstall: man
 # Two Debian packages, from a staged tree (packaging/build-debs.sh).
 deb: man tool
 	$(TOP)/packaging/build-debs.sh $(BUILD)/deb
+
+# Install both packages (DKMS builds the module for each installed kernel),
+# modprobe/mount/aubr in one VM per kernel, remove and purge them (root).
+test-packaging: setup
+	$(MAKE) deb
+	$(TOP)/tests/packaging/run.sh
 
 clean:
 	rm -rf $(BUILD)/kernel-target $(BUILD)/selftests $(KMODDIR)
