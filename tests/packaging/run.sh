@@ -4,7 +4,8 @@
 #   1. dpkg -i aufs-dkms aufs-tools (build/deb/, made by make deb): DKMS
 #      builds and installs the module for every installed kernel;
 #   2. on the host: dkms status, the module in updates/dkms/ of each kernel,
-#      the tool and man pages in place;
+#      the tool and man pages in place; the kernel package's DKMS hook
+#      builds the module again (as for a kernel upgrade);
 #   3. one VM per kernel (scripts/vm-run.sh; the guest sees the host's root
 #      filesystem, so what dpkg installed): modprobe aufs loads that module,
 #      a union mounts, aubr shows it, modprobe -r unloads it
@@ -100,6 +101,12 @@ snapshot() {
     { find /lib/modules/*/updates /usr/src /var/lib/dkms -xdev 2>/dev/null || true; } | LC_ALL=C sort
 }
 before=$(snapshot)
+# The repository's module build, if any: neither used nor touched.
+tree_state() {
+    (cd "$ROOT" && find kmod build/kmod build/aufs_rust.o -xdev -printf '%p %s %T@\n' 2>/dev/null || true) |
+        LC_ALL=C sort | md5sum
+}
+tree_before=$(tree_state)
 mok_before=$( [ -e /var/lib/dkms/mok.key ] && echo yes || echo no)
 dkms_tree_before=$( [ -e /var/lib/dkms/aufs ] && echo yes || echo no)
 
@@ -165,6 +172,24 @@ for k in "${KERNELS[@]}"; do
     fi
 done
 
+# A kernel upgrade: the kernel package's hook rebuilds the module for the
+# new kernel (AUTOINSTALL).  Played on the first kernel that has it: its
+# module taken out (uninstalled, its build deleted), then the hook run as
+# the kernel's postinst runs it.  The VM then loads the module the hook built.
+if [ "${#good[@]}" -gt 0 ]; then
+    k=${good[0]}
+    # (dkms remove would drop the whole module when no other kernel has it;
+    # uninstall keeps it registered, and without its build it is "added".)
+    dkms uninstall -m aufs -v "$VERSION" -k "$k" >>"$LOG_DIR/autoinstall.log" 2>&1 || true
+    rm -rf "/var/lib/dkms/aufs/$VERSION/$k"
+    start=$(date +%s)
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        /etc/kernel/postinst.d/dkms "$k" >>"$LOG_DIR/autoinstall.log" 2>&1 || true
+    st=$(dkms status -m aufs -v "$VERSION" -k "$k" 2>&1 || true)
+    check "$k: the kernel's postinst hook (/etc/kernel/postinst.d/dkms) builds and installs it again ($(($(date +%s) - start)) s)" \
+        sh -c "case '$st' in *': installed'*) test -f /lib/modules/$k/updates/dkms/aufs.ko ;; *) echo '$st'; exit 1 ;; esac"
+fi
+
 # --- 3. one VM per kernel ---------------------------------------------------
 
 for k in "${KERNELS[@]}"; do
@@ -207,6 +232,9 @@ else
     diff <(echo "$before") <(echo "$after") | head -n 20 | comment || true
 fi
 
+check "the repository's module build tree (kmod/, build/kmod/) is untouched" \
+    test "$(tree_state)" = "$tree_before"
+
 # --- 5. the rest --------------------------------------------------------------
 
 if command -v lintian >/dev/null; then
@@ -220,7 +248,8 @@ relay < <("$ROOT/tests/packaging/check-man.sh" "$ROOT/build/man" "$ROOT/target/r
 
 # make install / uninstall into a staging root (the real one is the
 # packages' business here): only when the tree has a module built.
-if ls "$ROOT"/build/kmod/*/aufs.ko "$ROOT/kmod/aufs.ko" >/dev/null 2>&1; then
+built=$(find "$ROOT/kmod" "$ROOT/build/kmod" -name aufs.ko 2>/dev/null || true)
+if [ -n "$built" ]; then
     dest=$(mktemp -d)
     DESTDIR=$dest "$ROOT/packaging/install.sh" install >"$LOG_DIR/install.log" 2>&1 || true
     got=$(cd "$dest" && find . -type f | LC_ALL=C sort | tr '\n' ' ')
