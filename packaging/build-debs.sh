@@ -81,15 +81,28 @@ SRC=$D/usr/src/aufs-$VERSION
 install -d "$SRC" "$D/DEBIAN"
 
 # What the kernel object and the module need, and nothing else: the core's
-# sources, the C shim, the scripts rust-kobj.sh uses, and the ABI bindings.
-(cd "$ROOT" && for f in src/*.rs src/*/*.rs kmod/*.c kmod/*.h kmod/Kbuild \
-        scripts/kernel-rustflags* scripts/compiler_builtins.rs; do
+# sources, the C shim, the scripts rust-kobj.sh and Kbuild run (and those
+# they run or read, found by name, so that a new helper script comes along
+# without a change here), and the ABI bindings.
+(cd "$ROOT" && for f in src/*.rs src/*/*.rs kmod/*.c kmod/*.h kmod/Kbuild; do
     case $f in *.mod.c) continue ;; esac   # Kbuild's output in a built tree
     install -D -m 644 "$f" "$SRC/$f"
 done)
-for f in scripts/rust-kobj.sh scripts/build-sysroot.sh; do
-    install -D -m 755 "$ROOT/$f" "$SRC/$f"
+scripts=(rust-kobj.sh) new=(rust-kobj.sh)
+while [ "${#new[@]}" -gt 0 ]; do
+    refs=$(cd "$ROOT/scripts" && { grep -ohE '[A-Za-z0-9_-]+\.(sh|rs)' "${new[@]}" "$ROOT/kmod/Kbuild" || true; } | sort -u)
+    new=()
+    for f in $refs; do
+        [ -f "$ROOT/scripts/$f" ] || continue
+        case " ${scripts[*]} " in *" $f "*) continue ;; esac
+        scripts+=("$f") new+=("$f")
+    done
 done
+for f in "${scripts[@]}"; do
+    if [ -x "$ROOT/scripts/$f" ]; then mode=755; else mode=644; fi
+    install -D -m "$mode" "$ROOT/scripts/$f" "$SRC/scripts/$f"
+done
+echo "build-debs: scripts in aufs-dkms: ${scripts[*]}"
 install -m 644 "$PKG/dkms.mk" "$PKG/abi-prebuilt.rs" "$SRC/"
 sed "s/@VERSION@/$VERSION/" "$PKG/dkms.conf.in" >"$SRC/dkms.conf"
 chmod 644 "$SRC/dkms.conf"

@@ -36,7 +36,7 @@ $(RUST_OBJ): check-abi
 	+scripts/rust-kobj.sh $(KVER) $@ $(KDIR)
 
 kmod/aufs.ko: $(RUST_OBJ)
-	$(MAKE) -C $(KDIR) M=$(TOP)/kmod AU_RUST_OBJ=$(RUST_OBJ) modules
+	$(MAKE) -C $(KDIR) M=$(TOP)/kmod AU_RUST_OBJ=$(RUST_OBJ) AU_TOP=$(TOP) modules
 
 # DKMS builds in a fresh copy of the source; this is for a build by hand.
 clean:
