@@ -3,9 +3,9 @@
 #
 #   install.sh install|uninstall      (environment: DESTDIR, prefix)
 #
-# install: every aufs.ko built in the tree (build/kmod/<release>/aufs.ko, or
-# kmod/aufs.ko) into /lib/modules/<release>/updates/, the release read from
-# the module's own vermagic, then `depmod <release>`; aubr into
+# install: every aufs.ko built in the tree (build/kmod/<release>/aufs.ko)
+# into /lib/modules/<release>/updates/, the release checked against the
+# module's own vermagic, then `depmod <release>`; aubr into
 # $prefix/bin (any user may run it), aufs(5) and aubr(8) into
 # $prefix/share/man.  Nothing is built here: `make` first.
 # uninstall: removes those files (the module from every kernel's updates/,
@@ -31,13 +31,12 @@ run_depmod() {
 case ${1:-} in
 install)
     [ -x "$AUBR" ] || die "$AUBR missing: run make first"
-    # Per kernel, the newest layout wins over an older kmod/aufs.ko.
     declare -A done=()
-    for ko in "$ROOT"/build/kmod/*/aufs.ko "$ROOT/kmod/aufs.ko"; do
+    for ko in "$ROOT"/build/kmod/*/aufs.ko; do
         [ -f "$ko" ] || continue
         rel=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
-        [ -n "$rel" ] || die "$ko: no vermagic"
-        [ -z "${done[$rel]:-}" ] || continue
+        dir=$(basename "$(dirname "$ko")")
+        [ "$rel" = "$dir" ] || die "$ko: built for '$rel', not for $dir"
         if [ -z "$DESTDIR" ] && [ ! -d "/lib/modules/$rel" ]; then
             echo "install: $ko is for kernel $rel, which is not installed; skipped" >&2
             continue

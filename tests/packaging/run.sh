@@ -249,7 +249,7 @@ relay < <("$ROOT/tests/packaging/check-man.sh" "$ROOT/build/man" "$ROOT/target/r
 
 # make install / uninstall into a staging root (the real one is the
 # packages' business here): only when the tree has a module built.
-built=$(find "$ROOT/kmod" "$ROOT/build/kmod" -name aufs.ko 2>/dev/null || true)
+built=$(find "$ROOT/build/kmod" -name aufs.ko 2>/dev/null || true)
 if [ -n "$built" ]; then
     dest=$(mktemp -d)
     DESTDIR=$dest "$ROOT/packaging/install.sh" install >"$LOG_DIR/install.log" 2>&1 || true
