@@ -14,7 +14,10 @@
 #                   data root on tmpfs and ext4 on the kernel DOCKER_FULL_KVER
 #                   (default: the newest), on tmpfs only on the others, so
 #                   that the whole run stays near an hour on a 2-CPU machine
-#   packaging       tests/packaging/run.sh, if present
+#   packaging       make deb, then tests/packaging/run.sh: aufs-dkms and aufs-tools
+#                   installed (DKMS builds for every installed kernel), modprobe,
+#                   a mount and aubr in one VM per kernel, the packages purged;
+#                   the man pages render without warnings
 #
 # Each part's output is shown as it runs and kept in build/test-logs/.  Its
 # last "N passed, N failed[, N skipped]" line is its tally; a part that
@@ -81,6 +84,12 @@ docker_test() { # docker_test R FILESYSTEMS
     scripts/docker-setup.sh && KVER=$1 DOCKER_E2E_FS=$2 tests/docker/run.sh
 }
 
+# make deb, then the packages installed, loaded in one VM per kernel, removed
+packaging_test() {
+    make --no-print-directory deb || { echo "0 passed, 1 failed"; return 1; }
+    tests/packaging/run.sh
+}
+
 part host "$LOGS/host.log" host_tests
 part "build checks" "$LOGS/build.log" tests/build/run.sh
 for k in $KVERS; do
@@ -90,9 +99,7 @@ for k in $KVERS; do
     if [ "$k" = "$FULL_DOCKER" ]; then fs=tmpfs,ext4; else fs=tmpfs; fi
     part "docker $k ($fs)" "$LOGS/docker-$k.log" docker_test "$k" "$fs"
 done
-if [ -x tests/packaging/run.sh ]; then
-    part packaging "$LOGS/packaging.log" tests/packaging/run.sh
-fi
+part packaging "$LOGS/packaging.log" packaging_test
 
 echo "=== test: tally (logs in build/test-logs/, $((SECONDS - T0)) s in all) ==="
 for t in "${TALLY[@]}"; do echo "$t"; done
