@@ -74,7 +74,7 @@ host_tests() {
 }
 
 vm_suite() { # vm_suite R
-    make --no-print-directory KVER="$1" module tool selftests difftest build/bench/benchops || {
+    make --no-print-directory KVER="$1" module tool selftests difftest "$ROOT/build/bench/benchops" || {
         echo "0 passed, 1 failed"; return 1; }
     scripts/vm-run.sh --kver "$1" --timeout 3000 -- tests/vm/guest-suite.sh "$ROOT"
 }

@@ -49,6 +49,8 @@ modbuild() {
     # kmod/Kbuild with the stub instead of the shim's objects.
     awk '/^aufs-y :=/ { print "aufs-y := stub.o rust.o"; cont = /\\$/; next }
          cont { cont = /\\$/; next } { print }' "$TOP/kmod/Kbuild" >"$d/Kbuild"
+    # Its probe rule (compat.h's .compat_probes.h) needs the probe source.
+    cp "$TOP/kmod/compat_probes.c" "$d/"
     make -C "$kdir" M="$d" AU_RUST_OBJ="$robj" AU_TOP="$TOP" modules >"$tmp/$1.log" 2>&1
 }
 
