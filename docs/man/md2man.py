@@ -75,9 +75,11 @@ def code(s):
     return "\\fB" + s + "\\fR" + ("\\&" if s.endswith(".") else "")
 
 
-def inline(text):
-    # Code spans first, kept aside: nothing inside them is markup, and
-    # bold or italic may span one (**A second `br=`**).
+def set_aside(text):
+    """Markdown text with its code spans replaced by placeholders and its
+    links by their text, and the spans: nothing inside a code span is
+    markup, and bold or italic may span one (**A second `br=`**).  The
+    placeholders go back with put_back()."""
     spans = []
 
     def keep(m):
@@ -85,11 +87,19 @@ def inline(text):
         return f"\0{len(spans) - 1}\0"
 
     text = re.sub(r"`([^`]*)`", keep, text)
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    return re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text), spans
+
+
+def put_back(text, spans, show):
+    return re.sub("\0(\\d+)\0", lambda m: show(spans[int(m.group(1))]), text)
+
+
+def inline(text):
+    text, spans = set_aside(text)
     text = esc(text)
     text = re.sub(r"\*\*(.+?)\*\*", r"\\fB\1\\fR", text)
     text = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"\\fI\1\\fR", text)
-    return re.sub("\0(\\d+)\0", lambda m: code(spans[int(m.group(1))]), text)
+    return put_back(text, spans, code)
 
 
 def fill(text):
@@ -192,18 +202,10 @@ def convert(name, section, manual, body, version, date):
 
 def words_md(lines):
     """The words a reader sees in markdown lines."""
-    text = " ".join(l for l in lines if not l.strip().startswith("```"))
-    spans = []
-
-    def keep(m):
-        spans.append(m.group(1))
-        return f"\0{len(spans) - 1}\0"
-
-    text = re.sub(r"`([^`]*)`", keep, text)
-    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text, spans = set_aside(" ".join(l for l in lines if not l.strip().startswith("```")))
     text = text.replace("**", "")
     text = re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"\1", text)
-    text = re.sub("\0(\\d+)\0", lambda m: spans[int(m.group(1))], text)
+    text = put_back(text, spans, lambda span: span)
     return [w for w in text.split() if w != "-"]
 
 
