@@ -22,7 +22,8 @@
 # Each part's output is shown as it runs and kept in build/test-logs/.  Its
 # last "N passed, N failed[, N skipped]" line is its tally; a part that
 # ends without one counts as one failure.  At the end every tally is
-# printed, naming its kernel, and the very last line is the sum:
+# printed, naming its kernel (after a few lines from the log of each part
+# that failed), and the very last line is the sum:
 # "N passed, N failed[, N skipped]".  Exit 0 only with no failure.
 set -uo pipefail
 
@@ -35,7 +36,7 @@ if [ -n "${KVER:-}" ]; then KVERS=$KVER; else KVERS=$(scripts/kver.sh) || exit 1
 FULL_DOCKER=${DOCKER_FULL_KVER:-$(printf '%s\n' $KVERS | sort -V | tail -n 1)}
 T0=$SECONDS
 TP=0 TF=0 TS=0
-declare -a TALLY=()
+declare -a TALLY=() FAILS=()
 
 # part NAME LOGFILE CMD...: run CMD, tee its output, record its tally.
 part() {
@@ -56,6 +57,7 @@ part() {
         fi
     fi
     TP=$((TP + p)) TF=$((TF + f)) TS=$((TS + s))
+    [ "$f" = 0 ] || FAILS+=("$name" "$log")
     TALLY+=("$(printf '%-34s %s  (%d s)' "$name:" "$line" $((SECONDS - t0)))")
 }
 
@@ -101,6 +103,16 @@ for k in $KVERS; do
 done
 part packaging "$LOGS/packaging.log" packaging_test
 
+# What failed, in a few lines each, just above the tally: CI shows only the
+# end of the output.
+if [ "${#FAILS[@]}" -gt 0 ]; then
+    echo "=== test: what failed (whole logs in build/test-logs/) ==="
+    for ((i = 0; i < ${#FAILS[@]}; i += 2)); do
+        echo "--- ${FAILS[i]}:"
+        { grep -E '^not ok|Bail out|^vm-run:|Kernel panic|BUG:|Oops|RIP:|WARNING:|error:' "${FAILS[i+1]}" | head -n 8
+          tail -n 3 "${FAILS[i+1]}"; } | cut -c 1-200
+    done
+fi
 echo "=== test: tally (logs in build/test-logs/, $((SECONDS - T0)) s in all) ==="
 for t in "${TALLY[@]}"; do echo "$t"; done
 line="$TP passed, $TF failed"
