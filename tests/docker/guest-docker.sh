@@ -378,8 +378,10 @@ run_fs() {
     if [ "${#DEEP[@]}" -gt 0 ]; then
         (
             t=$(date +%s)
+            # A deep image is dozens of re-execs: three times the usual
+            # limit, so that a loaded machine is not taken for a hang.
             for n in "${DEEP[@]}" $(has_125 && echo 126); do
-                dk load -i "$IMAGES/deep$n.tar" >"$WORK/load$n.out" 2>&1
+                DK_TIMEOUT=$((DK_TIMEOUT * 3)) dk load -i "$IMAGES/deep$n.tar" >"$WORK/load$n.out" 2>&1
                 echo $? >"$WORK/load$n.rc"
             done
             echo $(( $(date +%s) - t )) >"$WORK/load.secs"
@@ -576,7 +578,8 @@ EOF
             if [ "$(cat "$WORK/load$n.rc" 2>/dev/null)" = 0 ]; then
                 loaded+=("$n")
             else
-                notok "docker load of the $n-layer image" "$(cat "$WORK/load$n.out" 2>&1)"
+                notok "docker load of the $n-layer image" "exit status $(cat "$WORK/load$n.rc" 2>&1) (124: timeout)" \
+                    "$(cat "$WORK/load$n.out" 2>&1)"
             fi
         done
         [ "${#loaded[@]}" = 0 ] ||
