@@ -189,6 +189,22 @@ static bool au_br_busy(struct super_block *sb, unsigned int id, bool writers)
 	return busy;
 }
 
+/*
+ * One "aufs: <what> branch <path> <why>" line: the branch's full path (a
+ * branch is often the root of its filesystem, whose name alone is "/").
+ */
+static void au_pr_busy(const char *what, const struct path *path, const char *why)
+{
+	char *buf = kmalloc(PATH_MAX, GFP_NOFS);	/* under si->rwsem */
+	char *p = buf ? d_path(path, buf, PATH_MAX) : ERR_PTR(-ENOMEM);
+
+	if (IS_ERR(p))
+		pr_err("%s: branch %pd %s\n", what, path->dentry, why);
+	else
+		pr_err("%s: branch %s %s\n", what, p, why);
+	kfree(buf);
+}
+
 /* What makes the change from @old to @new impossible now: -EBUSY, or 0. */
 static int au_remount_busy(struct super_block *sb, struct au_brset *old,
 			   struct au_brset *new)
@@ -201,14 +217,14 @@ static int au_remount_busy(struct super_block *sb, struct au_brset *old,
 
 		j = au_brs_index(new, id);
 		if (j < 0 && au_br_busy(sb, id, false)) {
-			pr_err("del: branch %pd is busy (open files, cwd or mount points)\n",
-			       old->br[i].path.dentry);
+			au_pr_busy("del", &old->br[i].path,
+				   "is busy (open files, cwd or mount points)");
 			return -EBUSY;
 		}
 		if (j >= 0 && au_rs_write_in_place(old->rs, i) &&
 		    !au_rs_write_in_place(new->rs, j) && au_br_busy(sb, id, true)) {
-			pr_err("mod: branch %pd has files open for writing\n",
-			       old->br[i].path.dentry);
+			au_pr_busy("mod", &old->br[i].path,
+				   "has files open for writing");
 			return -EBUSY;
 		}
 	}
