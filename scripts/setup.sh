@@ -37,6 +37,8 @@ KERNEL_612=(linux-image-6.12-amd64 linux-headers-6.12-amd64)
 #  unpack it), python3-venv for build/venv; for the branch-filesystem and
 #  fault tests in the guest (which sees the host's root filesystem):
 #  e2fsprogs + xfsprogs (mkfs/fsck of the ext4 and xfs branch images),
+#  squashfs-tools (mksquashfs: the live-system test's images, with
+#  busybox-static as their root),
 #  dmsetup (device-mapper tables of the fault tests), util-linux (losetup);
 #  for make bench: fio (random 4 KiB reads; the bench skips that workload
 #  without it) and python3-matplotlib (the plot, drawn on the host); for
@@ -53,7 +55,7 @@ PKGS=(
     qemu-system-x86 busybox-static cpio
     "$LINUX_SOURCE_PKG" xz-utils
     python3 python3-venv
-    e2fsprogs xfsprogs dmsetup util-linux
+    e2fsprogs xfsprogs dmsetup util-linux squashfs-tools
     fio python3-matplotlib
     dkms cargo-web man-db groff-base
 )
