@@ -57,6 +57,10 @@ pub struct MemBackend {
     pub no_flags: Cell<bool>,
     /// A mount without the `metacopy` option: markers are refused.
     pub no_metacopy: Cell<bool>,
+    /// The `shwh` option: whiteouts are shown.
+    pub shwh: Cell<bool>,
+    /// `diropq=a`: new and renamed directories are always opaque.
+    pub diropq_always: Cell<bool>,
 }
 
 /// A node is the full path of an entry in its branch.
@@ -358,6 +362,12 @@ impl Branches for MemBackend {
     }
     fn follow_metacopy(&self) -> bool {
         !self.no_metacopy.get()
+    }
+    fn shwh(&self) -> bool {
+        self.shwh.get()
+    }
+    fn diropq_always(&self) -> bool {
+        self.diropq_always.get()
     }
     fn exact_names(&self, br: u32) -> bool {
         self.branches.borrow().get(br as usize).is_none_or(|b| !b.casefold)

@@ -19,11 +19,18 @@ pub const NAME_MAX: usize = 242;
 /// Check a name that comes from a user: `.wh.` names are reserved (EPERM),
 /// longer than 242 bytes is ENAMETOOLONG.
 pub fn check_user_name(name: &[u8]) -> Result<()> {
-    if name.len() > NAME_MAX {
-        return Err(Errno::ENAMETOOLONG);
-    }
+    check_name_len(name)?;
     if name.starts_with(WH_PREFIX) {
         return Err(Errno::EPERM);
+    }
+    Ok(())
+}
+
+/// Only the length part of [`check_user_name`]: names looked up on a mount
+/// that shows whiteouts (`shwh`), where `.wh.` names are files to read.
+pub fn check_name_len(name: &[u8]) -> Result<()> {
+    if name.len() > NAME_MAX {
+        return Err(Errno::ENAMETOOLONG);
     }
     Ok(())
 }

@@ -255,8 +255,6 @@ pub struct MountOpts {
     pub rdcache: u32,
     pub rdblk: Option<u32>,
     pub rdhash: Option<u32>,
-    pub warn_perm: bool,
-    pub verbose: bool,
     pub sum: bool,
     pub acl: bool,
 }
@@ -279,8 +277,6 @@ impl Default for MountOpts {
             rdcache: RDCACHE_DEF,
             rdblk: None,
             rdhash: None,
-            warn_perm: true,
-            verbose: false,
             sum: false,
             acl: false,
         }
@@ -503,6 +499,24 @@ fn parse_create(v: &[u8]) -> Option<Create> {
     })
 }
 
+/// An option aufs has that this union does not implement: refused, never
+/// accepted and ignored.
+fn unsupported(item: &[u8], why: &str) -> OptError {
+    OptError::inval(format!("option \"{}\" is not supported ({})", show(item), why))
+}
+
+/// Options that need a read-only mount: `shwh` (aufs's manual: "in shwh
+/// mode the aufs mount must be ro"; aufs itself only warns).  Checked at
+/// mount and at every remount, with the read-only flag the mount will have.
+pub fn check_rdonly(o: &MountOpts, rdonly: bool) -> OptResult<()> {
+    if o.shwh && !rdonly {
+        return Err(OptError::inval(String::from(
+            "shwh needs a read-only mount (mount -o ro,shwh)",
+        )));
+    }
+    Ok(())
+}
+
 fn bad_value(opt: &str, v: &[u8], hint: &str) -> OptError {
     OptError::inval(format!("bad value \"{}\" for {} ({})", show(v), opt, hint))
 }
@@ -645,21 +659,23 @@ fn parse_item(item: &[u8], o: &mut MountOpts) -> OptResult<Option<BranchOp>> {
             b"plink" => o.plink = true,
             b"noplink" => o.plink = false,
             b"dio" => o.dio = true,
-            b"nodio" => o.dio = false,
+            b"nodio" => return Err(unsupported(item, "O_DIRECT is always what the branch filesystem allows")),
             b"dirperm1" => o.dirperm1 = true,
             b"nodirperm1" => o.dirperm1 = false,
             b"metacopy" => o.metacopy = true,
             b"nometacopy" => o.metacopy = false,
             b"shwh" => o.shwh = true,
             b"noshwh" => o.shwh = false,
-            b"warn_perm" => o.warn_perm = true,
-            b"nowarn_perm" => o.warn_perm = false,
-            b"verbose" | b"v" => o.verbose = true,
-            b"noverbose" | b"quiet" | b"q" | b"silent" => o.verbose = false,
+            // What the union always does (no warning about branch root
+            // permissions, no extra messages): accepted.  The opposite
+            // would promise messages that are never printed: refused.
+            b"nowarn_perm" | b"noverbose" | b"quiet" | b"q" | b"silent" => {}
+            b"warn_perm" => return Err(unsupported(item, "no warning about branch permissions is made")),
+            b"verbose" | b"v" => return Err(unsupported(item, "no extra messages are printed")),
             b"sum" => o.sum = true,
             b"nosum" => o.sum = false,
             b"acl" => o.acl = true,
-            b"noacl" => o.acl = false,
+            b"noacl" => return Err(unsupported(item, "POSIX ACLs are always the branches'")),
             _ => return Err(unknown()),
         },
         _ => return Err(unknown()),
@@ -824,12 +840,6 @@ pub fn show_options_bytes(o: &MountOpts) -> Vec<u8> {
         Cpup::Bu => out.extend_from_slice(b",cpup=bu"),
         Cpup::Tdp => {}
     }
-    if !o.warn_perm {
-        out.extend_from_slice(b",nowarn_perm");
-    }
-    if o.verbose {
-        out.extend_from_slice(b",verbose");
-    }
     if o.sum {
         out.extend_from_slice(b",sum");
     }
@@ -959,8 +969,8 @@ mod tests {
         assert_eq!(d.create, Create::Tdp);
         assert_eq!(d.cpup, Cpup::Tdp);
         assert_eq!(d.xino, Xino::Default);
-        assert!(d.plink && d.warn_perm);
-        assert!(!d.dio && !d.dirperm1 && !d.shwh && !d.verbose && !d.sum && !d.acl);
+        assert!(d.plink);
+        assert!(!d.dio && !d.dirperm1 && !d.shwh && !d.sum && !d.acl);
         assert_eq!((d.dirwh, d.rdcache), (3, 10));
         assert_eq!((d.rdblk, d.rdhash), (None, None));
         assert_eq!(d.diropq, DirOpq::Whiteout);
@@ -1005,20 +1015,20 @@ mod tests {
 
     #[test]
     fn options_table() {
-        let o = ok("br=/a,udba=none,create=mfs,cpup=bup,xino=/x/y,noplink,dio,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,nowarn_perm,verbose,sum,acl");
+        let o = ok("br=/a,udba=none,create=mfs,cpup=bup,xino=/x/y,noplink,dio,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,nowarn_perm,quiet,sum,acl");
         assert_eq!(o.udba, Udba::None);
         assert_eq!(o.create, Create::Mfs { sec: 30 });
         assert_eq!(o.cpup, Cpup::Bup);
         assert_eq!(o.xino, Xino::Path(b"/x/y".to_vec()));
-        assert!(!o.plink && o.dio && o.dirperm1 && o.shwh && !o.warn_perm && o.verbose && o.sum && o.acl);
+        assert!(!o.plink && o.dio && o.dirperm1 && o.shwh && o.sum && o.acl);
         assert_eq!(o.diropq, DirOpq::All);
         assert_eq!((o.dirwh, o.rdcache, o.rdblk, o.rdhash), (7, 0, Some(4096), Some(32)));
         assert_eq!(
             show_options(&o),
-            ",xino=/x/y,noplink,udba=none,dio,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,create=mfs:30,cpup=bup,nowarn_perm,verbose,sum,acl"
+            ",xino=/x/y,noplink,udba=none,dio,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,create=mfs:30,cpup=bup,sum,acl"
         );
         // negative forms undo
-        let o = ok("br=/a,noplink,plink,dio,nodio,dirperm1,nodirperm1,shwh,noshwh,nowarn_perm,warn_perm,verbose,noverbose,sum,nosum,acl,noacl,xino=/q,noxino,rdblk=5,rdblk=def,rdhash=5,rdhash=def,diropq=a,diropq=w");
+        let o = ok("br=/a,noplink,plink,dirperm1,nodirperm1,shwh,noshwh,nowarn_perm,noverbose,sum,nosum,xino=/q,noxino,rdblk=5,rdblk=def,rdhash=5,rdhash=def,diropq=a,diropq=w");
         let want = MountOpts {
             branches: vec![spec("/a", None)],
             xino: Xino::Off,
@@ -1026,10 +1036,18 @@ mod tests {
         };
         assert_eq!(o, want);
         assert_eq!(show_options(&o), ",noxino");
-        for q in ["quiet", "q", "silent", "noverbose"] {
-            assert!(!ok(&format!("br=/a,v,{}", q)).verbose);
+        for q in ["quiet", "q", "silent", "noverbose", "nowarn_perm"] {
+            assert_eq!(show_options(&ok(&format!("br=/a,{}", q))), "");
         }
-        assert!(ok("br=/a,v").verbose);
+        // Options whose promise this union does not keep: refused, each
+        // with a message naming it, never accepted and ignored.
+        for bad in ["nodio", "noacl", "warn_perm", "verbose", "v"] {
+            let e = err(&format!("br=/a,{}", bad));
+            assert_eq!(e.errno, Errno::EINVAL, "{}", bad);
+            assert!(e.msg.contains(&format!("\"{}\"", bad)), "{}: {}", bad, e.msg);
+            let e = parse_remount(bad.as_bytes(), &ok("br=/a")).unwrap_err();
+            assert_eq!(e.errno, Errno::EINVAL, "remount {}", bad);
+        }
         assert_eq!(ok("br=/a,udba=notify").udba, Udba::Notify);
         assert_eq!(ok("br=/a,udba=none,udba=reval").udba, Udba::Reval);
         assert_eq!(ok("br=/a,cpup=bu").cpup, Cpup::Bu);
@@ -1217,8 +1235,8 @@ mod tests {
             ]
         );
         // br= at remount is a replace; nothing else is required
-        let (o, ops) = parse_remount(b"br=/n:/m=ro,nodio", &cur).unwrap();
-        assert!(!o.dio);
+        let (o, ops) = parse_remount(b"br=/n:/m=ro,dio", &cur).unwrap();
+        assert!(o.dio);
         assert_eq!(ops, vec![BranchOp::Replace(vec![spec("/n", None), spec("/m", Some("ro"))])]);
         let (o, ops) = parse_remount(b"", &cur).unwrap();
         assert_eq!(o, cur);
@@ -1323,7 +1341,7 @@ mod tests {
                 3 => format!("xino=/x{}/f", r.below(100)),
                 4 => "noxino".into(),
                 5 => r.pick(&["plink", "noplink"]).to_string(),
-                6 => r.pick(&["dio", "nodio"]).to_string(),
+                6 => "dio".into(),
                 7 => r.pick(&["dirperm1", "nodirperm1", "metacopy", "nometacopy"]).to_string(),
                 8 => r.pick(&["shwh", "noshwh"]).to_string(),
                 9 => format!("diropq={}", r.pick(&["w", "a"])),
@@ -1332,10 +1350,10 @@ mod tests {
                 12 => format!("rdblk={}", 1 + r.below(RDBLK_MAX as usize)),
                 13 => format!("rdhash={}", 1 + r.below(RDHASH_MAX as usize)),
                 14 => r.pick(&["rdblk=def", "rdhash=def"]).to_string(),
-                15 => r.pick(&["warn_perm", "nowarn_perm"]).to_string(),
-                16 => r.pick(&["verbose", "noverbose", "v", "quiet", "silent"]).to_string(),
+                15 => "nowarn_perm".into(),
+                16 => r.pick(&["noverbose", "q", "quiet", "silent"]).to_string(),
                 17 => r.pick(&["sum", "nosum"]).to_string(),
-                18 => r.pick(&["acl", "noacl"]).to_string(),
+                18 => "acl".into(),
                 _ => "si=abc".into(),
             };
             parts.push(s);

@@ -17,6 +17,7 @@ impl Sb {
     /// branch through `r`.
     pub fn mount(data: &[u8], rdonly: bool, r: &mut dyn Resolver) -> Result<Sb, OptError> {
         let opts = opts::parse(data)?;
+        opts::check_rdonly(&opts, rdonly)?;
         let table = BranchTable::build(&opts, rdonly, r)?;
         Ok(Sb { opts, table })
     }
@@ -29,6 +30,7 @@ impl Sb {
     /// caller keeps this state and discards the resolver's.
     pub fn remount(&self, data: &[u8], rdonly: bool, r: &mut dyn Resolver) -> Result<Option<Sb>, OptError> {
         let (opts, ops) = opts::parse_remount(data, &self.opts)?;
+        opts::check_rdonly(&opts, rdonly)?;
         if ops.is_empty() && opts == self.opts {
             return Ok(None);
         }
@@ -80,6 +82,21 @@ mod tests {
         let one = Sb::mount(b"br=/a", false, &mut Dirs).unwrap();
         assert_eq!(one.remount(b"del:/a", false, &mut Dirs).unwrap_err().errno, Errno::EBUSY);
     }
+
+    /// `shwh` needs a read-only mount, at mount and at every remount.
+    #[test]
+    fn shwh_only_read_only() {
+        let e = Sb::mount(b"br=/a:/b,shwh", false, &mut Dirs).unwrap_err();
+        assert_eq!(e.errno, Errno::EINVAL);
+        assert!(e.msg.contains("shwh"), "{}", e.msg);
+        let sb = Sb::mount(b"br=/a:/b,shwh", true, &mut Dirs).unwrap();
+        assert!(sb.shwh());
+        assert_eq!(sb.remount(b"", false, &mut Dirs).unwrap_err().errno, Errno::EINVAL, "rw again");
+        assert!(sb.remount(b"noshwh", false, &mut Dirs).unwrap().is_some());
+        let rw = Sb::mount(b"br=/a:/b", false, &mut Dirs).unwrap();
+        assert_eq!(rw.remount(b"shwh", false, &mut Dirs).unwrap_err().errno, Errno::EINVAL);
+        assert!(rw.remount(b"shwh", true, &mut Dirs).unwrap().is_some());
+    }
 }
 
 impl Branches for Sb {
@@ -94,6 +111,12 @@ impl Branches for Sb {
     }
     fn follow_metacopy(&self) -> bool {
         self.opts.metacopy
+    }
+    fn shwh(&self) -> bool {
+        self.opts.shwh
+    }
+    fn diropq_always(&self) -> bool {
+        self.opts.diropq == opts::DirOpq::All
     }
     fn exact_names(&self, br: u32) -> bool {
         self.table.facts(br as usize).is_none_or(|f| !f.inexact_names)

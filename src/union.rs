@@ -14,7 +14,11 @@
 //!   more than one).  Only on a mount with the `metacopy` option: without
 //!   it a marked file is refused ([`LookupError::Refused`]), as overlayfs
 //!   refuses one with `metacopy=off`;
-//! - `.wh.*` names are never shown.
+//! - `.wh.*` names are never shown, except with `shwh` (show whiteouts, a
+//!   read-only mount only): then every `.wh.*` entry of the directory's
+//!   branches is listed under its own name (once, from the topmost branch
+//!   holding it) and can be looked up like any file, as aufs's `shwh` has
+//!   it; a whiteout still hides the name it whites out.
 
 use crate::backend::{Backend, DirSink, FileType, Lower};
 use crate::name::{self, Kind};
@@ -37,6 +41,15 @@ pub trait Branches {
     /// filesystem hash and compare of its own, as vfat has).
     fn exact_names(&self, _br: u32) -> bool {
         true
+    }
+    /// Whiteouts are shown (the `shwh` option, only on a read-only mount):
+    /// `.wh.*` names are listed and can be looked up as the files they are.
+    fn shwh(&self) -> bool {
+        false
+    }
+    /// A new or renamed directory is always made opaque (`diropq=a`).
+    fn diropq_always(&self) -> bool {
+        false
     }
 }
 
@@ -123,7 +136,11 @@ pub fn lookup<B: Backend>(
     name: &[u8],
     listing: Option<&MergedDir>,
 ) -> core::result::Result<Lookup<B::Node>, LookupError> {
-    name::check_user_name(name)?;
+    if brs.shwh() {
+        name::check_name_len(name)?;
+    } else {
+        name::check_user_name(name)?;
+    }
     let wh = name::whiteout_name(name)?;
     let mut res = Lookup::negative();
     let listing = listing.filter(|_| parent.iter().all(|p| brs.exact_names(p.br)));
@@ -261,20 +278,11 @@ struct Collector<'a> {
     dir: &'a mut MergedDir,
     rank: u32,
     whable: bool,
+    shwh: bool,
 }
 
-impl DirSink for Collector<'_> {
-    fn add(&mut self, name: &[u8], ftype: FileType, ino: u64) -> Result<()> {
-        if name == b"." || name == b".." || name.is_empty() {
-            return Ok(());
-        }
-        let (stored, rank) = match name::classify(name) {
-            Kind::Plain => (name, self.rank | 1),
-            Kind::Whiteout(target) if self.whable => (target, self.rank),
-            // Whiteouts on branches that may not hold them, and aufs's own
-            // files, are invisible and hide nothing.
-            Kind::Whiteout(_) | Kind::Meta => return Ok(()),
-        };
+impl Collector<'_> {
+    fn push(&mut self, stored: &[u8], ftype: FileType, rank: u32, ino: u64) -> Result<()> {
         let off = u32::try_from(self.dir.names.len()).map_err(|_| Errno::ENOMEM)?;
         let len = u32::try_from(stored.len()).map_err(|_| Errno::ENAMETOOLONG)?;
         self.dir.names.try_reserve(stored.len())?;
@@ -282,6 +290,28 @@ impl DirSink for Collector<'_> {
         self.dir.names.extend_from_slice(stored);
         self.dir.entries.push(DirEntry { off, len, ftype, br: rank, ino });
         Ok(())
+    }
+}
+
+impl DirSink for Collector<'_> {
+    fn add(&mut self, name: &[u8], ftype: FileType, ino: u64) -> Result<()> {
+        if name == b"." || name == b".." || name.is_empty() {
+            return Ok(());
+        }
+        let kind = name::classify(name);
+        // shwh: every `.wh.*` entry is also listed as itself.  No whiteout
+        // can hide it (a whiteout of `.wh.x` is `.wh..wh.x`, aufs's own
+        // namespace), so only a higher branch's entry of the name does.
+        if self.shwh && kind != Kind::Plain {
+            self.push(name, ftype, self.rank | 1, ino)?;
+        }
+        match kind {
+            Kind::Plain => self.push(name, ftype, self.rank | 1, ino),
+            Kind::Whiteout(target) if self.whable => self.push(target, ftype, self.rank, ino),
+            // Whiteouts on branches that may not hold them, and aufs's own
+            // files, are invisible and hide nothing.
+            Kind::Whiteout(_) | Kind::Meta => Ok(()),
+        }
     }
 }
 
@@ -296,7 +326,7 @@ pub fn read_dir<B: Backend>(b: &B, brs: &dyn Branches, dir: &[Lower<B::Node>]) -
         // "whiteout (0) sorts before plain entry (1)" on the same branch.
         let rank = u32::try_from(i).ok().filter(|r| *r < 1 << 30).ok_or(Errno::EINVAL)? << 1;
         branch_of.push(d.br);
-        let mut c = Collector { dir: &mut m, rank, whable: brs.may_whiteout(d.br) };
+        let mut c = Collector { dir: &mut m, rank, whable: brs.may_whiteout(d.br), shwh: brs.shwh() };
         b.read_dir(d.br, &d.node, &mut c)?;
     }
     // Sort by (name, rank): the first of each name decides.  A whiteout
@@ -495,6 +525,49 @@ mod tests {
             }
         }
     }
+
+    /// `shwh` (aufs's design/08shwh.txt: merging two layers of a live
+    /// system into one): every `.wh.*` entry of the merged directory is
+    /// listed under its own name, once, and can be looked up as the file it
+    /// is; a whiteout still hides the name it whites out; the opaque marker
+    /// is shown and still stops the merge.
+    #[test]
+    fn shwh_shows_whiteouts() {
+        let m = MemBackend::new(&[
+            ("ro+wh", &[".wh.gone", ".wh.twice", "d/", "d/.wh..wh..opq", "d/new", "kept"]),
+            ("rr+wh", &["gone", ".wh.twice", ".wh.old", "d/", "d/below", "old=x"]),
+        ]);
+        assert_eq!(names(&m, ""), ["d", "kept"]);
+        assert_eq!(walk(&m, ".wh.gone").unwrap_err().errno(), Errno::EPERM);
+        m.shwh.set(true);
+        assert_eq!(
+            listing(&m, ""),
+            [(".wh.gone".into(), 0), (".wh.old".into(), 1), (".wh.twice".into(), 0), ("d".into(), 0), ("kept".into(), 0)]
+        );
+        assert_eq!(names(&m, "d"), [".wh..wh..opq", "new"], "the marker is shown, the merge still stops");
+        let l = walk(&m, ".wh.gone").unwrap();
+        assert_eq!((l.ftype, l.lowers.len(), l.lowers[0].br), (Some(FileType::Reg), 1, 0));
+        assert_eq!(walk(&m, ".wh.old").unwrap().lowers[0].br, 1);
+        assert_eq!(walk(&m, ".wh.twice").unwrap().lowers[0].br, 0, "the topmost one");
+        assert_eq!(walk(&m, "d/.wh..wh..opq").unwrap().lowers[0].br, 0);
+        assert!(walk(&m, "gone").unwrap().lowers.is_empty(), "still whited out");
+        assert!(walk(&m, "old").unwrap().lowers.is_empty());
+        assert!(walk(&m, ".wh.none").unwrap().lowers.is_empty());
+        // A whiteout of a 242-byte name is longer than any user name.
+        let long = format!(".wh.{}", "n".repeat(NAME_MAX_TEST));
+        assert_eq!(walk(&m, &long).unwrap_err().errno(), Errno::ENAMETOOLONG);
+        // The listing answers lookups as a full lookup does.
+        let root = m.roots();
+        let md = read_dir(&m, &m, &root).unwrap();
+        for name in [".wh.gone", ".wh.old", ".wh.twice", ".wh.none", "gone", "kept", "d"] {
+            let full = lookup(&m, &m, &root, name.as_bytes(), None).unwrap();
+            let told = lookup(&m, &m, &root, name.as_bytes(), Some(&md)).unwrap();
+            let brs = |l: &Lookup<MemNode>| l.lowers.iter().map(|x| x.br).collect::<Vec<_>>();
+            assert_eq!(brs(&full), brs(&told), "{name}");
+        }
+    }
+
+    const NAME_MAX_TEST: usize = crate::name::NAME_MAX;
 
     #[test]
     fn whiteout_hides_lower() {

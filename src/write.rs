@@ -393,7 +393,7 @@ pub fn create<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::Nod
         if FileType::from_mode(e.mode) == FileType::Dir {
             let wh = name::whiteout_name(name)?;
             let had_wh = positive(b, t, &b.lookup(t, dir, &wh)?)?;
-            if had_wh || exists_below(b, brs, parent, t, name)? == Some(FileType::Dir) {
+            if had_wh || brs.diropq_always() || exists_below(b, brs, parent, t, name)? == Some(FileType::Dir) {
                 let opq = NewEntry { mode: 0o100000, rdev: 0, target: &[] };
                 b.create(t, &n, OPQ_NAME, &opq, Cred::Internal)?;
             }
@@ -727,7 +727,7 @@ pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::No
             dst_on_t_dir = d.br == t && dst_st.is_dir();
         }
         let below_dst = exists_below(b, brs, dparent, t, dname)?;
-        if src_is_dir && below_dst == Some(FileType::Dir) && make_opaque(b, t, sdir, sname)? {
+        if src_is_dir && (brs.diropq_always() || below_dst == Some(FileType::Dir)) && make_opaque(b, t, sdir, sname)? {
             // Undone by name after a failed rename: it is still at sname.
             steps.push(Undo::Opaque(sdir, sname));
         }
@@ -1036,6 +1036,24 @@ mod tests {
         assert_eq!(create(&m, &m, &root, 0, b".wh.x", &reg(0o644)), Err(Errno::EPERM));
         let log = m.log.borrow().join("\n");
         assert!(log.contains("create 0 f Caller"), "{log}");
+    }
+
+    /// `diropq=a`: mkdir and a directory rename always make the opaque
+    /// marker (aufs's manual); the default `w` only over a whiteout.
+    #[test]
+    fn diropq_always() {
+        let m = MemBackend::new(&[("rw", &["a/"]), ("ro", &["x"])]);
+        m.diropq_always.set(true);
+        let root = m.roots();
+        let dir = NewEntry { mode: 0o40755, rdev: 0, target: b"" };
+        create(&m, &m, &root, 0, b"d", &dir).unwrap();
+        assert!(m.get(0, "d/.wh..wh..opq").is_some(), "mkdir makes it opaque");
+        let a = walk(&m, "a");
+        rename(&m, &m, &Rename { src: side(&root, &a, b"a"), dst: side(&root, &[], b"b"), flags: 0, id: 3 }, 0).unwrap();
+        assert!(m.get(0, "b/.wh..wh..opq").is_some(), "a renamed directory too");
+        m.diropq_always.set(false);
+        create(&m, &m, &root, 0, b"e", &dir).unwrap();
+        assert!(m.get(0, "e/.wh..wh..opq").is_none());
     }
 
     #[test]
