@@ -461,6 +461,8 @@ int au_rs_stamp_own(const struct au_rs_sb *sb, __u32 dtype);
 int au_rs_udba_notify(const struct au_rs_sb *sb);
 /* 1: check a permission on every branch the object is on; 0: the top only. */
 int au_rs_perm_all(const struct au_rs_sb *sb, __u32 is_dir, __u32 write);
+/* 1: O_DIRECT is what the branch allows (dio); 0: refused (nodio). */
+int au_rs_direct_io(const struct au_rs_sb *sb);
 
 /* The writable union (src/write.rs).  @t is the branch acted on. */
 /*

@@ -47,9 +47,11 @@ static struct file *au_h_open(struct file *file)
 	struct file *h_file;
 	struct path h_path;
 	unsigned int i;
+	bool dio;
 
 	if (!di)
 		return ERR_PTR(-ESTALE);
+	dio = au_rs_direct_io(di->brs->rs);
 	if (file->f_mode & FMODE_WRITE &&
 	    !au_rs_write_in_place(di->brs->rs, di->lower[0].bindex)) {
 		au_di_put(di);
@@ -71,7 +73,8 @@ static struct file *au_h_open(struct file *file)
 				      current_cred());
 	}
 	au_di_put(di);
-	if (!IS_ERR(h_file))
+	/* nodio: no O_DIRECT, also not later by fcntl(F_SETFL) */
+	if (!IS_ERR(h_file) && dio)
 		file->f_mode |= h_file->f_mode & FMODE_CAN_ODIRECT;
 	return h_file;
 }
@@ -109,7 +112,15 @@ static int au_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&fi->mtx);
 	down_read(&si->rwsem);
-	if (file->f_mode & FMODE_WRITE) {
+	if (file->f_flags & O_DIRECT) {
+		/* nodio (aufs's default): refused before any copy-up */
+		struct au_brset *brs = au_brs_get(si);
+
+		if (!au_rs_direct_io(brs->rs))
+			err = -EINVAL;
+		au_brs_put(brs);
+	}
+	if (!err && file->f_mode & FMODE_WRITE) {
 		/* O_TRUNC: nothing of the data is needed. */
 		t = au_wbr(dentry);
 		err = t < 0 ? t : au_copy_up(dentry, t,

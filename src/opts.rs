@@ -659,7 +659,7 @@ fn parse_item(item: &[u8], o: &mut MountOpts) -> OptResult<Option<BranchOp>> {
             b"plink" => o.plink = true,
             b"noplink" => o.plink = false,
             b"dio" => o.dio = true,
-            b"nodio" => return Err(unsupported(item, "O_DIRECT is always what the branch filesystem allows")),
+            b"nodio" => o.dio = false,
             b"dirperm1" => o.dirperm1 = true,
             b"nodirperm1" => o.dirperm1 = false,
             b"metacopy" => o.metacopy = true,
@@ -1028,7 +1028,7 @@ mod tests {
             ",xino=/x/y,noplink,udba=none,dio,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,create=mfs:30,cpup=bup,sum,acl"
         );
         // negative forms undo
-        let o = ok("br=/a,noplink,plink,dirperm1,nodirperm1,shwh,noshwh,nowarn_perm,noverbose,sum,nosum,xino=/q,noxino,rdblk=5,rdblk=def,rdhash=5,rdhash=def,diropq=a,diropq=w");
+        let o = ok("br=/a,noplink,plink,dio,nodio,dirperm1,nodirperm1,shwh,noshwh,nowarn_perm,noverbose,sum,nosum,xino=/q,noxino,rdblk=5,rdblk=def,rdhash=5,rdhash=def,diropq=a,diropq=w");
         let want = MountOpts {
             branches: vec![spec("/a", None)],
             xino: Xino::Off,
@@ -1041,7 +1041,7 @@ mod tests {
         }
         // Options whose promise this union does not keep: refused, each
         // with a message naming it, never accepted and ignored.
-        for bad in ["nodio", "noacl", "warn_perm", "verbose", "v"] {
+        for bad in ["noacl", "warn_perm", "verbose", "v"] {
             let e = err(&format!("br=/a,{}", bad));
             assert_eq!(e.errno, Errno::EINVAL, "{}", bad);
             assert!(e.msg.contains(&format!("\"{}\"", bad)), "{}: {}", bad, e.msg);
@@ -1341,7 +1341,7 @@ mod tests {
                 3 => format!("xino=/x{}/f", r.below(100)),
                 4 => "noxino".into(),
                 5 => r.pick(&["plink", "noplink"]).to_string(),
-                6 => "dio".into(),
+                6 => r.pick(&["dio", "nodio"]).to_string(),
                 7 => r.pick(&["dirperm1", "nodirperm1", "metacopy", "nometacopy"]).to_string(),
                 8 => r.pick(&["shwh", "noshwh"]).to_string(),
                 9 => format!("diropq={}", r.pick(&["w", "a"])),

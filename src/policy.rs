@@ -85,6 +85,14 @@ pub enum PermScope {
     All,
 }
 
+/// aufs's `dio`/`nodio`: may a union file be opened with `O_DIRECT` (and
+/// get it by `fcntl(F_SETFL)`)?  With `dio` it is what the branch
+/// filesystem allows; without it (aufs's default) `O_DIRECT` is refused
+/// (EINVAL), before anything is copied up.
+pub fn direct_io(dio: bool) -> bool {
+    dio
+}
+
 /// aufs's rule: without `dirperm1`, read and search permission on a
 /// directory is checked on every branch where it exists, so a lower
 /// directory's restrictive mode is not bypassed by a permissive upper one.
@@ -225,6 +233,12 @@ mod tests {
         assert!(!stamp_own(false, true, false), "a file without metacopy: its parent's only");
         assert!(stamp_own(false, true, true), "a marker may be set or removed on its branch");
         assert!(!stamp_own(false, false, true), "only regular files can be metacopies");
+    }
+
+    #[test]
+    fn direct_io_only_with_dio() {
+        assert!(direct_io(true));
+        assert!(!direct_io(false));
     }
 
     #[test]

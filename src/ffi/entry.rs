@@ -749,6 +749,15 @@ pub unsafe extern "C" fn au_rs_perm_all(sb: *const au_rs_sb, is_dir: u32, write:
 /// # Safety
 /// `sb` from au_rs_sb_new.
 #[no_mangle]
+pub unsafe extern "C" fn au_rs_direct_io(sb: *const au_rs_sb) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };
+    policy::direct_io(s.opts.dio) as c_int
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
 pub unsafe extern "C" fn au_rs_keep_negative(sb: *const au_rs_sb, changed: u32) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return 0 };

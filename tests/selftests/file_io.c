@@ -332,19 +332,36 @@ TEST_F(wu, io_unlinked_open_file_still_usable)
 	expect_content(_metadata, self->base, "hello.txt", HELLO_BASE);
 }
 
-/* O_DIRECT through the union is what the branch filesystem makes of it. */
-TEST_F(wu, odirect_like_branch)
+/*
+ * O_DIRECT, as aufs's dio/nodio: without dio (the default) an O_DIRECT open
+ * is EINVAL, for reading and for writing, before anything is copied up, and
+ * fcntl(F_SETFL, O_DIRECT) is refused too; with dio (a remount turns it on)
+ * it is what the branch filesystem makes of it.
+ */
+TEST_F(wu, odirect_only_with_dio)
 {
 	char p[PATH_MAX];
-	int on_branch, on_union;
+	int on_branch, fd;
 
 	mount_seed(_metadata, self);
+	at(_metadata, p, self->mnt, "hello.txt");
+	EXPECT_EQ(EINVAL, open_err(p, O_RDONLY | O_DIRECT, 0));
+	EXPECT_EQ(EINVAL, open_err(p, O_WRONLY | O_DIRECT, 0));
+	EXPECT_EQ(0, exists(self->top, "hello.txt")) TH_LOG("a refused open copied up");
+	fd = open(p, O_RDONLY);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, fcntl(fd, F_SETFL, O_DIRECT));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+
+	ASSERT_EQ(0, remount(self->mnt, 0, "dio"));
 	at(_metadata, p, self->base, "hello.txt");
 	on_branch = open_err(p, O_RDONLY | O_DIRECT, 0);
 	at(_metadata, p, self->mnt, "hello.txt");
-	on_union = open_err(p, O_RDONLY | O_DIRECT, 0);
-	EXPECT_EQ(on_branch, on_union) TH_LOG("branch: %s, union: %s",
-					      strerror(on_branch), strerror(on_union));
+	EXPECT_EQ(on_branch, open_err(p, O_RDONLY | O_DIRECT, 0))
+		TH_LOG("branch: %s", strerror(on_branch));
+	ASSERT_EQ(0, remount(self->mnt, 0, "nodio"));
+	EXPECT_EQ(EINVAL, open_err(p, O_RDONLY | O_DIRECT, 0));
 }
 
 /* ================================================================== */

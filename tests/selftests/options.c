@@ -137,6 +137,26 @@ static void eff_diropq(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self
 	EXPECT_EQ(0, exists(self->top, "newdir"));
 }
 
+/* dio: O_DIRECT as the branch allows it; nodio: EINVAL. */
+static void eff_dio(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, int on)
+{
+	char p[PATH_MAX];
+	int fd, e, on_branch;
+
+	ASSERT_EQ(0, pathf(p, "%s/b.txt", self->base));
+	fd = open(p, O_RDONLY | O_DIRECT);
+	on_branch = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(0, pathf(p, "%s/b.txt", self->mnt));
+	fd = open(p, O_RDONLY | O_DIRECT);
+	e = fd < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(on ? on_branch : EINVAL, e) TH_LOG("O_DIRECT open: %s (branch: %s)",
+						  strerror(e), strerror(on_branch));
+}
+
 /* noplink / plink: shown, and the union still reads and writes. */
 static void eff_rw(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, int on)
 {
@@ -188,8 +208,8 @@ static const struct opt opts[] = {
 	{ "nodirperm1", ACCEPT, "", NULL, "xattr_acl.c" },
 	{ "xino=/dev/shm/aufs.xino", ACCEPT, "xino=/dev/shm/aufs.xino", NULL, "sysfs_proc.c (no file: README)" },
 	{ "noxino", ACCEPT, "noxino", NULL, "sysfs_proc.c" },
-	{ "dio", ACCEPT, "dio", NULL, "file_io.c (O_DIRECT as the branch allows)" },
-	{ "nodio", REFUSE, NULL, NULL, NULL },
+	{ "dio", ACCEPT, "dio", eff_dio, "file_io.c" },
+	{ "nodio", ACCEPT, "", eff_dio, "file_io.c" },
 	{ "noshwh", ACCEPT, "", NULL, "this program (shwh_*)" },
 	{ "diropq=w", ACCEPT, "", eff_diropq, NULL },
 	{ "diropq=whiteouted", ACCEPT, "", eff_diropq, NULL },
