@@ -397,6 +397,18 @@ TEST_F(op, shwh_shows_whiteouts)
 	ASSERT_EQ(0, union_mount(&self->u, MS_RDONLY, "br=%s=ro+wh:%s=ro,shwh", self->top, self->base))
 		TH_LOG("mount ro,shwh: %s", strerror(errno));
 	check_shwh_view(_metadata, self);
+	{
+		/* /proc/mounts shows it and takes it back (a read-only remount) */
+		char raw[4096], got[4096];
+
+		ASSERT_EQ(0, shown_opts(self->mnt, got, sizeof(got)));
+		EXPECT_STREQ("shwh", got);
+		ASSERT_EQ(0, raw_opts(self->mnt, raw, sizeof(raw)));
+		ASSERT_EQ(0, strncmp(raw, "ro,", 3)) TH_LOG("%s", raw);
+		EXPECT_EQ(0, remount(self->mnt, MS_RDONLY, "%s", raw + 3));
+		ASSERT_EQ(0, shown_opts(self->mnt, got, sizeof(got)));
+		EXPECT_STREQ("shwh", got);
+	}
 	ASSERT_EQ(0, drop_caches("3"));
 	check_shwh_view(_metadata, self);
 	ASSERT_EQ(0, union_umount(&self->u));
