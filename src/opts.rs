@@ -268,7 +268,7 @@ impl Default for MountOpts {
             cpup: Cpup::Tdp,
             xino: Xino::Default,
             plink: true,
-            dio: false,
+            dio: true,
             dirperm1: false,
             metacopy: false,
             shwh: false,
@@ -795,8 +795,8 @@ pub fn show_options_bytes(o: &MountOpts) -> Vec<u8> {
         Udba::Notify => out.extend_from_slice(b",udba=notify"),
         Udba::Reval => {}
     }
-    if o.dio {
-        out.extend_from_slice(b",dio");
+    if !o.dio {
+        out.extend_from_slice(b",nodio");
     }
     if o.dirperm1 {
         out.extend_from_slice(b",dirperm1");
@@ -970,7 +970,8 @@ mod tests {
         assert_eq!(d.cpup, Cpup::Tdp);
         assert_eq!(d.xino, Xino::Default);
         assert!(d.plink);
-        assert!(!d.dio && !d.dirperm1 && !d.shwh && !d.sum && !d.acl);
+        assert!(d.dio, "aufs 6.1: dio is a default");
+        assert!(!d.dirperm1 && !d.shwh && !d.sum && !d.acl);
         assert_eq!((d.dirwh, d.rdcache), (3, 10));
         assert_eq!((d.rdblk, d.rdhash), (None, None));
         assert_eq!(d.diropq, DirOpq::Whiteout);
@@ -1025,10 +1026,10 @@ mod tests {
         assert_eq!((o.dirwh, o.rdcache, o.rdblk, o.rdhash), (7, 0, Some(4096), Some(32)));
         assert_eq!(
             show_options(&o),
-            ",xino=/x/y,noplink,udba=none,dio,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,create=mfs:30,cpup=bup,sum,acl"
+            ",xino=/x/y,noplink,udba=none,dirperm1,shwh,diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32,create=mfs:30,cpup=bup,sum,acl"
         );
         // negative forms undo
-        let o = ok("br=/a,noplink,plink,dio,nodio,dirperm1,nodirperm1,shwh,noshwh,nowarn_perm,noverbose,sum,nosum,xino=/q,noxino,rdblk=5,rdblk=def,rdhash=5,rdhash=def,diropq=a,diropq=w");
+        let o = ok("br=/a,noplink,plink,nodio,dio,dirperm1,nodirperm1,shwh,noshwh,nowarn_perm,noverbose,sum,nosum,xino=/q,noxino,rdblk=5,rdblk=def,rdhash=5,rdhash=def,diropq=a,diropq=w");
         let want = MountOpts {
             branches: vec![spec("/a", None)],
             xino: Xino::Off,
@@ -1268,7 +1269,7 @@ mod tests {
     fn docker_mount_data() {
         let o = ok("br:/d/diff/c=rw:/d/diff/c-init=ro+wh:/d/diff/l1=ro+wh,dio,xino=/dev/shm/aufs.xino,dirperm1");
         assert_eq!(paths(&o), vec!["/d/diff/c=rw", "/d/diff/c-init=ro+wh", "/d/diff/l1=ro+wh"]);
-        assert_eq!(show_options(&o), ",xino=/dev/shm/aufs.xino,dio,dirperm1");
+        assert_eq!(show_options(&o), ",xino=/dev/shm/aufs.xino,dirperm1");
     }
 
     #[test]

@@ -591,9 +591,9 @@ TEST_F(mo, remount)
 	check_br(_metadata, self->mnt, 0, self->top, "rw");
 	ASSERT_EQ(0, br_exists(self->mnt, 2));
 	/* a new option takes effect */
-	ASSERT_EQ(0, remount_err(self->mnt, 0, "dio,udba=none", msg, sizeof(msg)));
+	ASSERT_EQ(0, remount_err(self->mnt, 0, "nodio,udba=none", msg, sizeof(msg)));
 	ASSERT_EQ(0, mount_line(self->mnt, line, sizeof(line)));
-	ASSERT_NE(NULL, strstr(line, ",udba=none,dio")) TH_LOG("%s", line);
+	ASSERT_NE(NULL, strstr(line, ",udba=none,nodio")) TH_LOG("%s", line);
 }
 
 /* After all those failures a good mount still works. */

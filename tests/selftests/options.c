@@ -208,8 +208,8 @@ static const struct opt opts[] = {
 	{ "nodirperm1", ACCEPT, "", NULL, "xattr_acl.c" },
 	{ "xino=/dev/shm/aufs.xino", ACCEPT, "xino=/dev/shm/aufs.xino", NULL, "sysfs_proc.c (no file: README)" },
 	{ "noxino", ACCEPT, "noxino", NULL, "sysfs_proc.c" },
-	{ "dio", ACCEPT, "dio", eff_dio, "file_io.c" },
-	{ "nodio", ACCEPT, "", eff_dio, "file_io.c" },
+	{ "dio", ACCEPT, "", eff_dio, "file_io.c" },
+	{ "nodio", ACCEPT, "nodio", eff_dio, "file_io.c" },
 	{ "noshwh", ACCEPT, "", NULL, "this program (shwh_*)" },
 	{ "diropq=w", ACCEPT, "", eff_diropq, NULL },
 	{ "diropq=whiteouted", ACCEPT, "", eff_diropq, NULL },
@@ -325,7 +325,7 @@ TEST_F(op, docker_options)
 	ASSERT_EQ(0, union_mount(&self->u, 0, "br:%s=rw:%s=ro+wh,dio,xino=/dev/shm/aufs.xino,dirperm1",
 				 self->top, self->base));
 	ASSERT_EQ(0, shown_opts(self->mnt, got, sizeof(got)));
-	EXPECT_STREQ("xino=/dev/shm/aufs.xino,dio,dirperm1", got);
+	EXPECT_STREQ("xino=/dev/shm/aufs.xino,dirperm1", got);
 	EXPECT_EQ(0, remount(self->mnt, 0, "append:%s=ro+wh,", third));
 	EXPECT_STREQ("layer\n", content(self->mnt, "l.txt"));
 	EXPECT_EQ(0, remount(self->mnt, 0, "del:%s", third));

@@ -666,7 +666,7 @@ TEST_F_TIMEOUT(rm, proc_mounts_round_trip, 300)
 	static char before[65536], after[65536];
 	char a[PATH_MAX], b[PATH_MAX], line[4096], cmd[8192], *opts, *end;
 	const char *sets[] = {
-		"", ",udba=none", ",udba=notify,dirperm1", ",noplink,dio",
+		"", ",udba=none", ",udba=notify,dirperm1", ",noplink,nodio",
 		",create=mfs:10,cpup=bup,xino=/tmp/x.xino", ",noxino,nowarn_perm,quiet,sum,acl",
 		",diropq=a,dirwh=7,rdcache=0,rdblk=4096,rdhash=32",
 	};
