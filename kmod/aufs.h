@@ -386,10 +386,14 @@ int au_h_fsync_dir(const struct path *h_path, loff_t start, loff_t end, int data
 int au_copy_up(struct dentry *dentry, unsigned int t, loff_t trunc);
 int au_copy_up_meta(struct dentry *dentry, unsigned int t);
 /* A target of a namespace operation: @dentry must be on its branch, or
- * (@newname) the directory @dentry gets a new name in it. */
+ * (@newname) the directory @dentry gets a new name in it: for a create,
+ * @name (a directory when @isdir), whose branch the create policy decides;
+ * NULL for a link or a rename. */
 struct au_wbr_arg {
 	struct dentry *dentry;
 	bool newname;
+	const struct qstr *name;
+	bool isdir;
 };
 int au_wbr_op(const struct au_wbr_arg *w, unsigned int n);
 int au_wbr(struct dentry *dentry);

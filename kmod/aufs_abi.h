@@ -31,7 +31,7 @@
 
 #include <linux/types.h>
 
-#define AU_ABI_VERSION		7
+#define AU_ABI_VERSION		8
 #define AU_BRANCH_MAX		127
 #define AU_NAME_MAX		242
 #define AU_MSG_MAX		256	/* error text buffer, NUL included */
@@ -153,6 +153,10 @@ struct au_target {
 	__u32 kind;		/* AU_TARGET_* */
 	__u32 top;		/* OBJECT: the branch of its topmost entry */
 	__u32 pad;
+	const __u8 *name;	/* NEWNAME of a create: the new name (the
+				 * create policy decides); NULL: link, rename */
+	__u32 namelen;
+	__u32 isdir;		/* NEWNAME of a create: a mkdir */
 };
 
 /* au_target.kind */
@@ -334,6 +338,7 @@ struct au_dirent {
 	X(sizeof(struct au_target))					\
 	X(offsetof(struct au_target, nlower))				\
 	X(offsetof(struct au_target, top))				\
+	X(offsetof(struct au_target, name))				\
 	X(sizeof(struct au_cpup_req))					\
 	X(offsetof(struct au_cpup_req, dir))				\
 	X(offsetof(struct au_cpup_req, trunc_len))			\
@@ -361,7 +366,7 @@ struct au_dirent {
 	X(offsetof(struct au_rename_check_req, flags))			\
 	X(sizeof(struct au_at))						\
 	X(offsetof(struct au_at, len))
-#define AU_ABI_LAYOUT_LEN	48
+#define AU_ABI_LAYOUT_LEN	49
 
 /* ---- implemented in Rust ---- */
 const __u64 *au_rs_abi_layout(void);
@@ -469,7 +474,14 @@ int au_rs_direct_io(const struct au_rs_sb *sb);
  * The branch (>= 0) an operation with the @n (1..AU_TARGET_MAX) targets
  * @tg goes to: the topmost of what each needs (src/policy.rs); or -errno.
  */
-int au_rs_op_target(const struct au_rs_sb *sb, const struct au_target *tg, __u32 n);
+/*
+ * @ctx the call context of the targets' branch set (the create policies
+ * ask it for the branches' free space), @now the monotonic time in ns.
+ */
+int au_rs_op_target(const struct au_rs_sb *sb, void *ctx, __u64 now,
+		    const struct au_target *tg, __u32 n);
+/* statfs: 1 the sum of the branches (sum), 0 the first branch's. */
+int au_rs_statfs_sum(const struct au_rs_sb *sb);
 /* @id: unique per mount, names the temporary entries of this operation. */
 /*
  * @meta_only: the change needs no data (chmod, chown, utimes, an xattr).
@@ -521,6 +533,8 @@ void au_c_dput(void *dentry);
 int au_c_stat(void *ctx, __u32 bindex, void *dentry, struct au_stat *out);
 /* 1: regular file @dentry carries AU_XATTR_METACOPY, 0: not, or -errno. */
 int au_c_metacopy(void *ctx, __u32 bindex, void *dentry);
+/* The bytes available to users on branch @bindex's filesystem (statfs). */
+int au_c_free_space(void *ctx, __u32 bindex, __u64 *out);
 int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
 /* Branch changes (branch.c).  Each locks what the branch needs. */
 int au_c_root(void *ctx, __u32 bindex, void **out);

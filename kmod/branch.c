@@ -227,6 +227,31 @@ int au_c_metacopy(void *ctx, u32 bindex, void *dentry)
 	return r == -ENODATA || r == -EOPNOTSUPP ? 0 : r;
 }
 
+/*
+ * The bytes available to users on branch @bindex (the create policies):
+ * statfs of the branch's root, f_bavail * f_bsize, saturating.
+ */
+int au_c_free_space(void *ctx, u32 bindex, u64 *out)
+{
+	struct au_brset *brs = AU_CTX_BRS(ctx);
+	struct kstatfs st;
+	u64 v;
+	struct path root;
+	int err;
+
+	if (bindex >= brs->nbr)
+		return -EINVAL;
+	root.mnt = brs->br[bindex].path.mnt;
+	root.dentry = root.mnt->mnt_root;
+	err = vfs_statfs(&root, &st);
+	if (err)
+		return err;
+	if (st.f_bsize <= 0 || check_mul_overflow((u64)st.f_bavail, (u64)st.f_bsize, &v))
+		v = st.f_bsize <= 0 ? 0 : U64_MAX;
+	*out = v;
+	return 0;
+}
+
 /* ---- au_c_iterate: one branch directory, entry by entry, to the core ---- */
 
 struct au_rdctx {

@@ -272,6 +272,11 @@ static int au_wbr_fill(const struct au_wbr_arg *w, struct au_dinfo **di,
 		tg->kind = AU_TARGET_NEWNAME;
 		tg->lower = (*pdi)->lower;
 		tg->nlower = (*pdi)->nlower;
+		if (w->name) {
+			tg->name = w->name->name;
+			tg->namelen = w->name->len;
+			tg->isdir = w->isdir;
+		}
 		return 0;
 	}
 	*di = au_di_get_positive(w->dentry);
@@ -321,8 +326,11 @@ int au_wbr_op(const struct au_wbr_arg *w, unsigned int n)
 		}
 		brs = b;
 	}
-	if (k)
-		t = au_rs_op_target(brs->rs, tg, k);
+	if (k) {
+		struct au_ctx ctx = au_ctx(AU_SB(w[0].dentry->d_sb), brs);
+
+		t = au_rs_op_target(brs->rs, &ctx, ktime_get_ns(), tg, k);
+	}
 	if (t >= 0 && err)
 		t = err;
 	for (i = 0; i < n; i++) {

@@ -44,7 +44,8 @@ static int au_new(struct inode *dir, struct dentry *dentry, umode_t mode,
 	struct super_block *sb = dir->i_sb;
 	struct dentry *parent = dentry->d_parent;
 	struct au_nsop op = {
-		.tg = { { .dentry = parent, .newname = true } },
+		.tg = { { .dentry = parent, .newname = true,
+			  .name = &dentry->d_name, .isdir = S_ISDIR(mode) } },
 		.ntg = 1,
 		.up = { AU_NSOP_UP(parent) },
 		.nup = 1,

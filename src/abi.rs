@@ -30,6 +30,7 @@ pub const LAYOUT: [u64; AU_ABI_LAYOUT_LEN as usize] = [
     size_of::<au_target>() as u64,
     offset_of!(au_target, nlower) as u64,
     offset_of!(au_target, top) as u64,
+    offset_of!(au_target, name) as u64,
     size_of::<au_cpup_req>() as u64,
     offset_of!(au_cpup_req, dir) as u64,
     offset_of!(au_cpup_req, trunc_len) as u64,

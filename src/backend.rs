@@ -120,6 +120,10 @@ pub trait Backend {
     /// [`METACOPY_XATTR`]): its attributes are the union's, its data is the
     /// next entry of the name below?
     fn is_metacopy(&self, br: u32, node: &Self::Node) -> Result<bool>;
+
+    /// The bytes available to users on branch `br`'s filesystem (statfs:
+    /// f_bavail * f_bsize, saturating), for the create policies.
+    fn free_space(&self, br: u32) -> Result<u64>;
 }
 
 /// The xattr that marks a metacopy: an upper file that holds only the

@@ -40,6 +40,10 @@ pub struct MemBranch {
     /// Names compare without regard to ASCII case (as a casefolded ext4
     /// directory): a lookup finds an entry however the name is spelt.
     pub casefold: bool,
+    /// What free_space() reports (the create policies).
+    pub free: u64,
+    /// free_space() fails with this errno.
+    pub statfs_err: Option<Errno>,
 }
 
 #[derive(Default, Debug)]
@@ -426,6 +430,15 @@ impl Backend for MemBackend {
         let brs = self.branches.borrow();
         let b = brs.get(br as usize).ok_or(Errno::EINVAL)?;
         Ok(b.entries.get(node).is_some_and(|e| e.xattrs.contains_key(METACOPY_XATTR)))
+    }
+
+    fn free_space(&self, br: u32) -> Result<u64> {
+        let brs = self.branches.borrow();
+        let b = brs.get(br as usize).ok_or(Errno::EINVAL)?;
+        match b.statfs_err {
+            Some(e) => Err(e),
+            None => Ok(b.free),
+        }
     }
 
     fn read_dir(&self, br: u32, dir: &MemNode, sink: &mut dyn DirSink) -> Result<()> {

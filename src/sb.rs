@@ -3,6 +3,7 @@
 
 use crate::branch::{BranchTable, Resolver};
 use crate::opts::{self, MountOpts, OptError};
+use crate::policy::WbrState;
 use crate::union::Branches;
 use alloc::vec::Vec;
 
@@ -10,6 +11,8 @@ use alloc::vec::Vec;
 pub struct Sb {
     pub opts: MountOpts,
     pub table: BranchTable,
+    /// The create policies' state (made anew by a remount).
+    pub wbr: WbrState,
 }
 
 impl Sb {
@@ -19,7 +22,14 @@ impl Sb {
         let opts = opts::parse(data)?;
         opts::check_rdonly(&opts, rdonly)?;
         let table = BranchTable::build(&opts, rdonly, r)?;
-        Ok(Sb { opts, table })
+        Sb::new(opts, table)
+    }
+
+    fn new(opts: MountOpts, table: BranchTable) -> Result<Sb, OptError> {
+        let mut sb = Sb { opts, table, wbr: WbrState::empty() };
+        let n = u32::try_from(sb.table.len()).map_err(|_| OptError::new(crate::Errno::ENOSPC, alloc::string::String::from("too many branches")))?;
+        sb.wbr = WbrState::new(&sb, n).map_err(|e| OptError::new(e, alloc::string::String::from("out of memory")))?;
+        Ok(sb)
     }
 
     /// A remount: the options and branch changes of `data` applied, left to
@@ -38,7 +48,7 @@ impl Sb {
         for op in ops.iter() {
             table.apply(op, rdonly, r)?;
         }
-        Ok(Some(Sb { opts, table }))
+        Sb::new(opts, table).map(Some)
     }
 
     /// The `xi_path` sysfs text.

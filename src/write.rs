@@ -8,6 +8,7 @@
 
 use crate::backend::{At, Cred, FileType, Lower, NewEntry, Stat, WriteBackend, RENAME_EXCHANGE};
 use crate::name::{self, OPQ_NAME, WH_BASE};
+use crate::opts::Cpup;
 use crate::union::{self, Branches};
 use crate::{Errno, Result};
 use alloc::vec::Vec;
@@ -27,15 +28,33 @@ pub fn tmp_name(what: &[u8], id: u64) -> Result<Vec<u8>> {
 }
 
 /// Branch that takes a change of an object whose topmost entry is on
-/// branch `top`, in the union directory `parent` (empty for the root).
-/// cpup=tdp, as aufs has it: going up from the object, the nearest writable
-/// branch on which the parent directory exists (a file on a writable branch
-/// is changed in place); failing that, the nearest writable branch above
-/// the parent's topmost one (the parent is then copied up too).
-pub fn cpup_target<N>(brs: &dyn Branches, parent: &[Lower<N>], top: u32) -> Result<u32> {
+/// branch `top`, in the union directory `parent` (empty for the root),
+/// under the copy-up policy `cpup`.  A file on a writable branch is changed
+/// in place.  Otherwise, as aufs has them:
+/// - `tdp` (the default): top-down from the parent's topmost entry to just
+///   above the file, the first writable branch on which the parent exists;
+/// - `bup`: bottom-up from the file to the parent's topmost entry, the
+///   first writable branch on which the parent exists;
+/// - `bu`: the nearest writable branch above the file.
+///
+/// Failing that, the nearest writable branch above the parent's topmost
+/// entry (the parent is copied up too).  aufs's `bu` (and its fallback)
+/// may choose a branch between the parent's topmost entry and the file on
+/// which the parent does not exist, and then copies the parent *down*
+/// there; this union never copies down: such branches are skipped (so
+/// `bu` chooses as `bup` does where the parent is missing).
+pub fn cpup_target<N>(brs: &dyn Branches, parent: &[Lower<N>], top: u32, cpup: Cpup) -> Result<u32> {
+    if brs.writable(top) {
+        return Ok(top);
+    }
     let ptop = parent.first().map_or(top, |l| l.br).min(top);
     let parent_on = |b: u32| parent.is_empty() || parent.iter().any(|l| l.br == b);
-    if let Some(b) = (ptop..=top).rev().find(|b| brs.writable(*b) && parent_on(*b)) {
+    let ok = |b: &u32| brs.writable(*b) && parent_on(*b);
+    let found = match cpup {
+        Cpup::Tdp => (ptop..top).find(ok),
+        Cpup::Bup | Cpup::Bu => (ptop..top).rev().find(ok),
+    };
+    if let Some(b) = found {
         return Ok(b);
     }
     (0..ptop).rev().find(|b| brs.writable(*b)).ok_or(Errno::EROFS)
@@ -793,18 +812,22 @@ mod tests {
         let m = MemBackend::new(&[("rw", &["d/"]), ("ro", &["d/"]), ("rw", &[]), ("ro", &["d/f"])]);
         let root = m.roots();
         let none: &[Lower<MemNode>] = &[];
-        assert_eq!(cpup_target(&m, none, 0), Ok(0));
-        assert_eq!(cpup_target(&m, &root, 1), Ok(0));
-        assert_eq!(cpup_target(&m, &root, 2), Ok(2), "a writable branch is changed in place");
-        assert_eq!(cpup_target(&m, &root, 3), Ok(2), "nearest writable above, parent there");
+        assert_eq!(cpup_target(&m, none, 0, Cpup::Tdp), Ok(0));
+        assert_eq!(cpup_target(&m, &root, 1, Cpup::Tdp), Ok(0));
+        assert_eq!(cpup_target(&m, &root, 2, Cpup::Tdp), Ok(2), "a writable branch is changed in place");
+        assert_eq!(cpup_target(&m, &root, 3, Cpup::Tdp), Ok(0), "tdp: topmost writable where the parent is");
+        assert_eq!(cpup_target(&m, &root, 3, Cpup::Bup), Ok(2), "bup: nearest writable above, parent there");
+        assert_eq!(cpup_target(&m, &root, 3, Cpup::Bu), Ok(2), "bu: nearest writable above");
         // d exists on 0, 1 and 3: branch 2 is writable but has no d, so a
         // change of d/f goes to 0.
         let d = walk(&m, "d");
-        assert_eq!(cpup_target(&m, &d, 3), Ok(0));
+        assert_eq!(cpup_target(&m, &d, 3, Cpup::Tdp), Ok(0));
+        assert_eq!(cpup_target(&m, &d, 3, Cpup::Bup), Ok(0), "d is not on 2");
+        assert_eq!(cpup_target(&m, &d, 3, Cpup::Bu), Ok(0), "never a copy-down of d onto 2");
         assert_eq!(create_target(&m, &d), Ok(0));
         assert_eq!(create_target(&m, &root), Ok(0));
         let ro = MemBackend::new(&[("ro", &[]), ("ro", &[])]);
-        assert_eq!(cpup_target(&ro, &ro.roots(), 1), Err(Errno::EROFS));
+        assert_eq!(cpup_target(&ro, &ro.roots(), 1, Cpup::Tdp), Err(Errno::EROFS));
         assert_eq!(create_target(&ro, &ro.roots()), Err(Errno::EROFS));
         // The parent only on a read-only branch below a writable one.
         let m = MemBackend::new(&[("rw", &[]), ("ro", &["p/"]), ("rw", &[])]);
@@ -1061,7 +1084,7 @@ mod tests {
         let m = MemBackend::new(&[("rw", &["a/", "b/"]), ("ro", &["a/f=x"])]);
         let root = m.roots();
         let a = walk(&m, "a");
-        let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br).unwrap();
+        let t = cpup_target(&m, &a, walk(&m, "a/f")[0].br, Cpup::Tdp).unwrap();
         copy_up(&m, &m, how(false), &walk(&m, "a/f"), &CopyTo { t, dir: &b"a".to_vec(), name: b"f", len: None, id: 1 }).unwrap();
         rename(&m, &m, &Rename { src: side(&a, &walk(&m, "a/f"), b"f"), dst: side(&walk(&m, "b"), &[], b"g"), flags: 0, id: 9 }, t).unwrap();
         assert_eq!(m.get(0, "b/g").unwrap().data, b"x");

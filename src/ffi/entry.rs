@@ -491,10 +491,11 @@ fn branch_ret(r: crate::Result<u32>) -> c_int {
 }
 
 /// # Safety
-/// `sb` from au_rs_sb_new; `tg` holds `n` targets, each lending `nlower`
-/// entries at `lower`.
+/// `sb` from au_rs_sb_new, `ctx` the shim's context of the targets' branch
+/// set; `tg` holds `n` targets, each lending `nlower` entries at `lower`
+/// and, for a create, `namelen` bytes at `name`.
 #[no_mangle]
-pub unsafe extern "C" fn au_rs_op_target(sb: *const au_rs_sb, tg: *const au_target, n: u32) -> c_int {
+pub unsafe extern "C" fn au_rs_op_target(sb: *const au_rs_sb, ctx: *mut c_void, now: u64, tg: *const au_target, n: u32) -> c_int {
     // SAFETY: caller's contract.
     let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
     if tg.is_null() || n == 0 || n > AU_TARGET_MAX {
@@ -506,12 +507,29 @@ pub unsafe extern "C" fn au_rs_op_target(sb: *const au_rs_sb, tg: *const au_targ
         // SAFETY: caller's contract: each target lends `nlower` entries.
         let lower = unsafe { lowers(g.lower, g.nlower) };
         if g.kind == AU_TARGET_NEWNAME {
-            Need::NewName { dir: lower }
+            let new = if g.name.is_null() {
+                None
+            } else {
+                // SAFETY: caller's contract: `namelen` bytes at `name`.
+                Some((unsafe { bytes(g.name, g.namelen) }, g.isdir != 0))
+            };
+            Need::NewName { dir: lower, new }
         } else {
             Need::Object { parent: lower, top: g.top }
         }
     });
-    branch_ret(policy::op_target(s, needs))
+    let b = KBackend { ctx };
+    let p = policy::Policies { create: s.opts.create, cpup: s.opts.cpup, state: &s.wbr, now };
+    branch_ret(policy::op_target(&b, s, &p, needs))
+}
+
+/// # Safety
+/// `sb` from au_rs_sb_new.
+#[no_mangle]
+pub unsafe extern "C" fn au_rs_statfs_sum(sb: *const au_rs_sb) -> c_int {
+    // SAFETY: caller's contract.
+    let Some(s) = (unsafe { sb_ref(sb) }) else { return errno_ret(Errno::EINVAL) };
+    c_int::from(s.opts.sum)
 }
 
 /// # Safety

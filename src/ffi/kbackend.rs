@@ -111,6 +111,14 @@ impl Backend for KBackend {
         ret(r)?;
         Ok(r > 0)
     }
+
+    fn free_space(&self, br: u32) -> crate::Result<u64> {
+        let mut out: u64 = 0;
+        // SAFETY: out is a valid out pointer for the call.
+        let r = unsafe { au_c_free_space(self.ctx, br, &mut out) };
+        ret(r)?;
+        Ok(out)
+    }
 }
 
 fn cred(c: Cred) -> u32 {
