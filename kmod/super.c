@@ -98,17 +98,97 @@ static int au_stack_depth(struct au_brset *brs)
 
 /* ---- superblock operations ---- */
 
+static u64 au_add_sat(u64 a, u64 b)
+{
+	u64 r;
+
+	return check_add_overflow(a, b, &r) ? U64_MAX : r;
+}
+
+static u64 au_mul_sat(u64 a, u64 b)
+{
+	u64 r;
+
+	return check_mul_overflow(a, b, &r) ? U64_MAX : r;
+}
+
+/*
+ * statfs with the sum option (as aufs's): the blocks and inodes of every
+ * branch filesystem, each counted once however many branches it holds, in
+ * the smallest block size among them.
+ */
+static int au_statfs_sum(struct au_brset *brs, struct kstatfs *buf)
+{
+	u64 blocks = 0, bfree = 0, bavail = 0, files = 0, ffree = 0, f;
+	long bsize = LONG_MAX;
+	struct kstatfs st;
+	struct path root;
+	unsigned int i, j;
+	bool seen;
+	int err;
+
+	for (i = 0; i < brs->nbr; i++) {
+		root.mnt = brs->br[i].path.mnt;
+		seen = false;
+		for (j = 0; j < i && !seen; j++)
+			seen = brs->br[j].path.mnt->mnt_sb == root.mnt->mnt_sb;
+		if (seen)
+			continue;
+		root.dentry = root.mnt->mnt_root;
+		err = au_h_statfs(&root, &st);
+		if (err)
+			return err;
+		if (i == 0)
+			*buf = st;
+		if (st.f_bsize <= 0)
+			continue;
+		if (st.f_bsize < bsize) {
+			f = bsize == LONG_MAX ? 1 : bsize / st.f_bsize;
+			blocks = au_mul_sat(blocks, f);
+			bfree = au_mul_sat(bfree, f);
+			bavail = au_mul_sat(bavail, f);
+			bsize = st.f_bsize;
+		}
+		f = st.f_bsize / bsize;
+		blocks = au_add_sat(blocks, au_mul_sat(st.f_blocks, f));
+		bfree = au_add_sat(bfree, au_mul_sat(st.f_bfree, f));
+		bavail = au_add_sat(bavail, au_mul_sat(st.f_bavail, f));
+		files = au_add_sat(files, st.f_files);
+		ffree = au_add_sat(ffree, st.f_ffree);
+	}
+	buf->f_bsize = bsize == LONG_MAX ? PAGE_SIZE : bsize;
+	buf->f_blocks = blocks;
+	buf->f_bfree = bfree;
+	buf->f_bavail = bavail;
+	buf->f_files = files;
+	buf->f_ffree = ffree;
+	buf->f_frsize = 0;
+	return 0;
+}
+
+/*
+ * statfs: the first branch's filesystem (its root: a branch may be a
+ * directory of it), or with sum the sum of all of them.
+ */
 static int au_statfs(struct dentry *dentry, struct kstatfs *buf)
 {
 	struct au_brset *brs = au_brs_get(AU_SB(dentry->d_sb));
+	struct path root;
 	int err;
 
-	err = au_h_statfs(&brs->br[0].path, buf);
+	if (au_rs_statfs_sum(brs->rs) > 0) {
+		err = au_statfs_sum(brs, buf);
+	} else {
+		root.mnt = brs->br[0].path.mnt;
+		root.dentry = root.mnt->mnt_root;
+		err = au_h_statfs(&root, buf);
+	}
 	au_brs_put(brs);
 	if (err)
 		return err;
 	buf->f_type = AUFS_SUPER_MAGIC;
 	buf->f_namelen = AU_NAME_MAX;
+	memset(&buf->f_fsid, 0, sizeof(buf->f_fsid));
 	return 0;
 }
 
