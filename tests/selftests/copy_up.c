@@ -837,15 +837,25 @@ TEST_F(wu, rw_several_branches)
 }
 
 /*
- * cpup=tdp, as aufs's au_wbr_copyup_tdp() has it (and the project's spec:
- * "nearest writable branch above where the parent exists"): going up from
- * the file's branch, the first writable branch on which the parent
- * directory exists.  The root exists everywhere, so a base file at the root
- * goes to mid; a file whose directory is not on mid goes past it to top.
+ * cpup=tdp (the default), as aufs's au_wbr_copyup_tdp() has it: top-down
+ * from the parent's topmost entry to just above the file, the first
+ * writable branch on which the parent exists.  The root exists everywhere,
+ * so a base file at the root goes to top.  cpup=bup (bottom-up from the
+ * file, where the parent exists) takes it to mid.
  */
-TEST_F(wu, rw_several_cpup_target_nearest_with_parent)
+TEST_F(wu, rw_several_cpup_tdp_is_the_topmost_with_parent)
 {
 	mount3(_metadata, self, "rw", "rw", "ro");
+	overwrite(_metadata, self->mnt, "hello.txt", "H\n");
+	expect_content(_metadata, self->mnt, "hello.txt", "H\n");
+	expect_content(_metadata, self->top, "hello.txt", "H\n");
+	expect_absent(_metadata, self->mid, "hello.txt");
+	expect_content(_metadata, self->base, "hello.txt", HELLO_BASE);
+}
+
+TEST_F(wu, rw_several_cpup_bup_is_the_nearest_with_parent)
+{
+	mount3(_metadata, self, "rw", "rw", "ro,cpup=bup");
 	overwrite(_metadata, self->mnt, "hello.txt", "H\n");
 	expect_content(_metadata, self->mnt, "hello.txt", "H\n");
 	expect_content(_metadata, self->mid, "hello.txt", "H\n");
