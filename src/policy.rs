@@ -162,7 +162,8 @@ fn most_free(st: &WbrState, cand: &[u32]) -> Option<u32> {
 /// hides it); otherwise:
 /// - `tdp`: the topmost writable branch on which the directory exists;
 /// - `rr`: round robin over the writable branches (new directories do not
-///   move the counter: they go where the next file would);
+///   move the counter: they go where the next file would; when that is a
+///   branch that cannot take it, `tdp` decides, where aufs gives EROFS);
 /// - `mfs[:SEC]`: the writable branch with the most free space (gathered
 ///   at most every SEC seconds);
 /// - `mfsrr:LOW[:SEC]`: mfs, and round robin when even the most free space
@@ -468,6 +469,13 @@ mod tests {
         assert_eq!(d, [1, 1, 1]);
         assert_eq!(create_on(&m, &st, Create::Rr, 0, "g", false), Ok(1));
         assert_eq!(create_on(&m, &st, Create::Rr, 0, "g", false), Ok(0));
+        // the counter at the read-only branch: a mkdir goes by tdp
+        let st = WbrState::new(&m, 4).unwrap();
+        for i in 0..6 {
+            create_on(&m, &st, Create::Rr, 0, &format!("h{i}"), false).unwrap();
+        }
+        assert_eq!(create_on(&m, &st, Create::Rr, 0, "e", true), Ok(0));
+        assert_eq!(create_on(&m, &st, Create::Rr, 0, "h", false), Ok(2), "files skip it");
     }
 
     #[test]
