@@ -160,7 +160,7 @@ TEST_F(pol, tdp_puts_everything_on_the_top_branch)
 
 TEST_F(pol, rr_alternates_and_mkdir_does_not_move_it)
 {
-	char at[8], line[4096];
+	char at[8], g[8], line[4096];
 
 	ASSERT_EQ(0, pol_mount(self, "create=rr"));
 	ASSERT_EQ(0, mount_line(self->mnt, line, sizeof(line)));
@@ -175,29 +175,38 @@ TEST_F(pol, rr_alternates_and_mkdir_does_not_move_it)
 	EXPECT_EQ(2, where(self, "d0"));
 	EXPECT_EQ(2, where(self, "d1"));
 	EXPECT_EQ(2, where(self, "d2"));
-	land(_metadata, self, "g", 2, at);
-	EXPECT_STREQ("10", at);
+	land(_metadata, self, "g", 2, g);
+	EXPECT_STREQ("10", g);
 	persists(_metadata, self, "create=rr", "f", at);
 }
 
 TEST_F(pol, mfs_picks_the_emptiest_and_follows_a_change_after_its_interval)
 {
-	char at[8], line[4096];
+	char at[8], line[4096], p[PATH_MAX];
 
-	ASSERT_EQ(0, pol_mount(self, "create=mfs:4"));
+	/* an hour: what was seen first stands */
+	ASSERT_EQ(0, pol_mount(self, "create=mfs:3600"));
 	ASSERT_EQ(0, mount_line(self->mnt, line, sizeof(line)));
-	EXPECT_NE(NULL, strstr(line, ",create=mfs:4")) TH_LOG("%s", line);
+	EXPECT_NE(NULL, strstr(line, ",create=mfs:3600")) TH_LOG("%s", line);
 	land(_metadata, self, "a", 1, at);
 	EXPECT_STREQ("1", at);			/* b1: 4 MiB */
 	fill(_metadata, self, 1, "fill", "count=56");	/* 3.5 MiB: 0.5 left */
 	land(_metadata, self, "b", 1, at);
-	EXPECT_STREQ("1", at) TH_LOG("within 4 s: the free space seen before");
-	sleep(5);
+	EXPECT_STREQ("1", at) TH_LOG("within the interval: the free space seen before");
+	/* a remount with 2 s: asked afresh, then again after 2 s */
+	ASSERT_EQ(0, remount(self->mnt, 0, "create=mfs:2"));
+	ASSERT_EQ(0, mount_line(self->mnt, line, sizeof(line)));
+	EXPECT_NE(NULL, strstr(line, ",create=mfs:2")) TH_LOG("%s", line);
 	land(_metadata, self, "c", 2, at);
 	EXPECT_STREQ("22", at);			/* b2: 2 MiB now the most */
 	ASSERT_EQ(0, make_dir(NULL, self->mnt, "d"));
 	EXPECT_EQ(4, where(self, "d"));
-	persists(_metadata, self, "create=mfs:4", "c", "22");
+	ASSERT_EQ(0, pathf(p, "%s/fill", self->b[1]));
+	ASSERT_EQ(0, unlink(p));
+	sleep(3);
+	land(_metadata, self, "e", 1, at);
+	EXPECT_STREQ("1", at) TH_LOG("b1 emptied: seen after the interval");
+	persists(_metadata, self, "create=mfs:2", "c", "22");
 }
 
 TEST_F(pol, mfsrr_low_threshold)
