@@ -137,8 +137,8 @@ static void eff_diropq(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self
 	EXPECT_EQ(0, exists(self->top, "newdir"));
 }
 
-/* dio: O_DIRECT as the branch allows it; nodio: EINVAL. */
-static void eff_dio(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, int on)
+/* dio (the default): O_DIRECT as the branch allows it; nodio: EINVAL. */
+static void odirect(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, int allowed)
 {
 	char p[PATH_MAX];
 	int fd, e, on_branch;
@@ -153,8 +153,20 @@ static void eff_dio(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, i
 	e = fd < 0 ? errno : 0;
 	if (fd >= 0)
 		close(fd);
-	EXPECT_EQ(on ? on_branch : EINVAL, e) TH_LOG("O_DIRECT open: %s (branch: %s)",
-						  strerror(e), strerror(on_branch));
+	EXPECT_EQ(allowed ? on_branch : EINVAL, e) TH_LOG("O_DIRECT open: %s (branch: %s)",
+						       strerror(e), strerror(on_branch));
+}
+
+static void eff_dio(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, int on)
+{
+	(void)on;
+	odirect(_metadata, self, 1);
+}
+
+static void eff_nodio(struct __test_metadata *_metadata, FIXTURE_DATA(op) *self, int on)
+{
+	(void)on;
+	odirect(_metadata, self, 0);
 }
 
 /* noplink / plink: shown, and the union still reads and writes. */
@@ -209,8 +221,25 @@ static const struct opt opts[] = {
 	{ "xino=/dev/shm/aufs.xino", ACCEPT, "xino=/dev/shm/aufs.xino", NULL, "sysfs_proc.c (no file: README)" },
 	{ "noxino", ACCEPT, "noxino", NULL, "sysfs_proc.c" },
 	{ "dio", ACCEPT, "", eff_dio, "file_io.c" },
-	{ "nodio", ACCEPT, "nodio", eff_dio, "file_io.c" },
+	{ "nodio", ACCEPT, "nodio", eff_nodio, "file_io.c" },
 	{ "noshwh", ACCEPT, "", NULL, "this program (shwh_*)" },
+	{ "create=tdp", ACCEPT, "", eff_rw, "policy.c" },
+	{ "create=rr", ACCEPT, "create=rr", eff_rw, "policy.c" },
+	{ "create=mfs", ACCEPT, "create=mfs:30", eff_rw, "policy.c" },
+	{ "create=mfs:5", ACCEPT, "create=mfs:5", eff_rw, "policy.c" },
+	{ "create=pmfs:7", ACCEPT, "create=pmfs:7", eff_rw, "policy.c" },
+	{ "create=mfsrr:1048576", ACCEPT, "create=mfsrr:1048576:30", eff_rw, "policy.c" },
+	{ "create=pmfsrr:1048576:9", ACCEPT, "create=pmfsrr:1048576:9", eff_rw, "policy.c" },
+	{ "create=tdmfs:1048576", ACCEPT, "create=tdmfs:1048576:30", eff_rw, "policy.c" },
+	{ "create=mfsrr", REFUSE, NULL, NULL, NULL },
+	{ "create=mfs:3601", REFUSE, NULL, NULL, NULL },
+	{ "cpup=tdp", ACCEPT, "", eff_rw, "policy.c, copy_up.c" },
+	{ "cpup=bup", ACCEPT, "cpup=bup", eff_rw, "policy.c, copy_up.c" },
+	{ "cpup=bu", ACCEPT, "cpup=bu", eff_rw, "policy.c" },
+	{ "cpup=x", REFUSE, NULL, NULL, NULL },
+	{ "sum", ACCEPT, "sum", eff_rw, "policy.c" },
+	{ "nosum", ACCEPT, "", eff_rw, "policy.c" },
+	{ "dirren", REFUSE, NULL, NULL, NULL },
 	{ "diropq=w", ACCEPT, "", eff_diropq, NULL },
 	{ "diropq=whiteouted", ACCEPT, "", eff_diropq, NULL },
 	{ "diropq=a", ACCEPT, "diropq=a", eff_diropq, NULL },
