@@ -124,6 +124,19 @@ pub trait Backend {
     /// The bytes available to users on branch `br`'s filesystem (statfs:
     /// f_bavail * f_bsize, saturating), for the create policies.
     fn free_space(&self, br: u32) -> Result<u64>;
+
+    /// The root directory of branch `br` (where a rename record's path
+    /// starts, see [`crate::dirren`]).  Asked only on a mount with `dirren`.
+    fn branch_root(&self, _br: u32) -> Result<Self::Node> {
+        Err(crate::Errno::EOPNOTSUPP)
+    }
+
+    /// The raw rename record of directory `node` (the xattr
+    /// [`crate::dirren::DIRREN_XATTR`]), unchecked, `None` when it has
+    /// none.  Asked only on a mount with `dirren`.
+    fn dirren_record(&self, _br: u32, _node: &Self::Node) -> Result<Option<alloc::vec::Vec<u8>>> {
+        Ok(None)
+    }
 }
 
 /// The xattr that marks a metacopy: an upper file that holds only the
@@ -213,6 +226,17 @@ pub trait WriteBackend: Backend {
     fn readlink(&self, br: u32, node: &Self::Node) -> Result<alloc::vec::Vec<u8>>;
     fn times(&self, br: u32, node: &Self::Node) -> Result<Times>;
     fn set_times(&self, br: u32, node: &Self::Node, t: &Times) -> Result<()>;
+    /// Write the rename record of directory `node` (see [`crate::dirren`]),
+    /// with the union's own credentials; `None` removes it.  EOPNOTSUPP
+    /// where the branch cannot hold it.
+    fn set_dirren_record(&self, _br: u32, _node: &Self::Node, _rec: Option<&[u8]>) -> Result<()> {
+        Err(crate::Errno::EOPNOTSUPP)
+    }
+    /// The path of `node` from the root of its branch, components joined
+    /// by `/`, no leading `/`.
+    fn path_of(&self, _br: u32, _node: &Self::Node) -> Result<alloc::vec::Vec<u8>> {
+        Err(crate::Errno::EOPNOTSUPP)
+    }
 }
 
 /// `renameat2` flags.

@@ -34,6 +34,7 @@ pub use errno::{Errno, Result};
 pub mod abi;
 pub mod backend;
 pub mod branch;
+pub mod dirren;
 pub mod name;
 pub mod opts;
 pub mod plink;

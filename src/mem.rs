@@ -11,6 +11,7 @@ use crate::backend::{
 pub const FS_IMMUTABLE_FL: u32 = 0x10;
 pub const FS_APPEND_FL: u32 = 0x20;
 use std::cell::Cell;
+use crate::dirren::DIRREN_XATTR;
 use crate::union::Branches;
 use crate::{Errno, Result};
 use std::cell::RefCell;
@@ -65,6 +66,8 @@ pub struct MemBackend {
     pub shwh: Cell<bool>,
     /// `diropq=a`: new and renamed directories are always opaque.
     pub diropq_always: Cell<bool>,
+    /// A mount with `dirren`: rename records are written and followed.
+    pub dirren: Cell<bool>,
 }
 
 /// A node is the full path of an entry in its branch.
@@ -346,6 +349,25 @@ impl WriteBackend for MemBackend {
         self.with_branch(br, |b| Ok(b.entries.get(node).ok_or(Errno::ENOENT)?.times))
     }
 
+    fn set_dirren_record(&self, br: u32, node: &MemNode, rec: Option<&[u8]>) -> Result<()> {
+        self.note(format!("dirren {br} {} {:?}", String::from_utf8_lossy(node), rec.map(String::from_utf8_lossy)))?;
+        self.with_branch(br, |b| {
+            if b.no_xattrs {
+                return Err(Errno::EOPNOTSUPP);
+            }
+            let e = b.entries.get_mut(node).ok_or(Errno::ENOENT)?;
+            match rec {
+                Some(r) => e.xattrs.insert(DIRREN_XATTR.to_vec(), r.to_vec()),
+                None => e.xattrs.remove(DIRREN_XATTR),
+            };
+            Ok(())
+        })
+    }
+
+    fn path_of(&self, _br: u32, node: &MemNode) -> Result<Vec<u8>> {
+        Ok(node.clone())
+    }
+
     fn set_times(&self, br: u32, node: &MemNode, t: &Times) -> Result<()> {
         self.with_branch(br, |b| {
             b.entries.get_mut(node).ok_or(Errno::ENOENT)?.times = *t;
@@ -375,6 +397,12 @@ impl Branches for MemBackend {
     }
     fn exact_names(&self, br: u32) -> bool {
         self.branches.borrow().get(br as usize).is_none_or(|b| !b.casefold)
+    }
+    fn follow_dirren(&self) -> bool {
+        self.dirren.get()
+    }
+    fn count(&self) -> u32 {
+        self.branches.borrow().len() as u32
     }
 }
 
@@ -424,6 +452,16 @@ impl Backend for MemBackend {
             gen: 0,
             protected: e.flags & (FS_APPEND_FL | FS_IMMUTABLE_FL) != 0,
         }))
+    }
+
+    fn branch_root(&self, _br: u32) -> Result<MemNode> {
+        Ok(Vec::new())
+    }
+
+    fn dirren_record(&self, br: u32, node: &MemNode) -> Result<Option<Vec<u8>>> {
+        let brs = self.branches.borrow();
+        let b = brs.get(br as usize).ok_or(Errno::EINVAL)?;
+        Ok(b.entries.get(node).and_then(|e| e.xattrs.get(DIRREN_XATTR).cloned()))
     }
 
     fn is_metacopy(&self, br: u32, node: &MemNode) -> Result<bool> {

@@ -21,6 +21,7 @@
 //!   it; a whiteout still hides the name it whites out.
 
 use crate::backend::{Backend, DirSink, FileType, Lower};
+use crate::dirren;
 use crate::name::{self, Kind};
 use crate::{Errno, Result};
 use alloc::vec::Vec;
@@ -51,6 +52,13 @@ pub trait Branches {
     fn diropq_always(&self) -> bool {
         false
     }
+    /// Directory rename records are followed and written (`dirren`).
+    fn follow_dirren(&self) -> bool {
+        false
+    }
+    /// How many branches there are (a record is followed on each branch
+    /// below the one that holds it, whether the parent is there or not).
+    fn count(&self) -> u32;
 }
 
 /// Why [`lookup`] found no object where the branches hold one.
@@ -67,6 +75,9 @@ pub enum LookupError {
     /// file of one layer would show the data of the same name in another,
     /// which no scanner of the first layer's archive sees.
     Refused { br: u32 },
+    /// A directory on branch `br` carries a rename record that is not a
+    /// well-formed path (see [`crate::dirren`]): refused, never followed.
+    BadRecord { br: u32 },
 }
 
 impl LookupError {
@@ -77,6 +88,7 @@ impl LookupError {
             LookupError::Errno(e) => e,
             LookupError::NoData => Errno::EIO,
             LookupError::Refused { .. } => Errno::EPERM,
+            LookupError::BadRecord { .. } => Errno::EIO,
         }
     }
 }
@@ -218,11 +230,68 @@ pub fn lookup<B: Backend>(
                 }
             }
         }
+        if brs.follow_dirren() {
+            if let Some(last) = res.lowers.last() {
+                match dirren::record_of(b, p.br, &last.node)? {
+                    dirren::Record::None => {}
+                    dirren::Record::Bad => return Err(LookupError::BadRecord { br: p.br }),
+                    dirren::Record::Good(rec) => {
+                        follow_records(b, brs, &mut res, p.br, rec)?;
+                        break;
+                    }
+                }
+            }
+        }
     }
     if need_data {
         return Err(LookupError::NoData);
     }
     Ok(res)
+}
+
+/// The directory found on branch `from` carries the rename record `rec`:
+/// its entries below `from` are at that path (from each branch's root),
+/// not at its name.  Each branch below is asked once, top-down, with the
+/// rules of [`lookup`] (whiteouts, opaque directories, other types
+/// ignored); a directory found there with a record of its own, or reached
+/// through one, changes the path for the branches below it.
+fn follow_records<B: Backend>(
+    b: &B,
+    brs: &dyn Branches,
+    res: &mut Lookup<B::Node>,
+    from: u32,
+    rec: Vec<u8>,
+) -> core::result::Result<(), LookupError> {
+    let mut path = rec;
+    let mut q = from;
+    loop {
+        q = match q.checked_add(1) {
+            Some(q) if q < brs.count() => q,
+            _ => return Ok(()),
+        };
+        let (node, below, opaque_above) = match dirren::walk(b, brs, q, &path) {
+            Ok(dirren::Walk::Stop) => return Ok(()),
+            Ok(dirren::Walk::Absent) => continue,
+            Ok(dirren::Walk::Bad) => return Err(LookupError::BadRecord { br: q }),
+            Ok(dirren::Walk::Found { node, below, opaque_above }) => (node, below, opaque_above),
+            Err(e) => return Err(e.into()),
+        };
+        res.lowers.try_reserve(1)?;
+        res.lowers.push(Lower::new(q, node));
+        let Some(last) = res.lowers.last() else { return Ok(()) };
+        if brs.may_whiteout(q) && is_positive(b, q, &b.lookup(q, &last.node, name::OPQ_NAME)?)? {
+            res.bopaque = Some(q);
+            return Ok(());
+        }
+        if opaque_above {
+            return Ok(());
+        }
+        path = match dirren::record_of(b, q, &last.node)? {
+            dirren::Record::Good(r) => r,
+            dirren::Record::None => below,
+            dirren::Record::Bad => return Err(LookupError::BadRecord { br: q }),
+        };
+    }
 }
 
 /// One entry of a merged directory.

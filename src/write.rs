@@ -7,6 +7,7 @@
 //! ancestor, top-down), then calls the operation with the parent's entries.
 
 use crate::backend::{At, Cred, FileType, Lower, NewEntry, Stat, WriteBackend, RENAME_EXCHANGE};
+use crate::dirren;
 use crate::name::{self, OPQ_NAME, WH_BASE};
 use crate::opts::Cpup;
 use crate::union::{self, Branches};
@@ -92,6 +93,7 @@ fn exists_below<B: WriteBackend>(b: &B, brs: &dyn Branches, parent: &[Lower<B::N
         // a metacopy there, refused or without its data: still a name
         Err(union::LookupError::Refused { .. } | union::LookupError::NoData) => Ok(Some(FileType::Reg)),
         Err(union::LookupError::Errno(e)) => Err(e),
+        Err(e @ union::LookupError::BadRecord { .. }) => Err(e.errno()),
     }
 }
 
@@ -598,7 +600,11 @@ pub fn rename_check<B: WriteBackend>(
             return Err(Errno::ENOTEMPTY);
         }
     }
-    movable(b, brs, src, t)?;
+    // With `dirren` a directory moves whatever is below it (its record
+    // says where); RENAME_EXCHANGE writes no records.
+    if exchange || !brs.follow_dirren() {
+        movable(b, brs, src, t)?;
+    }
     if exchange {
         movable(b, brs, dst, t)?;
     }
@@ -644,6 +650,8 @@ enum Undo<'a, N> {
     Opaque(&'a N, &'a [u8]),
     /// Rename the hidden `tmp` back to `name` in `dir`.
     Restore(&'a N, &'a [u8], &'a [u8]),
+    /// Remove the rename record written on this directory.
+    Unrecord(&'a N),
 }
 
 fn undo<B: WriteBackend>(b: &B, brs: &dyn Branches, t: u32, steps: &[Undo<'_, B::Node>]) {
@@ -653,6 +661,7 @@ fn undo<B: WriteBackend>(b: &B, brs: &dyn Branches, t: u32, steps: &[Undo<'_, B:
             Undo::Rewhiteout(dir, name) => whiteout(b, brs, t, dir, name),
             Undo::Opaque(dir, name) => b.lookup(t, dir, name).and_then(|d| b.remove(t, &d, OPQ_NAME, false, Cred::Internal)),
             Undo::Restore(dir, tmp, name) => b.rename(t, At::new(dir, tmp), At::new(dir, name), 0, Cred::Internal),
+            Undo::Unrecord(node) => b.set_dirren_record(t, node, None),
         };
     }
 }
@@ -716,7 +725,7 @@ pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::No
     let src_is_dir = src_st.is_dir();
     let tmp = tmp_name(b"rmdir", id)?;
     let mut steps: Vec<Undo<'_, B::Node>> = Vec::new();
-    steps.try_reserve(4)?;
+    steps.try_reserve(5)?;
     let r = (|| {
         if flags & RENAME_EXCHANGE != 0 {
             let d = top(dst)?;
@@ -745,8 +754,18 @@ pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::No
             }
             dst_on_t_dir = d.br == t && dst_st.is_dir();
         }
+        // dirren: a directory with entries below t gets a record of where
+        // they are (see crate::dirren); they are found by it, not by name,
+        // so it needs no opaque marker at its new name.
+        let record = if src_is_dir && brs.follow_dirren() { dirren::record_for(b, src, t)? } else { None };
+        if let Some(rec) = record.as_deref() {
+            if !matches!(dirren::record_of(b, t, &s.node)?, dirren::Record::Good(ref r) if r.as_slice() == rec) {
+                b.set_dirren_record(t, &s.node, Some(rec)).map_err(|e| if e == Errno::EOPNOTSUPP { Errno::EXDEV } else { e })?;
+                steps.push(Undo::Unrecord(&s.node));
+            }
+        }
         let below_dst = exists_below(b, brs, dparent, t, dname)?;
-        if src_is_dir && (brs.diropq_always() || below_dst == Some(FileType::Dir)) && make_opaque(b, t, sdir, sname)? {
+        if src_is_dir && record.is_none() && (brs.diropq_always() || below_dst == Some(FileType::Dir)) && make_opaque(b, t, sdir, sname)? {
             // Undone by name after a failed rename: it is still at sname.
             steps.push(Undo::Opaque(sdir, sname));
         }

@@ -242,7 +242,7 @@ pub unsafe extern "C" fn au_rs_lookup(
         Ok(l) => l,
         Err(e) => {
             let why = match e {
-                union::LookupError::Errno(_) => AU_LOOKUP_ERRNO,
+                union::LookupError::Errno(_) | union::LookupError::BadRecord { .. } => AU_LOOKUP_ERRNO,
                 union::LookupError::NoData => AU_LOOKUP_NODATA,
                 union::LookupError::Refused { .. } => AU_LOOKUP_REFUSED,
             };
