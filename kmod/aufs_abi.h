@@ -14,7 +14,8 @@
  * int return is 0 or a negative errno, unless its comment says what else it
  * may be: a length (text generators, au_c_readlink), a branch index (the
  * target questions), 1 for "yes" (the policy questions, au_c_metacopy) or
- * for a second kind of success (au_rs_rename_check, au_rs_plink_find).
+ * for a second kind of success (au_rs_rename_check, au_rs_rename: the moved
+ * directory keeps its lower entries, au_rs_plink_find).
  * @ctx is the shim's context of the call (struct au_ctx in kmod/aufs.h: the
  * mount, the branch set the indexes refer to, and the credentials of the
  * union's own work); @mctx the context of a mount or remount (struct
@@ -55,6 +56,11 @@ enum au_perm {
  */
 #define AU_XATTR_PRIVATE	"trusted.aufs."
 #define AU_XATTR_METACOPY	AU_XATTR_PRIVATE "metacopy"
+/*
+ * A directory's rename record (dirren): the path, from the branch root,
+ * of its contents on the branches below (the core's dirren.rs checks it).
+ */
+#define AU_XATTR_DIRREN		AU_XATTR_PRIVATE "dirren"
 
 /* File types, as in dirent d_type (DT_*). */
 #define AU_DT_UNKNOWN	0
@@ -132,6 +138,7 @@ struct au_lookup_out {
 #define AU_LOOKUP_ERRNO		0	/* only the errno */
 #define AU_LOOKUP_NODATA	1	/* -EIO: a metacopy whose data is gone */
 #define AU_LOOKUP_REFUSED	2	/* -EPERM: a metacopy marker, no metacopy option */
+#define AU_LOOKUP_BADREC	3	/* -EIO: a malformed dirren record */
 
 /* Times of a lower entry. */
 struct au_times {
@@ -536,6 +543,9 @@ int au_c_metacopy(void *ctx, __u32 bindex, void *dentry);
 /* The bytes available to users on branch @bindex's filesystem (statfs). */
 int au_c_free_space(void *ctx, __u32 bindex, __u64 *out);
 int au_c_iterate(void *ctx, __u32 bindex, void *dir, void *cookie);
+/* Directory @dentry's AU_XATTR_DIRREN into @buf: its length (-ERANGE if
+ * longer than @len), -ENODATA when it has none, or -errno. */
+int au_c_dirren_get(void *ctx, __u32 bindex, void *dentry, __u8 *buf, __u32 len);
 /* Branch changes (branch.c).  Each locks what the branch needs. */
 int au_c_root(void *ctx, __u32 bindex, void **out);
 /* *@out: the new entry @at, referenced. */
@@ -552,6 +562,11 @@ int au_c_copy_meta(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
 int au_c_copy_flags(void *ctx, __u32 sbr, void *src, __u32 dbr, void *dst);
 int au_c_set_size(void *ctx, __u32 bindex, void *node, __s64 size);
 int au_c_mark_metacopy(void *ctx, __u32 bindex, void *node);
+/* Set directory @node's AU_XATTR_DIRREN to @rec (@len 0: remove it). */
+int au_c_dirren_set(void *ctx, __u32 bindex, void *node, const __u8 *rec, __u32 len);
+/* @node's path from the root of branch @bindex, no leading '/', into
+ * @buf: its length, or -ENAMETOOLONG / -EXDEV (not under the root). */
+int au_c_path_of(void *ctx, __u32 bindex, void *node, __u8 *buf, __u32 len);
 /* Returns the target's length (it may exceed @len: then call again). */
 int au_c_readlink(void *ctx, __u32 bindex, void *node, __u8 *buf, __u32 len);
 int au_c_times(void *ctx, __u32 bindex, void *node, struct au_times *out);

@@ -252,6 +252,21 @@ int au_c_free_space(void *ctx, u32 bindex, u64 *out)
 	return 0;
 }
 
+int au_c_dirren_get(void *ctx, u32 bindex, void *dentry, u8 *buf, u32 len)
+{
+	struct dentry *d = dentry;
+	struct inode *inode = d_inode(d);
+	ssize_t r;
+
+	if (!inode || !S_ISDIR(inode->i_mode) || !(inode->i_opflags & IOP_XATTR))
+		return -ENODATA;
+	/* The union's own record: no permission of the caller's applies. */
+	r = __vfs_getxattr(d, inode, AU_XATTR_DIRREN, buf, len);
+	if (r == -EOPNOTSUPP)
+		return -ENODATA;
+	return r > INT_MAX ? -ERANGE : r;
+}
+
 /* ---- au_c_iterate: one branch directory, entry by entry, to the core ---- */
 
 struct au_rdctx {
@@ -932,6 +947,61 @@ int au_c_mark_metacopy(void *ctx, u32 bindex, void *node)
 	err = vfs_setxattr(au_mnt_idmap(wr.mnt), node, AU_XATTR_METACOPY, "", 0,
 			   XATTR_CREATE);
 	au_wr_end(&wr);
+	return err;
+}
+
+int au_c_dirren_set(void *ctx, u32 bindex, void *node, const u8 *rec, u32 len)
+{
+	struct dentry *d = node;
+	struct au_wr wr;
+	int err;
+
+	if (!d_is_dir(d))
+		return -ENOTDIR;
+	err = au_wr_begin(&wr, ctx, bindex, AU_CRED_INTERNAL);
+	if (err)
+		return err;
+	if (len)
+		err = vfs_setxattr(au_mnt_idmap(wr.mnt), d, AU_XATTR_DIRREN,
+				   rec, len, 0);
+	else
+		err = vfs_removexattr(au_mnt_idmap(wr.mnt), d, AU_XATTR_DIRREN);
+	au_wr_end(&wr);
+	return err;
+}
+
+int au_c_path_of(void *ctx, u32 bindex, void *node, u8 *buf, u32 len)
+{
+	struct au_brset *brs = AU_CTX_BRS(ctx);
+	char *tmp, *p, *r;
+	size_t rl, pl;
+	int err;
+
+	if (bindex >= brs->nbr)
+		return -EINVAL;
+	tmp = kmalloc(2 * PATH_MAX, GFP_KERNEL);
+	if (!tmp)
+		return -ENOMEM;
+	p = dentry_path_raw(node, tmp, PATH_MAX);
+	r = dentry_path_raw(brs->br[bindex].path.dentry, tmp + PATH_MAX, PATH_MAX);
+	err = -ENAMETOOLONG;
+	if (IS_ERR(p) || IS_ERR(r))
+		goto out;
+	rl = strlen(r);
+	pl = strlen(p);
+	if (rl == 1)		/* the branch is its filesystem's root */
+		rl = 0;
+	err = -EXDEV;
+	if (pl <= rl + 1 || memcmp(p, r, rl) || p[rl] != '/')
+		goto out;
+	pl -= rl + 1;
+	err = -ENAMETOOLONG;
+	if (pl > len || pl > INT_MAX)
+		goto out;
+	memcpy(buf, p + rl + 1, pl);
+	err = pl;
+out:
+	kfree(tmp);
 	return err;
 }
 

@@ -336,13 +336,15 @@ int au_rename(au_idmap *idmap, struct inode *odir,
 		.flags = flags, .t = op.t, .id = au_next_id(op.si),
 	};
 	err = au_rs_rename(spdi->brs->rs, &op.ctx, &req);
-	if (err)
+	if (err < 0)
 		goto out;
 	if (dst_positive && !exchange) {
 		au_gone(ndentry, op.t);
 		d_drop(ndentry);	/* d_move() would: now, under its cpup_mtx */
 	}
-	au_di_keep_top(odentry);
+	/* 1: a directory whose dirren record leads to its entries below */
+	if (!err)
+		au_di_keep_top(odentry);
 	if (exchange)
 		au_di_keep_top(ndentry);
 out:

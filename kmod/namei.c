@@ -110,6 +110,9 @@ static struct au_dinfo *au_di_lookup(struct au_sbinfo *si, struct au_dinfo *pdi,
 	else if (err && res.why == AU_LOOKUP_REFUSED)
 		pr_warn_ratelimited("%.*s: refusing a metacopy (" AU_XATTR_METACOPY ") on a branch: the mount has no metacopy option\n",
 				    (int)name->len, name->name);
+	else if (err && res.why == AU_LOOKUP_BADREC)
+		pr_warn_ratelimited("%.*s: refusing a malformed rename record (" AU_XATTR_DIRREN ") on a branch\n",
+				    (int)name->len, name->name);
 	if (err) {
 		kfree(out);
 		return ERR_PTR(err);

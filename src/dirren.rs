@@ -220,7 +220,9 @@ mod tests {
             flags: 0,
             id: 7,
         };
-        write::rename(m, m, &req, t)
+        let keeps = write::rename(m, m, &req, t)?;
+        assert_eq!(keeps, m.dirren.get() && walk(m, to).len() > 1, "the shim keeps the entries below exactly when they are there");
+        Ok(())
     }
 
     /// Copy up each directory on `path` (not the contents) to `t`.
@@ -430,6 +432,19 @@ mod tests {
         assert_eq!(names(&m, "a/b"), ["b", "x"]);
         assert_eq!(names(&m, "a/b/b"), ["y"]);
         assert!(lookup(&m, "a/b/b/b").unwrap().is_empty());
+    }
+
+    /// `dirren`/`nodirren` at mount and remount, shown in /proc/mounts
+    /// when on (the default is aufs's `nodirren`).
+    #[test]
+    fn the_option() {
+        use crate::opts::{parse, show_options};
+        assert!(!parse(b"br=/a").unwrap().dirren);
+        let o = parse(b"br=/a,dirren").unwrap();
+        assert!(o.dirren);
+        assert_eq!(show_options(&o), ",dirren");
+        assert!(!parse(b"br=/a,dirren,nodirren").unwrap().dirren);
+        assert_eq!(show_options(&parse(b"br=/a,nodirren").unwrap()), "");
     }
 
     #[test]

@@ -250,6 +250,9 @@ pub struct MountOpts {
     /// [`crate::policy::metacopy`]).
     pub metacopy: bool,
     pub shwh: bool,
+    /// A directory with lower contents is renamed with a record of where
+    /// they are (see [`crate::dirren`]), not refused with EXDEV.
+    pub dirren: bool,
     pub diropq: DirOpq,
     pub dirwh: u32,
     pub rdcache: u32,
@@ -272,6 +275,7 @@ impl Default for MountOpts {
             dirperm1: false,
             metacopy: false,
             shwh: false,
+            dirren: false,
             diropq: DirOpq::Whiteout,
             dirwh: DIRWH_DEF,
             rdcache: RDCACHE_DEF,
@@ -666,6 +670,8 @@ fn parse_item(item: &[u8], o: &mut MountOpts) -> OptResult<Option<BranchOp>> {
             b"nometacopy" => o.metacopy = false,
             b"shwh" => o.shwh = true,
             b"noshwh" => o.shwh = false,
+            b"dirren" => o.dirren = true,
+            b"nodirren" => o.dirren = false,
             // What the union always does (no warning about branch root
             // permissions, no extra messages): accepted.  The opposite
             // would promise messages that are never printed: refused.
@@ -806,6 +812,9 @@ pub fn show_options_bytes(o: &MountOpts) -> Vec<u8> {
     }
     if o.shwh {
         out.extend_from_slice(b",shwh");
+    }
+    if o.dirren {
+        out.extend_from_slice(b",dirren");
     }
     if o.diropq == DirOpq::All {
         out.extend_from_slice(b",diropq=a");

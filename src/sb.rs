@@ -131,6 +131,9 @@ impl Branches for Sb {
     fn exact_names(&self, br: u32) -> bool {
         self.table.facts(br as usize).is_none_or(|f| !f.inexact_names)
     }
+    fn follow_dirren(&self) -> bool {
+        self.opts.dirren
+    }
     fn count(&self) -> u32 {
         u32::try_from(self.table.len()).unwrap_or(u32::MAX)
     }

@@ -707,7 +707,11 @@ pub struct Rename<'a, N> {
 /// to a hidden temporary name first (unique by `id`) and removed
 /// afterwards.  Every step that makes a marker only adds what hides lower
 /// contents that the checks before (see [`rename_check`]) found invisible.
-pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::Node>, t: u32) -> Result<()> {
+///
+/// `Ok(true)`: the moved directory keeps its entries below `t` (a
+/// `dirren` record leads to them); `Ok(false)`: it has only its entry on
+/// `t` now.
+pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::Node>, t: u32) -> Result<bool> {
     let Rename { src: Side { parent: sparent, obj: src, name: sname }, dst: Side { parent: dparent, obj: dst, name: dname }, flags, id } =
         *req;
     name::check_user_name(dname)?;
@@ -744,7 +748,7 @@ pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::No
             if dst_is_dir && exists_below(b, brs, sparent, t, sname)?.is_some() && make_opaque(b, t, ddir, dname)? {
                 steps.push(Undo::Opaque(ddir, dname));
             }
-            return b.rename(t, At::new(sdir, sname), At::new(ddir, dname), flags, Cred::Caller);
+            return b.rename(t, At::new(sdir, sname), At::new(ddir, dname), flags, Cred::Caller).map(|()| false);
         }
         let mut dst_on_t_dir = false;
         if let Some(d) = dst.first() {
@@ -786,7 +790,7 @@ pub fn rename<B: WriteBackend>(b: &B, brs: &dyn Branches, req: &Rename<'_, B::No
         if replaced {
             discard_dir(b, t, ddir, &tmp);
         }
-        Ok(())
+        Ok(record.is_some())
     })();
     if r.is_err() {
         undo(b, brs, t, &steps);

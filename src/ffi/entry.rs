@@ -242,7 +242,8 @@ pub unsafe extern "C" fn au_rs_lookup(
         Ok(l) => l,
         Err(e) => {
             let why = match e {
-                union::LookupError::Errno(_) | union::LookupError::BadRecord { .. } => AU_LOOKUP_ERRNO,
+                union::LookupError::Errno(_) => AU_LOOKUP_ERRNO,
+                union::LookupError::BadRecord { .. } => AU_LOOKUP_BADREC,
                 union::LookupError::NoData => AU_LOOKUP_NODATA,
                 union::LookupError::Refused { .. } => AU_LOOKUP_REFUSED,
             };
@@ -692,7 +693,10 @@ pub unsafe extern "C" fn au_rs_rename(sb: *const au_rs_sb, ctx: *mut c_void, req
     // SAFETY: caller's contract on both sides.
     let (src, dst) = unsafe { (side(&req.src), side(&req.dst)) };
     let r = write::Rename { src, dst, flags: req.flags, id: req.id };
-    status(write::rename(&b, s, &r, req.t))
+    match write::rename(&b, s, &r, req.t) {
+        Ok(keeps) => c_int::from(keeps),
+        Err(e) => errno_ret(e),
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ use super::{bytes, status};
 use crate::abi::*;
 use crate::backend::{At, Backend, Cred, DirSink, FileType, Lower, NewEntry, Stat, Times, WriteBackend};
 use crate::branch::{BranchFacts, Relation, Resolver};
+use crate::dirren::RECORD_MAX;
 use crate::errno::Errno;
 use core::ffi::{c_int, c_void};
 use core::mem::ManuallyDrop;
@@ -103,6 +104,30 @@ impl Backend for KBackend {
             return Err(Errno::from_kernel(r as i64));
         }
         Ok(())
+    }
+
+    fn branch_root(&self, br: u32) -> crate::Result<KNode> {
+        self.root(br)
+    }
+
+    fn dirren_record(&self, br: u32, node: &KNode) -> crate::Result<Option<alloc::vec::Vec<u8>>> {
+        let mut buf = alloc::vec::Vec::new();
+        buf.try_reserve_exact(RECORD_MAX)?;
+        buf.resize(RECORD_MAX, 0);
+        // SAFETY: node.0 is a referenced dentry; buf is valid for RECORD_MAX bytes.
+        let r = unsafe { au_c_dirren_get(self.ctx, br, node.0, buf.as_mut_ptr(), RECORD_MAX as u32) };
+        if r == Errno::ENODATA.to_kernel() {
+            return Ok(None);
+        }
+        if r == Errno::ERANGE.to_kernel() {
+            // Longer than any record may be: kept too long, so the check refuses it.
+            buf.try_reserve_exact(1)?;
+            buf.push(0);
+            return Ok(Some(buf));
+        }
+        ret(r)?;
+        buf.truncate(r as usize);
+        Ok(Some(buf))
     }
 
     fn is_metacopy(&self, br: u32, node: &KNode) -> crate::Result<bool> {
@@ -213,6 +238,24 @@ impl WriteBackend for KBackend {
     fn set_size(&self, br: u32, node: &KNode, size: i64) -> crate::Result<()> {
         // SAFETY: node is a referenced dentry.
         ret(unsafe { au_c_set_size(self.ctx, br, node.0, size) })
+    }
+
+    fn set_dirren_record(&self, br: u32, node: &KNode, rec: Option<&[u8]>) -> crate::Result<()> {
+        let rec = rec.unwrap_or(&[]);
+        let len = u32::try_from(rec.len()).map_err(|_| Errno::ENAMETOOLONG)?;
+        // SAFETY: node.0 is a referenced dentry; rec is valid for len bytes.
+        ret(unsafe { au_c_dirren_set(self.ctx, br, node.0, rec.as_ptr(), len) })
+    }
+
+    fn path_of(&self, br: u32, node: &KNode) -> crate::Result<alloc::vec::Vec<u8>> {
+        let mut buf = alloc::vec::Vec::new();
+        buf.try_reserve_exact(RECORD_MAX)?;
+        buf.resize(RECORD_MAX, 0);
+        // SAFETY: node.0 is a referenced dentry; buf is valid for RECORD_MAX bytes.
+        let r = unsafe { au_c_path_of(self.ctx, br, node.0, buf.as_mut_ptr(), RECORD_MAX as u32) };
+        ret(r)?;
+        buf.truncate(r as usize);
+        Ok(buf)
     }
 
     fn mark_metacopy(&self, br: u32, node: &KNode) -> crate::Result<()> {
