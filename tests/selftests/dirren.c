@@ -67,10 +67,14 @@ static void mount_dirren(struct __test_metadata *_metadata, FIXTURE_DATA(wu) *se
 		TH_LOG("mount -o '%s': %s", self->u.data, strerror(errno));
 }
 
+/* umount, then mount again with the same data */
 static void remount_union(struct __test_metadata *_metadata, FIXTURE_DATA(wu) *self)
 {
+	char data[MOUNT_DATA_MAX];
+
+	memcpy(data, self->u.data, sizeof(data));	/* union_mount() writes u.data */
 	ASSERT_EQ(0, union_umount(&self->u)) TH_LOG("umount: %s", strerror(errno));
-	ASSERT_EQ(0, union_mount(&self->u, 0, "%s", self->u.data)) TH_LOG("mount again: %s", strerror(errno));
+	ASSERT_EQ(0, union_mount(&self->u, 0, "%s", data)) TH_LOG("mount again with '%s': %s", data, strerror(errno));
 }
 
 /* aufs's default nodirren (and the explicit option): EXDEV, nothing changed */
