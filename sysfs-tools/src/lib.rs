@@ -648,5 +648,7 @@ pub fn to_json(mounts: &[AufsMount]) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(mounts)
 }
 
+pub mod plink;
+
 #[cfg(test)]
 mod tests;
