@@ -1,6 +1,6 @@
 # aufs with a Rust core: build, test, demo, bench.
 #
-#   make            build aufs.ko for every installed kernel, and the aubr tool
+#   make            build aufs.ko for every installed kernel, and the tools (aubr, auplink, auchk)
 #   make KVER=R     the same for kernel release R only (any target)
 #   make test       host tests + the VM suite on every installed kernel + the
 #                   Docker test (installs what is missing, both kernels included)
@@ -9,7 +9,7 @@
 #                   VM run (QUICK=1: every workload once, tiny); build/bench/
 #   make test-docker Docker 20.10's aufs storage driver end to end, in one VM run
 #   make test-debug the VM suite on a debug kernel (lockdep, KASAN, kmemleak)
-#   make install    module (per kernel built for), aubr, man pages; make uninstall
+#   make install    module (per kernel built for), aubr/auplink/auchk, man pages; make uninstall
 #   make deb        aufs-dkms and aufs-tools in build/deb/; make test-packaging
 #
 # Set-up (apt packages, virtme-ng) is done by scripts/setup.sh, idempotently.
@@ -134,7 +134,7 @@ test-docker: setup
 # "Deliberate differences" sections (the text is only there).
 VERSION  = $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(TOP)/Cargo.toml | head -n 1)
 MANDATE  = $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' $(TOP)/packaging/changelog | head -n 1)" +%Y-%m-%d)
-MANPAGES := $(BUILD)/man/aufs.5 $(BUILD)/man/aubr.8
+MANPAGES := $(BUILD)/man/aufs.5 $(BUILD)/man/aubr.8 $(BUILD)/man/auplink.8 $(BUILD)/man/auchk.8
 
 man: $(MANPAGES)
 
@@ -143,7 +143,7 @@ $(BUILD)/man/%: docs/man/%.md docs/man/md2man.py README.md Cargo.toml packaging/
 	python3 docs/man/md2man.py $< $(VERSION) $(MANDATE) > $@.tmp && mv $@.tmp $@
 
 check-man: man tool
-	$(TOP)/tests/packaging/check-man.sh $(BUILD)/man $(AUBR)
+	$(TOP)/tests/packaging/check-man.sh $(BUILD)/man $(AUBR) $(dir $(AUBR))
 
 # Installed as an out-of-tree module is: aufs.ko of every kernel it was built
 # for in /lib/modules/<release>/updates (then depmod), aubr and the man pages

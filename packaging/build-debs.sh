@@ -3,11 +3,11 @@
 #
 #   aufs-dkms   the module's source in /usr/src/aufs-<version>/, built and
 #               installed by DKMS for each installed kernel (dkms.conf)
-#   aufs-tools  /usr/bin/aubr, aubr(8) and aufs(5)
+#   aufs-tools  /usr/bin/aubr, auplink and auchk, their man pages (8) and aufs(5)
 #
 #   usage: packaging/build-debs.sh OUTDIR      (make deb: OUTDIR=build/deb)
 #
-# Needs the release build of aubr (target/release/aubr) and the man pages
+# Needs the release build of the tools (target/release/{aubr,auplink,auchk}) and the man pages
 # (build/man/); `make deb` makes both first.  Reads only the repository's
 # sources, never its build outputs (kmod/*.o, build/kmod/...): a module
 # build in the tree is neither used nor disturbed.
@@ -16,7 +16,6 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PKG=$ROOT/packaging
 OUT=${1:?usage: build-debs.sh OUTDIR}
-AUBR=$ROOT/target/release/aubr
 MAN=$ROOT/build/man
 
 die() { echo "build-debs: $*" >&2; exit 1; }
@@ -32,8 +31,12 @@ MAINTAINER=$(sed -n 's/^ -- \(.*>\)  .*/\1/p' "$PKG/changelog" | head -n 1)
 SOURCE_DATE_EPOCH=$(date -d "$(sed -n 's/^ -- .*>  \(.*\)$/\1/p' "$PKG/changelog" | head -n 1)" +%s)
 export SOURCE_DATE_EPOCH
 
-[ -x "$AUBR" ] || die "$AUBR missing (cargo build --release -p aufs-sysfs-tools)"
-[ -f "$MAN/aufs.5" ] && [ -f "$MAN/aubr.8" ] || die "$MAN/aufs.5 or aubr.8 missing (make man)"
+TOOLS="aubr auplink auchk"
+for t in $TOOLS; do
+    [ -x "$ROOT/target/release/$t" ] || die "target/release/$t missing (cargo build --release -p aufs-sysfs-tools)"
+    [ -f "$MAN/$t.8" ] || die "$MAN/$t.8 missing (make man)"
+done
+[ -f "$MAN/aufs.5" ] || die "$MAN/aufs.5 missing (make man)"
 
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -135,13 +138,16 @@ finish "$D"
 
 T=$STAGE/aufs-tools
 install -d "$T/DEBIAN" "$T/usr/bin" "$T/usr/share/man/man5" "$T/usr/share/man/man8"
-install -m 755 "$AUBR" "$T/usr/bin/aubr"
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$T/usr/bin/aubr"
+for t in $TOOLS; do
+    install -m 755 "$ROOT/target/release/$t" "$T/usr/bin/$t"
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$T/usr/bin/$t"
+    gzip -9n <"$MAN/$t.8" >"$T/usr/share/man/man8/$t.8.gz"
+    chmod 644 "$T/usr/share/man/man8/$t.8.gz"
+done
 gzip -9n <"$MAN/aufs.5" >"$T/usr/share/man/man5/aufs.5.gz"
-gzip -9n <"$MAN/aubr.8" >"$T/usr/share/man/man8/aubr.8.gz"
-chmod 644 "$T/usr/share/man/man5/aufs.5.gz" "$T/usr/share/man/man8/aubr.8.gz"
+chmod 644 "$T/usr/share/man/man5/aufs.5.gz"
 
-# The copyright file names the crates linked into aubr and their licenses.
+# The copyright file names the crates linked into the tools and their licenses.
 crates=$(cd "$ROOT" && cargo tree --quiet --offline -p aufs-sysfs-tools -e normal,no-proc-macro --prefix none \
     --format "{p}|{l}" | grep -v "^aufs-sysfs-tools " | LC_ALL=C sort -u)
 python3 "$PKG/copyright-crates.py" "$PKG/copyright.in" "$crates" >"$STAGE/copyright-aufs-tools"
@@ -151,7 +157,7 @@ install_doc "$T" aufs-tools
 # debian/control next to it).
 mkdir -p "$STAGE/shlibdeps/debian"
 printf 'Source: aufs\n\nPackage: aufs-tools\nArchitecture: amd64\n' >"$STAGE/shlibdeps/debian/control"
-shlibs=$(cd "$STAGE/shlibdeps" && dpkg-shlibdeps -O --warnings=0 "$T/usr/bin/aubr" |
+shlibs=$(cd "$STAGE/shlibdeps" && dpkg-shlibdeps -O --warnings=0 "$T"/usr/bin/{aubr,auplink,auchk} |
     sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || die "dpkg-shlibdeps found no dependency of aubr"
 control "$PKG/control.aufs-tools" "$T/DEBIAN/control" "$shlibs"

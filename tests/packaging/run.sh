@@ -151,7 +151,9 @@ files=$(dpkg-query -L "${PKGS[@]}" 2>/dev/null | LC_ALL=C sort -u)
 # --- 2. on the host ---------------------------------------------------------
 
 check "aufs-tools: /usr/bin/aubr runs" /usr/bin/aubr --version
-for page in man5/aufs.5 man8/aubr.8; do
+check "aufs-tools: /usr/bin/auplink runs" /usr/bin/auplink --version
+check "aufs-tools: /usr/bin/auchk runs" /usr/bin/auchk --version
+for page in man5/aufs.5 man8/aubr.8 man8/auplink.8 man8/auchk.8; do
     f=/usr/share/man/$page.gz
     check "aufs-tools: $f renders without warnings" \
         sh -c "test -f $f && out=\$(MANWIDTH=80 man --warnings -E UTF-8 -l $f 2>&1 >/dev/null) && test -z \"\$out\" || { echo \"\$out\"; exit 1; }"
