@@ -21,7 +21,10 @@
 # eight containers started and removed concurrently; an fd held in a union
 # that `docker rm -f` detaches and deletes; dockerd stopped with SIGTERM and
 # with SIGKILL, restarted, containers started again; removal of everything
-# leaves aufs/diff, layers and mnt empty.  After each filesystem and at the
+# leaves aufs/diff, layers and mnt empty; pseudo-links: a container that
+# changes a hard-linked file, docker stop (dockerd runs auplink flush): no
+# pseudo-link left in its writable layer, every name a real link there, and
+# no "auplink flush failed" in any dockerd log.  After each filesystem and at the
 # end: no oops/BUG/WARNING/lockdep... in dmesg (BAD_RE of
 # tests/vm/kernel-check.sh), no taint beyond 4096|8192.
 #
@@ -80,6 +83,10 @@ for b in usr/bin/docker usr/sbin/dockerd usr/bin/containerd usr/bin/containerd-s
     cp "$DROOT_PKG/$b" "$WORK/bin/" || { echo "Bail out! cannot copy $DROOT_PKG/$b"; exit 1; }
 done
 ln -s tini-static "$WORK/bin/docker-init"
+# dockerd's aufs driver runs `auplink <mountpoint> flush` before each unmount.
+for b in auplink auchk; do
+    cp "$REPO/target/release/$b" "$WORK/bin/" || { echo "Bail out! cannot copy $REPO/target/release/$b (make tool)"; exit 1; }
+done
 export PATH=$WORK/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 N=0 PASS=0 FAIL=0
@@ -484,6 +491,33 @@ EOF
         notok "docker save of the built image" "$out"
     fi
 
+    # --- pseudo-links: dockerd runs auplink flush before it unmounts
+    section "pseudo-links: docker stop flushes them (auplink on dockerd's PATH)"
+    cid=$(dk run -d --name plk --network none aufs-built sh -c \
+        "echo plk >> /data/hl.txt; touch /ready; trap 'exit 0' TERM; sleep 600 & wait" 2>&1)
+    mid=$(mount_id "$cid")
+    local pl=$AUFS/diff/$mid/.wh..wh.plnk
+    if wait_ready "$mid"; then
+        local n1 n2 h
+        n1=$(ls -A "$pl" 2>/dev/null | wc -l)
+        dk stop -t 5 plk >/dev/null 2>&1
+        n2=$(ls -A "$pl" 2>/dev/null | wc -l)
+        h=$(stat -c '%h %i' "$AUFS/diff/$mid/data/hl.txt" "$AUFS/diff/$mid/data/hl2.txt" 2>&1 | tr '\n' ' ')
+        if [ "$n1" -ge 1 ] && [ "$n2" = 0 ] && [ "$(tail -n 1 "$AUFS/diff/$mid/data/hl2.txt" 2>&1)" = plk ] &&
+            [ "$(echo $h | awk '{print $1, $3, ($2 == $4)}')" = "2 2 1" ]; then
+            ok "docker stop: the pseudo-link is flushed ($n1 before, none after), both names real links in the rw layer"
+        else
+            notok "docker stop: the pseudo-link is flushed" "pseudo-links before: $n1, after: $n2" \
+                "rw layer hl.txt, hl2.txt (links, inode): $h" "$(grep -i auplink "$DLOG" | tail -n 5)"
+        fi
+        got=$(dk start plk >/dev/null 2>&1 && wait_ready "$mid" &&
+            dk exec plk sh -c 'tail -n 1 /data/hl2.txt; echo $(stat -c %h /data/hl.txt /data/hl2.txt)' 2>&1)
+        same "docker start again: the change at both names, 2 links" "$(printf 'plk\n2 2')" "$got"
+    else
+        notok "a container that changes a hard-linked lower file" "$cid" "$(dk logs plk 2>&1 | tail -n 5)"
+    fi
+    dk rm -f plk >/dev/null 2>&1
+
     # --- eight containers at once, then removed at once
     section "eight containers at once, then removed at once"
     t1=$(date +%s)
@@ -746,6 +780,12 @@ EOF
     if stop_dockerd TERM; then ok "dockerd stopped"; else notok "dockerd stopped" "$(dlog_tail)"; fi
     stop_containerd
     local errs; errs=$(grep -hE 'level=(error|fatal)' "$WORK"/dockerd-"$FS"-*.log | grep -iE 'aufs|mount' | head -n 10)
+    errs_pl=$(grep -hiE 'auplink flush (failed|error)' "$WORK"/dockerd-"$FS"-*.log | head -n 5)
+    if [ -z "$errs_pl" ]; then
+        ok "dockerd logs: no 'auplink flush failed' warning (auplink ran before every unmount)"
+    else
+        notok "dockerd logs: no 'auplink flush failed' warning" "$errs_pl"
+    fi
     [ -z "$errs" ] || note "dockerd errors that mention aufs or mount:" "$errs"
     umount "$DROOT" 2>/dev/null || { sleep 2; umount "$DROOT"; } ||
         notok "umount of the data root" "$(grep -F "$DROOT" /proc/self/mounts)"
