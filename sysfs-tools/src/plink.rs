@@ -299,14 +299,32 @@ pub fn generation(path: &Path) -> Option<u64> {
 /// `_IOR('v', 1, long)`.
 const FS_IOC_GETVERSION: libc::Ioctl = 0x8008_7601 as libc::Ioctl;
 
-/// An `io::Error` that names the path it is about.
+/// An error about a path, keeping the errno of the one it wraps.
+#[derive(Debug)]
+struct PathError {
+    errno: Option<i32>,
+    msg: String,
+}
+
+impl std::fmt::Display for PathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for PathError {}
+
+/// An `io::Error` that names the path it is about (its errno kept for
+/// [`errno_of`]).
 pub fn with_path(e: io::Error, p: &Path) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", p.display()))
+    let errno = e.raw_os_error().or_else(|| e.get_ref().and_then(|i| i.downcast_ref::<PathError>()).and_then(|pe| pe.errno));
+    io::Error::new(e.kind(), PathError { errno, msg: format!("{}: {e}", p.display()) })
 }
 
 /// The errno of an error, for an exit status as aufs-util's tools give.
 pub fn errno_of(e: &io::Error) -> u8 {
-    match e.raw_os_error() {
+    let wrapped = e.get_ref().and_then(|i| i.downcast_ref::<PathError>()).and_then(|pe| pe.errno);
+    match e.raw_os_error().or(wrapped) {
         Some(n) if (1..=255).contains(&n) => n as u8,
         _ => match e.kind() {
             io::ErrorKind::NotFound => libc::ENOENT as u8,

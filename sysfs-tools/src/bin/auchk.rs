@@ -116,7 +116,7 @@ fn check(arg: &Path, mounted: &[(String, PathBuf)], dry: bool) -> Result<(), u8>
         complain(&e);
         first.get_or_insert(plink::errno_of(&e));
     };
-    let found = plink::find_leftovers(&dir, &mut err).map_err(|e| fail(e))?;
+    let found = plink::find_leftovers(&dir, &mut err).map_err(fail)?;
     let mut out = io::stdout().lock();
     let mut removed = 0usize;
     for p in &found {

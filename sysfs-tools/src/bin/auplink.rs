@@ -101,9 +101,9 @@ fn run(arg: &Path, cmd: Cmd) -> Result<(), Fail> {
     let text = fs::read_to_string(Path::new("/").join(MOUNTINFO)).map_err(io_fail)?;
     let info = text
         .lines()
+        .rev()
         .filter_map(|l| parse_mountinfo_line(l).ok())
-        .filter(|m| Path::new(&m.mount_point) == mnt)
-        .last()
+        .find(|m| Path::new(&m.mount_point) == mnt)
         .filter(|m| m.is_aufs())
         .ok_or_else(|| (libc::EINVAL as u8, format!("{}: not an aufs mount point", mnt.display())))?;
     if info.super_options.split(',').any(|o| o == "noplink") {
