@@ -493,7 +493,17 @@ EOF
 
     # --- pseudo-links: dockerd runs auplink flush before it unmounts
     section "pseudo-links: docker stop flushes them (auplink on dockerd's PATH)"
-    cid=$(dk run -d --name plk --network none aufs-built sh -c \
+    # An image whose layer holds two names of one file (the built image's
+    # hl.txt and hl2.txt, or a commit of a container that links them).
+    local plimg=aufs-built
+    if ! dk image inspect aufs-built >/dev/null 2>&1; then
+        plimg=aufs-plk
+        dk rm -f plkmk >/dev/null 2>&1
+        dk run --name plkmk --network none aufs-base sh -c 'ln /data/hl.txt /data/hl2.txt' >/dev/null 2>&1 &&
+            dk commit plkmk aufs-plk >/dev/null 2>&1 || note "could not make aufs-plk"
+        dk rm -f plkmk >/dev/null 2>&1
+    fi
+    cid=$(dk run -d --name plk --network none "$plimg" sh -c \
         "echo plk >> /data/hl.txt; touch /ready; trap 'exit 0' TERM; sleep 600 & wait" 2>&1)
     mid=$(mount_id "$cid")
     local pl=$AUFS/diff/$mid/.wh..wh.plnk
@@ -517,6 +527,7 @@ EOF
         notok "a container that changes a hard-linked lower file" "$cid" "$(dk logs plk 2>&1 | tail -n 5)"
     fi
     dk rm -f plk >/dev/null 2>&1
+    [ "$plimg" = aufs-built ] || dk rmi aufs-plk >/dev/null 2>&1
 
     # --- eight containers at once, then removed at once
     section "eight containers at once, then removed at once"
