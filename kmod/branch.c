@@ -711,6 +711,21 @@ int au_c_copy_data(void *ctx, u32 sbr, void *src, u32 dbr, void *dst, s64 len)
 	}
 	/* The size, including a hole at the end (not past the source's end). */
 	ia.ia_size = min_t(loff_t, len, i_size_read(file_inode(in)));
+	/*
+	 * A hole at the end is kept only if the source still has one there:
+	 * a source truncated and written again on its branch directly while
+	 * the scan above ran (it saw no data, the size came back) would make
+	 * a copy whose tail is zeros where the source has data.  Then the
+	 * copy ends where the data copied ends: the source as it was after
+	 * the cut.
+	 */
+	if (ia.ia_size > pos) {
+		loff_t s1 = i_size_read(file_inode(in));
+
+		data = vfs_llseek(in, pos, SEEK_DATA);
+		if (s1 < ia.ia_size || (data >= 0 && data < ia.ia_size))
+			ia.ia_size = pos;
+	}
 	if (i_size_read(file_inode(out)) != ia.ia_size)
 		err = au_h_setattr(&out->f_path, &ia);
 	if (!err)
