@@ -64,6 +64,16 @@ static struct file *au_h_open(struct file *file)
 	}
 	i = au_data_path(dentry, di, &h_path);
 	h_inode = d_inode(h_path.dentry);
+	/*
+	 * A branch changed directly may have put another type of object at
+	 * the name since the union inode was made (a directory where the file
+	 * was): never open it for this inode (a read of a directory's file
+	 * would be EINVAL); the name is looked up again.
+	 */
+	if (!h_inode || inode_wrong_type(h_inode, d_inode(dentry)->i_mode)) {
+		au_di_put(di);
+		return ERR_PTR(-ESTALE);
+	}
 	h_file = ERR_PTR(au_pin_real(d_inode(dentry), &h_path, di->brs->br[i].id));
 	if (!IS_ERR(h_file)) {
 		/* O_NOATIME is an optimization: only where it is allowed */
