@@ -360,11 +360,13 @@ static int user(FIXTURE_DATA(ud) *self)
 	struct stat st;
 	int bad = 0, fd;
 
+	static const char *const what[] = { "stat", "readdir", "open+read", "write", "unlink/rmdir" };
+
 	while (!stop) {
-		int n = (r = r * 1103515245 + 12345) % 4, e = 0;
+		int n = (r = r * 1103515245 + 12345) % 4, e = 0, op = (r >> 10) % 5;
 
 		snprintf(p, sizeof(p), "%s/n%d", self->mnt, n);
-		switch ((r >> 10) % 5) {
+		switch (op) {
 		case 0:
 			if (stat(p, &st))
 				e = errno;
@@ -372,8 +374,10 @@ static int user(FIXTURE_DATA(ud) *self)
 		case 1:
 			if (list_dir(self->mnt, list, sizeof(list)))
 				e = errno;
-			else if (strstr(list, ".wh."))
+			else if (strstr(list, ".wh.")) {
+				fprintf(stderr, "# union: readdir shows a .wh. name: %s\n", list);
 				bad++;
+			}
 			break;
 		case 2:
 			fd = open(p, O_RDONLY);
@@ -384,8 +388,11 @@ static int user(FIXTURE_DATA(ud) *self)
 
 				if (k < 0 && errno != EISDIR)
 					e = errno;
-				else if (k > 0 && (k != 5 || memcmp(buf, "data\n", 5)))
+				else if (k > 0 && (k != 5 || memcmp(buf, "data\n", 5))) {
+					fprintf(stderr, "# union: read of n%d gave %zd bytes: %.*s\n",
+						n, k, (int)k, buf);
 					bad++;	/* garbage */
+				}
 				close(fd);
 			}
 			break;
@@ -399,7 +406,7 @@ static int user(FIXTURE_DATA(ud) *self)
 			break;
 		}
 		if (e && !allowed(e)) {
-			fprintf(stderr, "# union: n%d: unexpected %s\n", n, strerror(e));
+			fprintf(stderr, "# union: %s of n%d: unexpected %s\n", what[op], n, strerror(e));
 			bad++;
 		}
 	}
