@@ -123,7 +123,7 @@ static int au_open(struct inode *inode, struct file *file)
 	mutex_init(&fi->mtx);
 	down_read(&si->rwsem);
 	if (file->f_flags & O_DIRECT) {
-		/* nodio (aufs's default): refused before any copy-up */
+		/* nodio: refused before any copy-up (dio is the default) */
 		struct au_brset *brs = au_brs_get(si);
 
 		if (!au_rs_direct_io(brs->rs))
