@@ -45,42 +45,6 @@ FIXTURE_TEARDOWN(op)
 
 /* ---- /proc/mounts ---- */
 
-/*
- * The options of the mount at mnt as /proc/mounts shows them, without the
- * leading rw/ro (a mount flag, not data) and without si= (which changes
- * from mount to mount): into out, "" when none.
- */
-static int shown_opts(const char *mnt, char *out, size_t size)
-{
-	char line[8192], *p, *tok, *save = NULL;
-	int i;
-
-	if (mount_line(mnt, line, sizeof(line)))
-		return -1;
-	/* fields: source target type options dump pass */
-	p = line;
-	for (i = 0; i < 3 && p; i++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (!p)
-		return -1;
-	p[strcspn(p, " ")] = '\0';
-	out[0] = '\0';
-	for (tok = strtok_r(p, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(tok, "rw") || !strcmp(tok, "ro") || !strcmp(tok, "relatime") ||
-		    !strncmp(tok, "si=", 3))
-			continue;
-		if (strlen(out) + strlen(tok) + 2 > size)
-			return -1;
-		if (out[0])
-			strcat(out, ",");
-		strcat(out, tok);
-	}
-	return 0;
-}
-
 /* The raw option field of /proc/mounts (rw,relatime,si=...,...). */
 static int raw_opts(const char *mnt, char *out, size_t size)
 {
@@ -99,6 +63,31 @@ static int raw_opts(const char *mnt, char *out, size_t size)
 		return -1;
 	p[strcspn(p, " ")] = '\0';
 	snprintf(out, size, "%s", p);
+	return 0;
+}
+
+/*
+ * The options of the mount at mnt as /proc/mounts shows them, without the
+ * leading rw/ro (a mount flag, not data) and without si= (which changes
+ * from mount to mount): into out, "" when none.
+ */
+static int shown_opts(const char *mnt, char *out, size_t size)
+{
+	char p[8192], *tok, *save = NULL;
+
+	if (raw_opts(mnt, p, sizeof(p)))
+		return -1;
+	out[0] = '\0';
+	for (tok = strtok_r(p, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "rw") || !strcmp(tok, "ro") || !strcmp(tok, "relatime") ||
+		    !strncmp(tok, "si=", 3))
+			continue;
+		if (strlen(out) + strlen(tok) + 2 > size)
+			return -1;
+		if (out[0])
+			strcat(out, ",");
+		strcat(out, tok);
+	}
 	return 0;
 }
 
